@@ -1,0 +1,198 @@
+//! Admin REST handlers: accounts, plugins, installations, followers.
+
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use super::auth::require_admin;
+use super::error::{ApiJson, ApiResult};
+use crate::accounts::NewAccount;
+use crate::error::PlazaError;
+use crate::plugins::registry::PluginInfo;
+use crate::plugins::{InstallRequest, InstallationUpdate};
+use crate::runtime;
+
+pub async fn system(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
+    require_admin(&headers, &s.admin_token)?;
+    let stats = &s.platform.plugins.registry.stats;
+    Ok(Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "api_versions": runtime::bindings::SUPPORTED_API_VERSIONS.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+        "plugins_loaded": s.platform.plugins.registry.list().len(),
+        "components_compiled": stats.compiled.load(std::sync::atomic::Ordering::Relaxed),
+        "components_from_cache": stats.cache_hits.load(std::sync::atomic::Ordering::Relaxed),
+    })))
+}
+
+pub async fn list_accounts(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
+    require_admin(&headers, &s.admin_token)?;
+    Ok(Json(json!({ "accounts": s.platform.accounts.list()? })))
+}
+
+pub async fn create_account(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    ApiJson(new): ApiJson<NewAccount>,
+) -> ApiResult<impl IntoResponse> {
+    require_admin(&headers, &s.admin_token)?;
+    let account = s.platform.accounts.create(new, s.platform.clock.now_ms())?;
+    s.platform.commit.commit().await?;
+    Ok((StatusCode::CREATED, Json(account)))
+}
+
+pub async fn get_account(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    require_admin(&headers, &s.admin_token)?;
+    Ok(Json(s.platform.accounts.get(&account)?))
+}
+
+pub async fn list_plugins(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
+    require_admin(&headers, &s.admin_token)?;
+    let plugins: Vec<PluginInfo> = s.platform.plugins.registry.list().iter().map(|p| PluginInfo::from(&**p)).collect();
+    Ok(Json(json!({ "plugins": plugins })))
+}
+
+pub async fn plugin_versions(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    require_admin(&headers, &s.admin_token)?;
+    let versions: Vec<PluginInfo> =
+        s.platform.plugins.registry.versions(&name).iter().map(|p| PluginInfo::from(&**p)).collect();
+    if versions.is_empty() {
+        return Err(PlazaError::not_found(format!("plugin {name:?}")).into());
+    }
+    Ok(Json(json!({ "versions": versions })))
+}
+
+/// `multipart/form-data` with a `manifest` part (plugin.toml text) and a `wasm` part (component).
+pub async fn upload_plugin(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> ApiResult<impl IntoResponse> {
+    require_admin(&headers, &s.admin_token)?;
+    let bad = |e: axum::extract::multipart::MultipartError| PlazaError::invalid(format!("upload: {}", e.body_text()));
+    let (mut manifest, mut wasm) = (None, None);
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        match field.name() {
+            Some("manifest") => manifest = Some(field.text().await.map_err(bad)?),
+            Some("wasm") => wasm = Some(field.bytes().await.map_err(bad)?),
+            other => {
+                return Err(PlazaError::invalid(format!("upload: unexpected part {other:?}; send `manifest` and `wasm`")).into());
+            }
+        }
+    }
+    let manifest = manifest.ok_or_else(|| PlazaError::invalid("upload: missing part `manifest` (plugin.toml)"))?;
+    let wasm = wasm.ok_or_else(|| PlazaError::invalid("upload: missing part `wasm` (the component)"))?;
+    let platform = s.platform.clone();
+    let now = platform.clock.now_ms();
+    // Compiling a component is CPU-bound work of up to seconds: keep it off the async workers.
+    let plugin = tokio::task::spawn_blocking(move || platform.plugins.registry.register(&manifest, &wasm, false, now))
+        .await
+        .map_err(|e| PlazaError::internal(format!("compile task failed: {e}")))??;
+    s.platform.commit.commit().await?;
+    Ok((StatusCode::CREATED, Json(PluginInfo::from(&*plugin))))
+}
+
+pub async fn list_installations(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    require_admin(&headers, &s.admin_token)?;
+    s.platform.accounts.get(&account)?;
+    Ok(Json(json!({ "installations": s.platform.plugins.installations.list(&account)? })))
+}
+
+pub async fn install(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+    ApiJson(req): ApiJson<InstallRequest>,
+) -> ApiResult<impl IntoResponse> {
+    require_admin(&headers, &s.admin_token)?;
+    let inst = s.platform.install_plugin(&account, req).await?;
+    Ok((StatusCode::CREATED, Json(inst)))
+}
+
+pub async fn get_installation(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((account, plugin)): Path<(String, String)>,
+) -> ApiResult<impl IntoResponse> {
+    require_admin(&headers, &s.admin_token)?;
+    Ok(Json(s.platform.plugins.installations.get(&account, &plugin)?))
+}
+
+pub async fn update_installation(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((account, plugin)): Path<(String, String)>,
+    ApiJson(upd): ApiJson<InstallationUpdate>,
+) -> ApiResult<impl IntoResponse> {
+    require_admin(&headers, &s.admin_token)?;
+    Ok(Json(s.platform.update_installation(&account, &plugin, upd).await?))
+}
+
+#[derive(Deserialize)]
+pub struct UninstallQuery {
+    #[serde(default)]
+    purge: bool,
+}
+
+pub async fn uninstall(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((account, plugin)): Path<(String, String)>,
+    Query(q): Query<UninstallQuery>,
+) -> ApiResult<impl IntoResponse> {
+    require_admin(&headers, &s.admin_token)?;
+    s.platform.uninstall_plugin(&account, &plugin, q.purge).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub async fn installation_errors(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((account, plugin)): Path<(String, String)>,
+) -> ApiResult<impl IntoResponse> {
+    require_admin(&headers, &s.admin_token)?;
+    s.platform.plugins.installations.get(&account, &plugin)?;
+    Ok(Json(json!({ "errors": s.platform.plugins.installations.errors(&account, &plugin)? })))
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    cursor: Option<String>,
+    limit: Option<usize>,
+}
+
+pub async fn list_followers(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<impl IntoResponse> {
+    require_admin(&headers, &s.admin_token)?;
+    s.platform.accounts.get(&account)?;
+    let (items, next) = s.platform.followers.list(&account, q.cursor.as_deref(), q.limit.unwrap_or(100).clamp(1, 1000))?;
+    Ok(Json(json!({ "followers": items, "next_cursor": next })))
+}
+
+pub async fn get_follower(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((account, openid)): Path<(String, String)>,
+) -> ApiResult<impl IntoResponse> {
+    require_admin(&headers, &s.admin_token)?;
+    Ok(Json(s.platform.followers.get(&account, &openid)?))
+}

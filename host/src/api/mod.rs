@@ -1,0 +1,56 @@
+//! The HTTP surface: admin REST API under `/api/v1`, the local channel's inbound endpoint, and
+//! plugin routes under `/p/{account}/{plugin}/…`. Handlers are thin: parse, authorize, call the
+//! platform, shape the answer.
+
+pub mod admin;
+pub mod auth;
+pub mod error;
+pub mod ingress;
+pub mod plugin_routes;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{any, get, post};
+
+use crate::platform::Platform;
+
+/// Largest plugin upload (component + manifest).
+pub const MAX_UPLOAD: usize = 64 << 20;
+/// Largest JSON body on every other admin route.
+pub const MAX_JSON_BODY: usize = 1 << 20;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub platform: Arc<Platform>,
+    pub admin_token: Arc<str>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let admin = Router::new()
+        .route("/system", get(admin::system))
+        .route("/accounts", get(admin::list_accounts).post(admin::create_account))
+        .route("/accounts/{account}", get(admin::get_account))
+        .route("/plugins", get(admin::list_plugins).post(admin::upload_plugin).layer(DefaultBodyLimit::max(MAX_UPLOAD)))
+        .route("/plugins/{name}", get(admin::plugin_versions))
+        .route("/accounts/{account}/installations", get(admin::list_installations).post(admin::install))
+        .route(
+            "/accounts/{account}/installations/{plugin}",
+            get(admin::get_installation).patch(admin::update_installation).delete(admin::uninstall),
+        )
+        .route("/accounts/{account}/installations/{plugin}/errors", get(admin::installation_errors))
+        .route("/accounts/{account}/followers", get(admin::list_followers))
+        .route("/accounts/{account}/followers/{openid}", get(admin::get_follower))
+        .route("/accounts/{account}/followers/{openid}/messages", get(ingress::follower_messages))
+        .route("/accounts/{account}/inbound", post(ingress::inbound))
+        .fallback(error::not_found);
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .nest("/api/v1", admin)
+        .route("/p/{account}/{plugin}", any(plugin_routes::handle_root))
+        .route("/p/{account}/{plugin}/{*rest}", any(plugin_routes::handle))
+        .fallback(error::not_found)
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        .with_state(state)
+}

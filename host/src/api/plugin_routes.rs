@@ -1,0 +1,104 @@
+//! `/p/{account}/{plugin}/…`: a plugin's own HTTP routes (webhooks, pages, admin endpoints).
+//!
+//! Public by default: the plugin authenticates what it must. The host tells it whether the caller
+//! presented the admin token (`operator` in the call context), caps the body size, and maps plugin
+//! failures to 502/504 without exposing anything about the host.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::auth::is_admin;
+use super::error::{ApiError, ApiResult};
+use crate::error::PlazaError;
+use crate::plugins::grants::Capability;
+use crate::runtime::{CallFailure, Invocation, Outcome, wit};
+
+/// Headers a plugin response may not set: hop-by-hop and framing are the host's business.
+const RESERVED: &[&str] = &["connection", "content-length", "transfer-encoding", "keep-alive", "upgrade", "te", "trailer"];
+
+pub async fn handle_root(
+    state: State<AppState>,
+    Path((account, plugin)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    serve(state, account, plugin, String::new(), method, uri, headers, body).await
+}
+
+pub async fn handle(
+    state: State<AppState>,
+    Path((account, plugin, rest)): Path<(String, String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    serve(state, account, plugin, rest, method, uri, headers, body).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn serve(
+    State(s): State<AppState>,
+    account: String,
+    plugin: String,
+    rest: String,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let not_found = || ApiError(PlazaError::not_found(format!("no plugin {plugin:?} serving routes on account {account:?}")));
+    let active = s.platform.plugins.find_active(&account, &plugin).ok_or_else(not_found)?;
+    if !active.installation.grants.allows(&Capability::HttpRoutes) {
+        return Err(not_found());
+    }
+    let operator = is_admin(&headers, &s.admin_token);
+    let req = wit::HttpRequest {
+        method: method.to_string(),
+        path: format!("/{rest}"),
+        query: uri.query().unwrap_or_default().to_string(),
+        headers: headers
+            .iter()
+            .filter(|(name, _)| *name != axum::http::header::AUTHORIZATION)
+            .map(|(n, v)| wit::Header { name: n.to_string(), value: String::from_utf8_lossy(v.as_bytes()).into_owned() })
+            .collect(),
+        body: body.to_vec(),
+    };
+    match s.platform.call_plugin(&active, None, operator, |ctx| Invocation::Http(ctx, req)).await {
+        Ok(Outcome::Http(resp)) => Ok(to_response(resp)),
+        Ok(_) => Err(ApiError(PlazaError::internal("plugin answered an HTTP call with the wrong outcome"))),
+        Err(failure) => Ok(failure_response(&failure)),
+    }
+}
+
+fn to_response(resp: wit::HttpResponse) -> Response {
+    let status = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut out = Response::new(Body::from(resp.body));
+    *out.status_mut() = status;
+    for h in resp.headers {
+        let name = h.name.to_ascii_lowercase();
+        if RESERVED.contains(&name.as_str()) {
+            continue;
+        }
+        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name), HeaderValue::try_from(h.value)) {
+            out.headers_mut().append(n, v);
+        }
+    }
+    out
+}
+
+fn failure_response(f: &CallFailure) -> Response {
+    let status = match f {
+        CallFailure::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+        CallFailure::Plugin(e) => super::error::status_of(e),
+        CallFailure::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::BAD_GATEWAY,
+    };
+    let body = serde_json::json!({ "error": { "code": format!("plugin_{}", f.kind()), "message": f.to_string() } });
+    (status, axum::Json(body)).into_response()
+}

@@ -1,0 +1,289 @@
+//! The `plaza` command line: `serve`, and one subcommand per admin action (each an admin API call).
+
+mod client;
+pub mod serve;
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+
+use self::client::Client;
+use crate::error::{PlazaError, Result};
+
+#[derive(Parser, Debug)]
+#[command(name = "plaza", version, about = "Plaza: official accounts with WebAssembly feature plugins")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Remote {
+    /// The Plaza server to talk to.
+    #[arg(long, global = true, env = "PLAZA_SERVER", default_value = "http://127.0.0.1:8080")]
+    pub server: String,
+    /// Admin token; defaults to PLAZA_ADMIN_TOKEN, then to the token file in --data-dir.
+    #[arg(long, global = true, env = "PLAZA_ADMIN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Data directory whose admin-token file is used when no token is given.
+    #[arg(long, global = true, env = "PLAZA_DATA_DIR", default_value = "plaza-data")]
+    pub data_dir: PathBuf,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server (HTTP API, local channel, plugins, scheduler).
+    Serve(serve::ServeArgs),
+    /// Manage accounts.
+    #[command(subcommand)]
+    Account(AccountCmd),
+    /// Manage uploaded plugins.
+    #[command(subcommand)]
+    Plugin(PluginCmd),
+    /// Install a plugin on an account.
+    Install {
+        account: String,
+        plugin: String,
+        #[arg(long)]
+        version: Option<String>,
+        /// Config as JSON, or @file.json.
+        #[arg(long)]
+        config: Option<String>,
+        /// Grant a capability the plugin requests (repeatable).
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+        #[arg(long)]
+        priority: Option<i32>,
+        /// Install without enabling.
+        #[arg(long)]
+        disabled: bool,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Enable an installed plugin.
+    Enable { account: String, plugin: String, #[command(flatten)] remote: Remote },
+    /// Disable an installed plugin (its data stays).
+    Disable { account: String, plugin: String, #[command(flatten)] remote: Remote },
+    /// Replace an installation's config (JSON or @file.json).
+    Config { account: String, plugin: String, config: String, #[command(flatten)] remote: Remote },
+    /// Replace an installation's grants.
+    Grant { account: String, plugin: String, capabilities: Vec<String>, #[command(flatten)] remote: Remote },
+    /// Switch an installation to another registered version (upgrade or rollback).
+    Upgrade { account: String, plugin: String, version: String, #[command(flatten)] remote: Remote },
+    /// Set an installation's priority (higher answers first).
+    Priority { account: String, plugin: String, priority: i32, #[command(flatten)] remote: Remote },
+    /// Uninstall a plugin from an account.
+    Uninstall {
+        account: String,
+        plugin: String,
+        /// Also delete the plugin's stored data for the account.
+        #[arg(long)]
+        purge: bool,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// List installations of an account.
+    Installations { account: String, #[command(flatten)] remote: Remote },
+    /// Show an installation's recent failures.
+    Errors { account: String, plugin: String, #[command(flatten)] remote: Remote },
+    /// Send an inbound text message as a follower (local channel) and print the reply.
+    Send { account: String, from: String, text: String, #[command(flatten)] remote: Remote },
+    /// Show a follower's outbox.
+    Messages { account: String, openid: String, #[command(flatten)] remote: Remote },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AccountCmd {
+    /// Create an account.
+    Create {
+        id: String,
+        #[arg(long, value_parser = ["subscription", "service"])]
+        kind: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        verified: bool,
+        #[arg(long)]
+        timezone: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    List { #[command(flatten)] remote: Remote },
+    Get { id: String, #[command(flatten)] remote: Remote },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PluginCmd {
+    /// Upload a plugin: its plugin.toml and component.
+    Upload {
+        /// Path to plugin.toml.
+        manifest: PathBuf,
+        /// The component; defaults to the manifest's `wasm` next to the manifest.
+        #[arg(long)]
+        wasm: Option<PathBuf>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    List { #[command(flatten)] remote: Remote },
+}
+
+impl Remote {
+    fn client(&self) -> Result<Client> {
+        let token = match &self.token {
+            Some(t) => t.clone(),
+            None => std::fs::read_to_string(self.data_dir.join(crate::api::auth::TOKEN_FILE))
+                .map(|t| t.trim().to_string())
+                .map_err(|_| {
+                    PlazaError::Unauthorized(format!(
+                        "no admin token: pass --token, set PLAZA_ADMIN_TOKEN, or run next to the server's data directory ({})",
+                        self.data_dir.display()
+                    ))
+                })?,
+        };
+        Ok(Client::new(&self.server, token))
+    }
+}
+
+fn read_json_arg(arg: &str) -> Result<Value> {
+    let text = match arg.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| PlazaError::invalid(format!("cannot read {path}: {e}")))?,
+        None => arg.to_string(),
+    };
+    serde_json::from_str(&text).map_err(|e| PlazaError::invalid(format!("config is not valid JSON: {e}")))
+}
+
+fn seg(s: &str) -> String {
+    // Identifiers are validated server-side; keep the path well-formed whatever was typed.
+    s.replace(['/', '?', '#', '%'], "_")
+}
+
+fn print(v: &Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string()));
+}
+
+/// The `plaza` entry point: parse arguments, run, map errors to a message and an exit code.
+pub fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,cranelift=warn,wasmtime=warn")),
+                )
+                .with_writer(std::io::stderr)
+                .init();
+            match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(rt) => rt.block_on(serve::run(args)),
+                Err(e) => Err(PlazaError::Unavailable(format!("cannot start the async runtime: {e}"))),
+            }
+        }
+        other => run_remote(other),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+/// Exit codes: 2 bad input or unknown thing, 3 not allowed, 4 server unreachable, 1 anything else.
+pub fn exit_code(e: &PlazaError) -> u8 {
+    match e {
+        PlazaError::Invalid(_) | PlazaError::NotFound(_) | PlazaError::Conflict(_) | PlazaError::TooLarge(_) => 2,
+        PlazaError::Unauthorized(_) | PlazaError::PermissionDenied(_) => 3,
+        PlazaError::Unavailable(_) => 4,
+        _ => 1,
+    }
+}
+
+/// Runs a non-serve subcommand, printing the server's answer as JSON.
+pub fn run_remote(cmd: Command) -> Result<()> {
+    let out = match cmd {
+        Command::Serve(_) => return Err(PlazaError::internal("serve is not a remote command")),
+        Command::Account(AccountCmd::Create { id, kind, name, verified, timezone, remote }) => remote.client()?.post(
+            "/accounts",
+            &json!({ "id": id, "kind": kind, "name": name, "verified": verified, "timezone": timezone }),
+        )?,
+        Command::Account(AccountCmd::List { remote }) => remote.client()?.get("/accounts")?,
+        Command::Account(AccountCmd::Get { id, remote }) => remote.client()?.get(&format!("/accounts/{}", seg(&id)))?,
+        Command::Plugin(PluginCmd::Upload { manifest, wasm, remote }) => {
+            let (text, wasm) = read_plugin_files(&manifest, wasm.as_deref())?;
+            remote.client()?.upload(&text, &wasm)?
+        }
+        Command::Plugin(PluginCmd::List { remote }) => remote.client()?.get("/plugins")?,
+        Command::Install { account, plugin, version, config, grants, priority, disabled, remote } => {
+            let config = config.as_deref().map(read_json_arg).transpose()?;
+            remote.client()?.post(
+                &format!("/accounts/{}/installations", seg(&account)),
+                &json!({ "plugin": plugin, "version": version, "config": config, "grants": grants,
+                         "priority": priority, "enabled": !disabled }),
+            )?
+        }
+        Command::Enable { account, plugin, remote } => patch(&remote, &account, &plugin, json!({ "enabled": true }))?,
+        Command::Disable { account, plugin, remote } => patch(&remote, &account, &plugin, json!({ "enabled": false }))?,
+        Command::Config { account, plugin, config, remote } => {
+            patch(&remote, &account, &plugin, json!({ "config": read_json_arg(&config)? }))?
+        }
+        Command::Grant { account, plugin, capabilities, remote } => {
+            patch(&remote, &account, &plugin, json!({ "grants": capabilities }))?
+        }
+        Command::Upgrade { account, plugin, version, remote } => {
+            patch(&remote, &account, &plugin, json!({ "version": version }))?
+        }
+        Command::Priority { account, plugin, priority, remote } => {
+            patch(&remote, &account, &plugin, json!({ "priority": priority }))?
+        }
+        Command::Uninstall { account, plugin, purge, remote } => remote.client()?.delete(&format!(
+            "/accounts/{}/installations/{}?purge={purge}",
+            seg(&account),
+            seg(&plugin)
+        ))?,
+        Command::Installations { account, remote } => {
+            remote.client()?.get(&format!("/accounts/{}/installations", seg(&account)))?
+        }
+        Command::Errors { account, plugin, remote } => {
+            remote.client()?.get(&format!("/accounts/{}/installations/{}/errors", seg(&account), seg(&plugin)))?
+        }
+        Command::Send { account, from, text, remote } => {
+            let msg_id = format!("cli-{}", crate::accounts::random_token(8)?);
+            remote.client()?.post(
+                &format!("/accounts/{}/inbound", seg(&account)),
+                &json!({ "msg_id": msg_id, "from": from, "msg_type": "text", "content": text }),
+            )?
+        }
+        Command::Messages { account, openid, remote } => {
+            remote.client()?.get(&format!("/accounts/{}/followers/{}/messages", seg(&account), seg(&openid)))?
+        }
+    };
+    if !out.is_null() {
+        print(&out);
+    }
+    Ok(())
+}
+
+fn patch(remote: &Remote, account: &str, plugin: &str, body: Value) -> Result<Value> {
+    remote.client()?.patch(&format!("/accounts/{}/installations/{}", seg(account), seg(plugin)), &body)
+}
+
+/// Reads plugin.toml and its component (the manifest's `wasm` file next to it unless given).
+pub fn read_plugin_files(manifest: &Path, wasm: Option<&Path>) -> Result<(String, Vec<u8>)> {
+    let text = std::fs::read_to_string(manifest)
+        .map_err(|e| PlazaError::invalid(format!("cannot read {}: {e}", manifest.display())))?;
+    let wasm_path = match wasm {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let m = crate::plugins::manifest::Manifest::parse(&text)?;
+            let file = m.wasm.ok_or_else(|| {
+                PlazaError::invalid("plugin.toml names no `wasm` file; pass --wasm PATH")
+            })?;
+            manifest.parent().unwrap_or(Path::new(".")).join(file)
+        }
+    };
+    let bytes = std::fs::read(&wasm_path)
+        .map_err(|e| PlazaError::invalid(format!("cannot read component {}: {e}", wasm_path.display())))?;
+    Ok((text, bytes))
+}

@@ -1,0 +1,82 @@
+//! `plaza serve`: open the data directory, register the bundled plugins, start the scheduler and
+//! the HTTP server.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+
+use crate::api::{self, AppState, auth};
+use crate::demo;
+use crate::error::{PlazaError, Result};
+use crate::platform::{Platform, PlatformOptions};
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port; the bound address is printed).
+    #[arg(long, env = "PLAZA_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Where accounts, plugins, data and the compiled-code cache live.
+    #[arg(long, env = "PLAZA_DATA_DIR", default_value = "plaza-data")]
+    pub data_dir: PathBuf,
+    /// Create account `demo` (service, verified) with auto-reply enabled.
+    #[arg(long)]
+    pub demo: bool,
+}
+
+pub async fn run(args: ServeArgs) -> Result<()> {
+    let started = std::time::Instant::now();
+    let platform = Platform::open(PlatformOptions::new(&args.data_dir))?;
+    demo::register_bundled(&platform)?;
+    if args.demo {
+        demo::ensure_demo(&platform).await?;
+    }
+    platform.commit.commit().await?;
+    let (token, created) = auth::load_or_create_admin_token(&args.data_dir, std::env::var("PLAZA_ADMIN_TOKEN").ok())?;
+    if created {
+        println!("Admin token (printed once; also saved in {}): {token}", args.data_dir.join(auth::TOKEN_FILE).display());
+    }
+    tokio::spawn(platform.clone().run_scheduler());
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| PlazaError::Unavailable(format!("cannot listen on {}: {e}", args.listen)))?;
+    let addr = listener.local_addr().map_err(|e| PlazaError::Unavailable(e.to_string()))?;
+    let stats = &platform.plugins.registry.stats;
+    tracing::info!(
+        ready_ms = started.elapsed().as_millis() as u64,
+        compiled = stats.compiled.load(std::sync::atomic::Ordering::Relaxed),
+        from_cache = stats.cache_hits.load(std::sync::atomic::Ordering::Relaxed),
+        "plaza ready"
+    );
+    println!("Plaza listening on http://{addr}");
+    if args.demo {
+        println!("Demo account `{}` is ready: try `plaza send demo o-alice hello`", demo::DEMO_ACCOUNT);
+    }
+    let app = api::router(AppState { platform: platform.clone(), admin_token: Arc::from(token) });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| PlazaError::Unavailable(format!("server error: {e}")))?;
+    platform.commit.commit().await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,22 @@
+//! plaza-host: the Plaza runtime, storage, channels, HTTP server and the `plaza` CLI.
+//!
+//! One module per concern, each owning its storage schema, its WIT host impl and its tests:
+//! `runtime` (engine, cache, limits, calls), `accounts`, `storage`, `messaging`, `scheduling`,
+//! `channels`, `plugins`, `api`, `cli`. `platform` wires them over one data directory.
+
+pub mod accounts;
+pub mod api;
+pub mod bundled;
+pub mod channels;
+pub mod cli;
+pub mod demo;
+pub mod error;
+pub mod messaging;
+pub mod platform;
+pub mod plugins;
+pub mod runtime;
+pub mod scheduling;
+pub mod storage;
+
+pub use error::{PlazaError, Result};
+pub use platform::{Platform, PlatformOptions};

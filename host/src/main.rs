@@ -1,0 +1,5 @@
+//! The `plaza` binary.
+
+fn main() -> std::process::ExitCode {
+    plaza_host::cli::main()
+}

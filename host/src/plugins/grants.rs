@@ -1,0 +1,198 @@
+//! Capabilities: what a plugin asks for in its manifest and what an operator grants per account.
+//!
+//! Two gates, as Zed has them: a plugin can only be granted what its manifest requests, and a host
+//! call succeeds only if the installation's operator granted it. Everything is denied by default.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::PlazaError;
+
+/// One thing a plugin may do through the host.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Capability {
+    Storage,
+    FollowersRead,
+    FollowersWrite,
+    MessagingSend,
+    MessagingTemplate,
+    MessagingBroadcast,
+    Scheduling,
+    /// Publish to exactly this topic.
+    TopicPublish(String),
+    /// Receive topics matching this pattern (`shop.order.*` or an exact name).
+    TopicSubscribe(String),
+    /// Serve requests under `/p/{account}/{plugin}/…`.
+    HttpRoutes,
+    /// Take part in the outbound review chain (moderation).
+    ReviewOutbound,
+}
+
+impl Capability {
+    /// The names operators and manifests use, for error messages and docs.
+    pub const KNOWN: &'static str = "storage, followers.read, followers.write, messaging.send, \
+        messaging.template, messaging.broadcast, scheduling, topics.publish:<topic>, \
+        topics.subscribe:<pattern>, http.routes, review.outbound";
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Capability::Storage => f.write_str("storage"),
+            Capability::FollowersRead => f.write_str("followers.read"),
+            Capability::FollowersWrite => f.write_str("followers.write"),
+            Capability::MessagingSend => f.write_str("messaging.send"),
+            Capability::MessagingTemplate => f.write_str("messaging.template"),
+            Capability::MessagingBroadcast => f.write_str("messaging.broadcast"),
+            Capability::Scheduling => f.write_str("scheduling"),
+            Capability::TopicPublish(t) => write!(f, "topics.publish:{t}"),
+            Capability::TopicSubscribe(t) => write!(f, "topics.subscribe:{t}"),
+            Capability::HttpRoutes => f.write_str("http.routes"),
+            Capability::ReviewOutbound => f.write_str("review.outbound"),
+        }
+    }
+}
+
+fn valid_topic(t: &str, pattern: bool) -> bool {
+    let body = if pattern { t.strip_suffix('*').unwrap_or(t) } else { t };
+    !t.is_empty()
+        && t.len() <= 128
+        && body.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+impl FromStr for Capability {
+    type Err = PlazaError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let unknown = || {
+            PlazaError::invalid(format!("unknown capability {s:?}; known: {}", Capability::KNOWN))
+        };
+        Ok(match s {
+            "storage" => Capability::Storage,
+            "followers.read" => Capability::FollowersRead,
+            "followers.write" => Capability::FollowersWrite,
+            "messaging.send" => Capability::MessagingSend,
+            "messaging.template" => Capability::MessagingTemplate,
+            "messaging.broadcast" => Capability::MessagingBroadcast,
+            "scheduling" => Capability::Scheduling,
+            "http.routes" => Capability::HttpRoutes,
+            "review.outbound" => Capability::ReviewOutbound,
+            _ => {
+                if let Some(t) = s.strip_prefix("topics.publish:") {
+                    if !valid_topic(t, false) {
+                        return Err(unknown());
+                    }
+                    Capability::TopicPublish(t.to_string())
+                } else if let Some(t) = s.strip_prefix("topics.subscribe:") {
+                    if !valid_topic(t, true) {
+                        return Err(unknown());
+                    }
+                    Capability::TopicSubscribe(t.to_string())
+                } else {
+                    return Err(unknown());
+                }
+            }
+        })
+    }
+}
+
+impl Serialize for Capability {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Capability {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(|e: PlazaError| serde::de::Error::custom(e.message()))
+    }
+}
+
+/// What an operator granted one installation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct InstallationGrant(pub BTreeSet<Capability>);
+
+impl InstallationGrant {
+    pub fn allows(&self, cap: &Capability) -> bool {
+        if self.0.contains(cap) {
+            return true;
+        }
+        // Followers write implies read.
+        if *cap == Capability::FollowersRead && self.0.contains(&Capability::FollowersWrite) {
+            return true;
+        }
+        false
+    }
+
+    /// `Ok(())` if granted, else the permission-denied error a plugin sees.
+    pub fn require(&self, cap: &Capability) -> Result<(), PlazaError> {
+        if self.allows(cap) {
+            Ok(())
+        } else {
+            Err(PlazaError::PermissionDenied(format!(
+                "capability {cap} is not granted to this installation"
+            )))
+        }
+    }
+
+    /// Whether a topic subscription pattern granted here matches `topic`.
+    pub fn subscribes_to(&self, topic: &str) -> bool {
+        self.0.iter().any(|c| match c {
+            Capability::TopicSubscribe(p) => match p.strip_suffix('*') {
+                Some(prefix) => topic.starts_with(prefix),
+                None => p == topic,
+            },
+            _ => false,
+        })
+    }
+
+    /// Checks that every capability here was requested by the manifest (the first gate).
+    pub fn check_within(&self, requested: &[Capability]) -> Result<(), PlazaError> {
+        let not_requested: Vec<String> =
+            self.0.iter().filter(|c| !requested.contains(c)).map(|c| c.to_string()).collect();
+        if not_requested.is_empty() {
+            Ok(())
+        } else {
+            Err(PlazaError::invalid(format!(
+                "cannot grant capabilities the plugin does not request: {}",
+                not_requested.join(", ")
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_round_trips_and_rejects_unknown() {
+        for s in ["storage", "messaging.send", "topics.publish:shop.order.paid", "topics.subscribe:shop.*"] {
+            assert_eq!(s.parse::<Capability>().unwrap().to_string(), s);
+        }
+        let err = "filesystem".parse::<Capability>().unwrap_err();
+        assert!(err.message().contains("known: storage"), "{err}");
+        assert!("topics.publish:".parse::<Capability>().is_err());
+        assert!("topics.publish:a*".parse::<Capability>().is_err());
+    }
+
+    #[test]
+    fn grants_deny_by_default_and_match_topics() {
+        let g = InstallationGrant(
+            ["storage", "topics.subscribe:shop.*", "followers.write"]
+                .iter()
+                .map(|s| s.parse().unwrap())
+                .collect(),
+        );
+        assert!(g.require(&Capability::Storage).is_ok());
+        assert!(matches!(g.require(&Capability::MessagingSend), Err(PlazaError::PermissionDenied(_))));
+        assert!(g.allows(&Capability::FollowersRead));
+        assert!(g.subscribes_to("shop.order.paid"));
+        assert!(!g.subscribes_to("crm.lead"));
+        assert!(g.check_within(&[Capability::Storage]).is_err());
+    }
+}

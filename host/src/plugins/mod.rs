@@ -1,0 +1,288 @@
+//! Plugins: manifests, the registry of uploaded versions, per-account installations with their
+//! grants, and the index of what is enabled where.
+
+pub mod grants;
+pub mod installations;
+pub mod manifest;
+pub mod registry;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use semver::Version;
+use serde::Deserialize;
+
+use self::grants::{Capability, InstallationGrant};
+use self::installations::{Installation, InstallationStore, PluginErrorRecord};
+use self::registry::{LoadedPlugin, PluginRegistry, poisoned};
+use crate::accounts::Account;
+use crate::error::{PlazaError, Result};
+use crate::platform::Platform;
+use crate::runtime::{CallFailure, CallState, Invocation, Outcome, wit};
+
+/// An enabled installation with everything a call needs resolved: the account, the compiled plugin
+/// version and the config as the JSON text the plugin reads. Calls hold an `Arc` of it, so an
+/// upgrade swaps in a new one while in-flight calls finish on the old.
+pub struct ActiveInstallation {
+    pub account: Account,
+    pub installation: Installation,
+    pub plugin: Arc<LoadedPlugin>,
+    pub config_json: String,
+}
+
+impl ActiveInstallation {
+    fn new(account: Account, installation: Installation, plugin: Arc<LoadedPlugin>) -> Result<Self> {
+        let config_json = serde_json::to_string(&installation.config)?;
+        Ok(ActiveInstallation { account, installation, plugin, config_json })
+    }
+}
+
+type ActiveList = Arc<[Arc<ActiveInstallation>]>;
+
+pub struct PluginManager {
+    pub registry: PluginRegistry,
+    pub installations: InstallationStore,
+    /// Enabled installations per account, highest priority first.
+    active: RwLock<HashMap<String, ActiveList>>,
+}
+
+/// What an operator asks for when installing a plugin on an account.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstallRequest {
+    pub plugin: String,
+    /// Defaults to the newest registered version.
+    pub version: Option<String>,
+    /// Defaults to the manifest's `config.default`.
+    pub config: Option<serde_json::Value>,
+    /// Each capability must be one the manifest requests. Defaults to none.
+    #[serde(default)]
+    pub grants: Vec<Capability>,
+    pub enabled: Option<bool>,
+    pub priority: Option<i32>,
+}
+
+/// A change to an installation; absent fields stay as they are.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstallationUpdate {
+    /// Upgrade or roll back to this registered version.
+    pub version: Option<String>,
+    pub config: Option<serde_json::Value>,
+    pub grants: Option<Vec<Capability>>,
+    pub enabled: Option<bool>,
+    pub priority: Option<i32>,
+}
+
+impl PluginManager {
+    pub fn new(registry: PluginRegistry, installations: InstallationStore) -> Self {
+        PluginManager { registry, installations, active: RwLock::new(HashMap::new()) }
+    }
+
+    /// The account's enabled installations, highest priority first.
+    pub fn active(&self, account: &str) -> ActiveList {
+        self.active.read().ok().and_then(|a| a.get(account).cloned()).unwrap_or_else(|| Arc::from(Vec::new()))
+    }
+
+    pub fn find_active(&self, account: &str, plugin: &str) -> Option<Arc<ActiveInstallation>> {
+        self.active(account).iter().find(|a| a.installation.plugin == plugin).cloned()
+    }
+
+    /// Rebuilds the account's active list from storage and swaps it in atomically.
+    pub fn refresh(&self, account: &Account) -> Result<()> {
+        let mut list = Vec::new();
+        for inst in self.installations.list(&account.id)? {
+            if !inst.enabled {
+                continue;
+            }
+            match self.registry.get(&inst.plugin, &inst.version) {
+                Some(plugin) => list.push(Arc::new(ActiveInstallation::new(account.clone(), inst, plugin)?)),
+                None => tracing::error!(
+                    account = %account.id, plugin = %inst.plugin, version = %inst.version,
+                    "installed plugin version is not loaded; installation skipped"
+                ),
+            }
+        }
+        list.sort_by(|a, b| {
+            b.installation.priority.cmp(&a.installation.priority).then_with(|| a.installation.plugin.cmp(&b.installation.plugin))
+        });
+        self.active.write().map_err(poisoned)?.insert(account.id.clone(), Arc::from(list));
+        Ok(())
+    }
+
+    fn resolve_version(&self, plugin: &str, version: Option<&str>) -> Result<Arc<LoadedPlugin>> {
+        match version {
+            Some(v) => {
+                let v = Version::parse(v).map_err(|e| PlazaError::invalid(format!("version {v:?}: {e}")))?;
+                self.registry.get(plugin, &v).ok_or_else(|| PlazaError::not_found(format!("plugin {plugin} version {v}")))
+            }
+            None => self.registry.latest(plugin).ok_or_else(|| PlazaError::not_found(format!("plugin {plugin:?}"))),
+        }
+    }
+}
+
+fn check_requirements(plugin: &LoadedPlugin, account: &Account) -> Result<()> {
+    let req = &plugin.manifest.requires;
+    if !req.kinds.is_empty() && !req.kinds.contains(&account.kind) {
+        return Err(PlazaError::invalid(format!(
+            "plugin {} requires a {} account; {} is a {:?} account",
+            plugin.manifest.name,
+            req.kinds.iter().map(|k| format!("{k:?}").to_lowercase()).collect::<Vec<_>>().join(" or "),
+            account.id,
+            account.kind
+        )));
+    }
+    if req.verified && !account.verified {
+        return Err(PlazaError::invalid(format!(
+            "plugin {} requires a verified account; {} is not verified",
+            plugin.manifest.name, account.id
+        )));
+    }
+    Ok(())
+}
+
+fn grant_from(plugin: &LoadedPlugin, caps: Vec<Capability>) -> Result<InstallationGrant> {
+    let grant = InstallationGrant(caps.into_iter().collect());
+    grant.check_within(&plugin.manifest.capabilities)?;
+    Ok(grant)
+}
+
+impl Platform {
+    /// Installs a plugin on an account: checks requirements, config and grants, persists, runs
+    /// the plugin's `on-install`, and only then makes it active. A failing `on-install` undoes it.
+    pub async fn install_plugin(self: &Arc<Self>, account_id: &str, req: InstallRequest) -> Result<Installation> {
+        let account = self.accounts.get(account_id)?;
+        let plugin = self.plugins.resolve_version(&req.plugin, req.version.as_deref())?;
+        check_requirements(&plugin, &account)?;
+        let config = req.config.unwrap_or_else(|| plugin.manifest.config_default.clone());
+        plugin.manifest.validate_config(&config)?;
+        let grants = grant_from(&plugin, req.grants)?;
+        let now = self.clock.now_ms();
+        let inst = Installation {
+            account: account.id.clone(),
+            plugin: plugin.manifest.name.clone(),
+            version: plugin.manifest.version.clone(),
+            config,
+            grants,
+            enabled: req.enabled.unwrap_or(true),
+            priority: req.priority.unwrap_or(0),
+            installed_at: now,
+            updated_at: now,
+        };
+        self.plugins.installations.create(&inst)?;
+        let active = Arc::new(ActiveInstallation::new(account.clone(), inst.clone(), plugin)?);
+        if let Err(e) = self.call_plugin(&active, None, false, Invocation::Install).await {
+            self.plugins.installations.remove(&account.id, &inst.plugin)?;
+            self.commit.commit().await?;
+            return Err(PlazaError::invalid(format!("plugin {} refused to install: {e}", inst.plugin)));
+        }
+        self.commit.commit().await?;
+        self.plugins.refresh(&account)?;
+        Ok(inst)
+    }
+
+    pub async fn update_installation(
+        self: &Arc<Self>,
+        account_id: &str,
+        plugin_name: &str,
+        upd: InstallationUpdate,
+    ) -> Result<Installation> {
+        let account = self.accounts.get(account_id)?;
+        let mut inst = self.plugins.installations.get(account_id, plugin_name)?;
+        let plugin = match &upd.version {
+            Some(v) => self.plugins.resolve_version(plugin_name, Some(v))?,
+            None => self.plugins.resolve_version(plugin_name, Some(&inst.version.to_string()))?,
+        };
+        check_requirements(&plugin, &account)?;
+        if let Some(config) = upd.config {
+            inst.config = config;
+        }
+        // Validated against the version being switched to, so a rollback with a config the old
+        // version cannot read is refused rather than broken at the next message.
+        plugin.manifest.validate_config(&inst.config)?;
+        inst.grants = match upd.grants {
+            Some(caps) => grant_from(&plugin, caps)?,
+            None => {
+                inst.grants.check_within(&plugin.manifest.capabilities).map_err(|e| {
+                    PlazaError::invalid(format!("{}; pass grants that version {} requests", e.message(), plugin.manifest.version))
+                })?;
+                inst.grants
+            }
+        };
+        inst.version = plugin.manifest.version.clone();
+        if let Some(enabled) = upd.enabled {
+            inst.enabled = enabled;
+        }
+        if let Some(priority) = upd.priority {
+            inst.priority = priority;
+        }
+        inst.updated_at = self.clock.now_ms();
+        self.plugins.installations.put(&inst)?;
+        self.commit.commit().await?;
+        self.plugins.refresh(&account)?;
+        Ok(inst)
+    }
+
+    /// Uninstalls: runs `on-uninstall` (best effort), removes the installation, and with `purge`
+    /// also the plugin's stored data for the account.
+    pub async fn uninstall_plugin(self: &Arc<Self>, account_id: &str, plugin_name: &str, purge: bool) -> Result<()> {
+        let account = self.accounts.get(account_id)?;
+        let inst = self.plugins.installations.get(account_id, plugin_name)?;
+        if let Some(plugin) = self.plugins.registry.get(&inst.plugin, &inst.version) {
+            let active = Arc::new(ActiveInstallation::new(account.clone(), inst.clone(), plugin)?);
+            let _ = self.call_plugin(&active, None, false, Invocation::Uninstall).await;
+        }
+        self.plugins.installations.remove(account_id, plugin_name)?;
+        if purge {
+            let ns = crate::storage::KvNamespace { account: account.id.clone(), plugin: plugin_name.to_string() };
+            self.kv.purge(&ns)?;
+        }
+        self.commit.commit().await?;
+        self.plugins.refresh(&account)
+    }
+
+    /// Calls one export of an installation in a fresh sandbox. A failure is logged with account,
+    /// plugin and version, kept in the installation's error log, and returned; it never escapes
+    /// as a host error.
+    pub async fn call_plugin(
+        self: &Arc<Self>,
+        active: &Arc<ActiveInstallation>,
+        follower: Option<String>,
+        operator: bool,
+        make: impl FnOnce(wit::CallContext) -> Invocation,
+    ) -> std::result::Result<Outcome, CallFailure> {
+        let manifest = &active.plugin.manifest;
+        let ctx = wit::CallContext {
+            account: (&active.account).into(),
+            plugin: manifest.name.clone(),
+            plugin_version: manifest.version.to_string(),
+            follower: follower.clone(),
+            operator,
+        };
+        let invocation = make(ctx);
+        let call = invocation.name();
+        let state = CallState::new(self.clone(), active.clone(), follower);
+        let result = self.plugins.registry.runtime().invoke(&active.plugin.pre, state, invocation).await;
+        if let Err(failure) = &result {
+            self.record_failure(active, call, failure);
+        }
+        result
+    }
+
+    fn record_failure(&self, active: &ActiveInstallation, call: &str, failure: &CallFailure) {
+        let (account, plugin) = (&active.account.id, &active.plugin.manifest.name);
+        let version = active.plugin.manifest.version.to_string();
+        tracing::warn!(%account, %plugin, %version, call, kind = failure.kind(), "plugin call failed: {failure}");
+        let rec = PluginErrorRecord {
+            at: self.clock.now_ms(),
+            version,
+            call: call.to_string(),
+            kind: failure.kind().to_string(),
+            message: failure.to_string(),
+        };
+        let seq = self.ids.next("e");
+        if let Err(e) = self.plugins.installations.record_error(account, plugin, &seq, &rec) {
+            tracing::error!(%account, %plugin, error = %e, "cannot record plugin failure");
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! The plugin runtime: one engine, compiled components cached on disk, one `InstancePre` per plugin
+//! version, and a fresh `Store` per call with memory, CPU and wall-time limits.
+//!
+//! A fresh store per call is the isolation boundary: no state survives from one follower's call to
+//! the next, and a call that traps, panics, runs out of time or memory takes only itself down.
+
+pub mod bindings;
+mod cache;
+mod engine;
+pub mod log_host;
+pub mod state;
+
+use std::path::Path;
+use std::time::Duration;
+
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Engine, Store, Trap};
+
+pub use self::bindings::{PluginPreV0_1, wit};
+pub use self::cache::{CacheOutcome, sha256_hex};
+pub use self::engine::{EPOCH_TICK, MAX_PLUGIN_MEMORY, PoolSize};
+pub use self::state::CallState;
+use crate::error::PlazaError;
+
+/// Bytes of log output one call may produce before further lines are dropped.
+pub const LOG_BYTES_PER_CALL: usize = 64 << 10;
+/// The largest outbound content (reply text, news, …) a plugin call may return.
+pub const MAX_CONTENT_BYTES: usize = 64 << 10;
+/// The largest HTTP response body a plugin route may return.
+pub const MAX_HTTP_BODY: usize = 4 << 20;
+
+/// A call into a plugin's `handler` export.
+pub enum Invocation {
+    Install(wit::CallContext),
+    Uninstall(wit::CallContext),
+    Message(wit::CallContext, wit::InboundMessage),
+    Event(wit::CallContext, wit::Event),
+    Http(wit::CallContext, wit::HttpRequest),
+    Review(wit::CallContext, wit::Content),
+}
+
+impl Invocation {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Invocation::Install(_) => "on-install",
+            Invocation::Uninstall(_) => "on-uninstall",
+            Invocation::Message(..) => "on-message",
+            Invocation::Event(..) => "on-event",
+            Invocation::Http(..) => "on-http",
+            Invocation::Review(..) => "review-outbound",
+        }
+    }
+}
+
+/// What a plugin call returned (its own typed error is a [`CallFailure::Plugin`]).
+#[derive(Debug)]
+pub enum Outcome {
+    Done,
+    Reply(Option<wit::Content>),
+    Http(wit::HttpResponse),
+    Verdict(wit::ReviewVerdict),
+}
+
+/// Why a plugin call produced no outcome. Each is contained to the call.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum CallFailure {
+    #[error("deadline of {0} ms exceeded")]
+    Timeout(u64),
+    #[error("memory limit of {0} bytes exceeded")]
+    OutOfMemory(usize),
+    #[error("trapped: {0}")]
+    Trap(String),
+    #[error("returned an error: {0}")]
+    Plugin(PlazaError),
+    #[error("output too large: {0}")]
+    TooLarge(String),
+    #[error("could not start: {0}")]
+    Unavailable(String),
+}
+
+impl CallFailure {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CallFailure::Timeout(_) => "timeout",
+            CallFailure::OutOfMemory(_) => "out_of_memory",
+            CallFailure::Trap(_) => "trap",
+            CallFailure::Plugin(_) => "plugin_error",
+            CallFailure::TooLarge(_) => "too_large",
+            CallFailure::Unavailable(_) => "unavailable",
+        }
+    }
+}
+
+/// A component compiled and linked, ready to instantiate per call.
+pub struct LoadedComponent {
+    pub pre: PluginPreV0_1<CallState>,
+    pub sha256: String,
+    pub cache: CacheOutcome,
+}
+
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<CallState>,
+    cache: cache::CompiledCache,
+    _ticker: engine::EpochTicker,
+}
+
+impl Runtime {
+    pub fn new(cache_dir: &Path, pool: PoolSize) -> wasmtime::Result<Self> {
+        let engine = engine::build_engine(pool)?;
+        let mut linker = Linker::<CallState>::new(&engine);
+        // WASI is linked so that ordinary Rust guests (std, panics, clocks, random) work, but the
+        // context each call gets grants nothing: no files, no environment, no sockets.
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        bindings::PluginV0_1::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)?;
+        let cache = cache::CompiledCache::new(cache_dir, &engine)?;
+        let ticker = engine::EpochTicker::start(&engine);
+        Ok(Runtime { engine, linker, cache, _ticker: ticker })
+    }
+
+    /// Compiles (or loads from the cache) and links a component. Fails on anything that is not a
+    /// component this host can serve: corrupt bytes, a core module, imports we do not provide.
+    pub fn load(&self, wasm: &[u8]) -> Result<LoadedComponent, PlazaError> {
+        let sha256 = sha256_hex(wasm);
+        let (component, cache) = self
+            .cache
+            .load(&self.engine, wasm, &sha256)
+            .map_err(|e| PlazaError::invalid(format!("not a valid WebAssembly component: {e}")))?;
+        self.check_api_version(&component)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| PlazaError::invalid(format!("component cannot be linked by this host: {e}")))?;
+        let pre = PluginPreV0_1::new(pre)
+            .map_err(|e| PlazaError::invalid(format!("component does not export the plugin world: {e}")))?;
+        Ok(LoadedComponent { pre, sha256, cache })
+    }
+
+    /// Refuses a component that imports a `plaza:platform` version this host does not serve, with
+    /// a message naming both versions (instead of a bare link error).
+    fn check_api_version(&self, component: &Component) -> Result<(), PlazaError> {
+        let ty = component.component_type();
+        for (name, _) in ty.imports(&self.engine) {
+            let Some(rest) = name.strip_prefix(bindings::API_PACKAGE) else { continue };
+            let Some((_, version)) = rest.rsplit_once('@') else { continue };
+            let Ok(version) = semver::Version::parse(version) else { continue };
+            if !bindings::SUPPORTED_API_VERSIONS.contains(&version) {
+                return Err(PlazaError::invalid(format!(
+                    "component was built against {}@{version}; this host serves {}",
+                    bindings::API_PACKAGE,
+                    supported_versions()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs one export in a fresh store under the installation's limits.
+    pub async fn invoke(
+        &self,
+        pre: &PluginPreV0_1<CallState>,
+        state: CallState,
+        invocation: Invocation,
+    ) -> Result<Outcome, CallFailure> {
+        let limits = state.install.plugin.manifest.limits;
+        let timeout_ms = limits.timeout_ms;
+        let memory = limits.memory_bytes();
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        // CPU time inside wasm: trap when the epoch passes the deadline (one extra tick so a call
+        // never gets less than its budget).
+        store.set_epoch_deadline(timeout_ms.div_ceil(EPOCH_TICK.as_millis() as u64) + 1);
+        store.epoch_deadline_trap();
+
+        // Wall time including host calls and WASI waits, which epochs alone do not bound.
+        let call = run(pre, &mut store, invocation);
+        let result = match tokio::time::timeout(Duration::from_millis(timeout_ms), call).await {
+            Ok(r) => r,
+            Err(_) => return Err(CallFailure::Timeout(timeout_ms)),
+        };
+        match result {
+            Ok(Ok(outcome)) => check_size(outcome),
+            Ok(Err(plugin_error)) => Err(CallFailure::Plugin(plugin_error.into())),
+            Err(e) => {
+                if store.data().limiter.denied {
+                    return Err(CallFailure::OutOfMemory(memory));
+                }
+                if let Some(Trap::Interrupt) = e.downcast_ref::<Trap>() {
+                    return Err(CallFailure::Timeout(timeout_ms));
+                }
+                let stderr = store.data().stderr.contents();
+                let stderr = String::from_utf8_lossy(&stderr);
+                let mut msg = format!("{e:#}");
+                if let Some(panic) = stderr.lines().find(|l| l.contains("panicked")) {
+                    msg = format!("{msg} ({})", panic.trim());
+                }
+                Err(CallFailure::Trap(msg))
+            }
+        }
+    }
+}
+
+pub fn supported_versions() -> String {
+    bindings::SUPPORTED_API_VERSIONS.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+type Plain<T> = Result<T, wit::Error>;
+
+async fn run(
+    pre: &PluginPreV0_1<CallState>,
+    store: &mut Store<CallState>,
+    invocation: Invocation,
+) -> wasmtime::Result<Plain<Outcome>> {
+    let plugin = pre.instantiate_async(&mut *store).await?;
+    let h = plugin.plaza_platform_handler();
+    Ok(match invocation {
+        Invocation::Install(ctx) => h.call_on_install(&mut *store, &ctx).await?.map(|()| Outcome::Done),
+        Invocation::Uninstall(ctx) => h.call_on_uninstall(&mut *store, &ctx).await?.map(|()| Outcome::Done),
+        Invocation::Message(ctx, msg) => h.call_on_message(&mut *store, &ctx, &msg).await?.map(Outcome::Reply),
+        Invocation::Event(ctx, ev) => h.call_on_event(&mut *store, &ctx, &ev).await?.map(Outcome::Reply),
+        Invocation::Http(ctx, req) => h.call_on_http(&mut *store, &ctx, &req).await?.map(Outcome::Http),
+        Invocation::Review(ctx, c) => h.call_review_outbound(&mut *store, &ctx, &c).await?.map(Outcome::Verdict),
+    })
+}
+
+/// Approximate encoded size of outbound content, for the boundary bound.
+pub fn content_size(c: &wit::Content) -> usize {
+    match c {
+        wit::Content::Text(t) => t.len(),
+        wit::Content::Image(m) | wit::Content::Voice(m) | wit::Content::Video(m) => {
+            m.media_id.len() + m.url.as_ref().map_or(0, |u| u.len())
+        }
+        wit::Content::News(articles) => articles
+            .iter()
+            .map(|a| a.title.len() + a.description.len() + a.url.len() + a.picture_url.as_ref().map_or(0, |u| u.len()))
+            .sum(),
+        wit::Content::TransferToService => 0,
+    }
+}
+
+fn check_size(outcome: Outcome) -> Result<Outcome, CallFailure> {
+    let too_big = |what: &str, n: usize, max: usize| {
+        Err(CallFailure::TooLarge(format!("{what} is {n} bytes; the limit is {max}")))
+    };
+    match &outcome {
+        Outcome::Reply(Some(c)) | Outcome::Verdict(wit::ReviewVerdict::Mask(c)) => {
+            let n = content_size(c);
+            if n > MAX_CONTENT_BYTES {
+                return too_big("reply", n, MAX_CONTENT_BYTES);
+            }
+        }
+        Outcome::Http(r) if r.body.len() > MAX_HTTP_BODY => {
+            return too_big("response body", r.body.len(), MAX_HTTP_BODY);
+        }
+        _ => {}
+    }
+    Ok(outcome)
+}

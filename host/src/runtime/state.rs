@@ -1,0 +1,86 @@
+//! What a `Store` carries during one plugin call.
+
+use std::sync::Arc;
+
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::platform::Platform;
+use crate::plugins::ActiveInstallation;
+
+/// How much of the plugin's stderr (panic messages) is kept for the error log.
+const STDERR_CAPTURE: usize = 4096;
+
+/// Per-call host state: who is calling (installation, follower), what it may do (grants inside the
+/// installation), and the sandbox's own bookkeeping (WASI context, resources, memory limiter).
+pub struct CallState {
+    pub platform: Arc<Platform>,
+    pub install: Arc<ActiveInstallation>,
+    /// The follower this call is about, when known.
+    pub follower: Option<String>,
+    pub(crate) limiter: MemoryLimiter,
+    pub(crate) log_budget: usize,
+    pub(crate) stderr: MemoryOutputPipe,
+    wasi: WasiCtx,
+    table: ResourceTable,
+}
+
+impl CallState {
+    pub fn new(platform: Arc<Platform>, install: Arc<ActiveInstallation>, follower: Option<String>) -> Self {
+        let memory = install.plugin.manifest.limits.memory_bytes();
+        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
+        // Nothing granted: no preopened directories, no environment, no arguments, no sockets.
+        let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+        CallState {
+            platform,
+            install,
+            follower,
+            limiter: MemoryLimiter { limit: memory, denied: false },
+            log_budget: super::LOG_BYTES_PER_CALL,
+            stderr,
+            wasi,
+            table: ResourceTable::new(),
+        }
+    }
+
+    /// Installation namespace helpers used by the host impls.
+    pub fn account_id(&self) -> &str {
+        &self.install.account.id
+    }
+
+    pub fn plugin_name(&self) -> &str {
+        &self.install.plugin.manifest.name
+    }
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+/// Caps linear memory at the manifest's limit and remembers that it did, so a trap caused by the
+/// cap is reported as out-of-memory rather than as a generic trap.
+pub struct MemoryLimiter {
+    pub limit: usize,
+    pub denied: bool,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.limit {
+            self.denied = true;
+            return Err(wasmtime::format_err!(
+                "plugin memory limit of {} bytes reached (asked for {desired})",
+                self.limit
+            ));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}

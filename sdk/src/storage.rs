@@ -1,0 +1,79 @@
+//! Key-value storage private to this plugin on the current account.
+//!
+//! The host namespaces every key by account *and* plugin, so plugins never see each other's data
+//! and one installation never sees another account's. Requires the `storage` capability.
+//!
+//! Values are bytes; [`get_json`]/[`set_json`] and [`get_string`] cover the common encodings.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::__private::plaza::platform::storage as wit;
+use crate::Error;
+
+pub use wit::{Entries, Entry};
+
+/// The value stored under `key`, or `None` if absent.
+pub fn get(key: &str) -> Result<Option<Vec<u8>>, Error> {
+    wit::get(key)
+}
+
+/// The value under `key` as UTF-8 text; [`Error::Invalid`] if it is not UTF-8.
+pub fn get_string(key: &str) -> Result<Option<String>, Error> {
+    get(key)?
+        .map(|bytes| {
+            String::from_utf8(bytes)
+                .map_err(|_| Error::invalid(format!("value of {key:?} is not UTF-8")))
+        })
+        .transpose()
+}
+
+/// Stores `value` under `key`, replacing any previous value.
+pub fn set(key: &str, value: impl AsRef<[u8]>) -> Result<(), Error> {
+    wit::set(key, value.as_ref())
+}
+
+/// Removes `key`; `true` if it existed.
+pub fn delete(key: &str) -> Result<bool, Error> {
+    wit::delete(key)
+}
+
+/// Up to `limit` entries whose key starts with `prefix`, in key order. Pass the returned
+/// `next_cursor` back as `cursor` to continue; it is `None` on the last page.
+pub fn list_prefix(prefix: &str, cursor: Option<&str>, limit: u32) -> Result<Entries, Error> {
+    wit::list_prefix(prefix, cursor, limit)
+}
+
+/// Sets `key` to `new` (`None` deletes) only if its current value is `expected` (`None` = absent).
+/// Returns `true` if the swap happened. The building block for safe read-modify-write.
+pub fn compare_and_swap(
+    key: &str,
+    expected: Option<&[u8]>,
+    new: Option<&[u8]>,
+) -> Result<bool, Error> {
+    wit::compare_and_swap(key, expected, new)
+}
+
+/// Atomically adds `delta` to the integer counter under `key` (absent = 0); returns the new value.
+pub fn increment(key: &str, delta: i64) -> Result<i64, Error> {
+    wit::increment(key, delta)
+}
+
+/// The value under `key` decoded from JSON. [`Error::Invalid`] if the stored bytes are not a
+/// valid JSON encoding of `T` (e.g. written by an older plugin version with another shape).
+pub fn get_json<T: DeserializeOwned>(key: &str) -> Result<Option<T>, Error> {
+    get(key)?
+        .map(|bytes| {
+            serde_json::from_slice(&bytes).map_err(|e| {
+                Error::invalid(format!("value of {key:?} is not the expected JSON: {e}"))
+            })
+        })
+        .transpose()
+}
+
+/// Stores `value` under `key` encoded as JSON. [`Error::Invalid`] if it cannot be serialised.
+pub fn set_json<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<(), Error> {
+    let bytes = serde_json::to_vec(value)
+        .map_err(|e| Error::invalid(format!("cannot encode value for {key:?} as JSON: {e}")))?;
+    set(key, bytes)
+}

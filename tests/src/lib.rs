@@ -1,0 +1,276 @@
+//! Harness for Plaza's end-to-end tests: the real `plaza` binary on a free loopback port, a real
+//! data directory, real plugin components, spoken to over real HTTP.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+pub use plaza_host::bundled::{WASM_DIR, WORKSPACE_DIR};
+
+pub const TOKEN: &str = "test-admin-token";
+
+/// Path of the binary under test (the `plaza` entry point, built in this package).
+pub fn plaza_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_plaza-under-test"))
+}
+
+/// A running `plaza serve`. Killed on drop.
+pub struct Server {
+    child: Option<Child>,
+    pub base: String,
+    pub data_dir: PathBuf,
+    agent: ureq::Agent,
+}
+
+/// An HTTP answer: status and JSON body (`Value::Null` when empty, a string when not JSON).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+    pub fn error_message(&self) -> &str {
+        self.body["error"]["message"].as_str().unwrap_or("")
+    }
+    /// The passive reply's text of an inbound answer.
+    pub fn reply_text(&self) -> Option<&str> {
+        self.body["reply"]["content"].as_str()
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .new_agent()
+}
+
+impl Server {
+    /// Starts `plaza serve` on `data_dir` (created if needed) and waits until it listens.
+    pub fn start(data_dir: &Path, demo: bool) -> Server {
+        let mut cmd = Command::new(plaza_bin());
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env("PLAZA_ADMIN_TOKEN", TOKEN)
+            .env("RUST_LOG", "warn,plugin=info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(data_dir.with_extension("log"))
+                    .expect("server log file"),
+            ));
+        if demo {
+            cmd.arg("--demo");
+        }
+        let mut child = cmd.spawn().expect("spawn plaza");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if !sent {
+                    if let Some(addr) = line.strip_prefix("Plaza listening on ") {
+                        let _ = tx.send(addr.trim().to_string());
+                        sent = true;
+                    }
+                }
+            }
+        });
+        let base = match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(base) => base,
+            Err(_) => {
+                let _ = child.kill();
+                let log = std::fs::read_to_string(data_dir.with_extension("log")).unwrap_or_default();
+                panic!("plaza did not start; its log:\n{log}");
+            }
+        };
+        Server { child: Some(child), base, data_dir: data_dir.to_path_buf(), agent: agent() }
+    }
+
+    fn answer(resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
+        let mut resp = resp.expect("request reached the server");
+        let status = resp.status().as_u16();
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        Answer { status, body }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn get(&self, path: &str) -> Answer {
+        Self::answer(self.agent.get(&self.url(path)).header("Authorization", &format!("Bearer {TOKEN}")).call())
+    }
+
+    pub fn get_as(&self, path: &str, token: Option<&str>) -> Answer {
+        let mut req = self.agent.get(&self.url(path));
+        if let Some(t) = token {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        Self::answer(req.call())
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Answer {
+        Self::answer(self.agent.post(&self.url(path)).header("Authorization", &format!("Bearer {TOKEN}")).send_json(body))
+    }
+
+    /// POST with an arbitrary body and optional bearer token.
+    pub fn post_raw(&self, path: &str, token: Option<&str>, content_type: &str, body: &[u8]) -> Answer {
+        let mut req = self.agent.post(&self.url(path)).header("Content-Type", content_type);
+        if let Some(t) = token {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        Self::answer(req.send(body))
+    }
+
+    pub fn put_raw(&self, path: &str, token: Option<&str>, body: &[u8]) -> Answer {
+        let mut req = self.agent.put(&self.url(path)).header("Content-Type", "application/json");
+        if let Some(t) = token {
+            req = req.header("Authorization", &format!("Bearer {t}"));
+        }
+        Self::answer(req.send(body))
+    }
+
+    pub fn patch(&self, path: &str, body: &Value) -> Answer {
+        Self::answer(self.agent.patch(&self.url(path)).header("Authorization", &format!("Bearer {TOKEN}")).send_json(body))
+    }
+
+    pub fn delete(&self, path: &str) -> Answer {
+        Self::answer(self.agent.delete(&self.url(path)).header("Authorization", &format!("Bearer {TOKEN}")).call())
+    }
+
+    pub fn create_account(&self, id: &str, kind: &str, verified: bool) -> Answer {
+        let a = self.post("/api/v1/accounts", &json!({ "id": id, "kind": kind, "verified": verified }));
+        assert_eq!(a.status, 201, "create account {id}: {a:?}");
+        a
+    }
+
+    /// Uploads a plugin through the multipart endpoint.
+    pub fn upload(&self, manifest: &str, wasm: &[u8]) -> Answer {
+        let boundary = "plaza-test-boundary-7d1f";
+        let mut body = Vec::new();
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"manifest\"\r\n\r\n{manifest}\r\n").as_bytes(),
+        );
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"wasm\"; filename=\"p.wasm\"\r\nContent-Type: application/wasm\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(wasm);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        self.post_raw("/api/v1/plugins", Some(TOKEN), &format!("multipart/form-data; boundary={boundary}"), &body)
+    }
+
+    pub fn install(&self, account: &str, body: Value) -> Answer {
+        self.post(&format!("/api/v1/accounts/{account}/installations"), &body)
+    }
+
+    /// Sends a text message from `from` and returns the answer.
+    pub fn text(&self, account: &str, from: &str, msg_id: &str, text: &str) -> Answer {
+        self.post(
+            &format!("/api/v1/accounts/{account}/inbound"),
+            &json!({ "msg_id": msg_id, "from": from, "msg_type": "text", "content": text }),
+        )
+    }
+
+    pub fn event(&self, account: &str, from: &str, event: &str) -> Answer {
+        self.post(&format!("/api/v1/accounts/{account}/inbound"), &json!({ "msg_type": "event", "event": event, "from": from }))
+    }
+
+    pub fn outbox(&self, account: &str, openid: &str) -> Vec<Value> {
+        let a = self.get(&format!("/api/v1/accounts/{account}/followers/{openid}/messages"));
+        assert_eq!(a.status, 200, "{a:?}");
+        a.body["messages"].as_array().cloned().unwrap_or_default()
+    }
+
+    pub fn errors(&self, account: &str, plugin: &str) -> Vec<Value> {
+        let a = self.get(&format!("/api/v1/accounts/{account}/installations/{plugin}/errors"));
+        assert_eq!(a.status, 200, "{a:?}");
+        a.body["errors"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Sends SIGKILL without waiting (usable while other threads still talk to the server).
+    pub fn sigkill(&self) {
+        if let Some(c) = &self.child {
+            let _ = Command::new("kill").arg("-9").arg(c.id().to_string()).status();
+        }
+    }
+
+    /// Stops the server the hard way: SIGKILL, no shutdown hooks, no flush.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Stops the server gracefully (SIGTERM) and waits for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A fixture's or first-party plugin's manifest text and component bytes.
+pub fn plugin_files(manifest_rel: &str, wasm_stem: &str) -> (String, Vec<u8>) {
+    let manifest = std::fs::read_to_string(Path::new(WORKSPACE_DIR).join(manifest_rel)).expect("manifest");
+    let wasm = std::fs::read(Path::new(WASM_DIR).join(format!("{wasm_stem}.wasm"))).expect("component");
+    (manifest, wasm)
+}
+
+/// The probe fixture's component.
+pub fn probe_wasm() -> Vec<u8> {
+    plugin_files("tests/fixtures/probe/plugin.toml", "probe").1
+}
+
+/// A manifest for the probe component under another name, with the given capabilities and limits.
+pub fn probe_manifest(name: &str, capabilities: &[&str], memory_mb: u32, timeout_ms: u64) -> String {
+    let caps: Vec<String> = capabilities.iter().map(|c| format!("{c:?}")).collect();
+    format!(
+        "name = {name:?}\nversion = \"0.1.0\"\napi = \"^0.1\"\ndescription = \"probe fixture\"\ncapabilities = [{}]\n\n[limits]\nmemory_mb = {memory_mb}\ntimeout_ms = {timeout_ms}\n",
+        caps.join(", ")
+    )
+}
+
+/// Uploads the probe under `name` and installs it on `account` with all its capabilities granted.
+pub fn install_probe(server: &Server, account: &str, name: &str, grants: &[&str]) {
+    let all = ["storage", "messaging.send", "scheduling", "followers.read", "http.routes"];
+    let up = server.upload(&probe_manifest(name, &all, 32, 500), &probe_wasm());
+    assert!(up.status == 201, "upload {name}: {up:?}");
+    let inst = server.install(account, json!({ "plugin": name, "grants": grants }));
+    assert_eq!(inst.status, 201, "install {name}: {inst:?}");
+}
+
+/// A fresh temporary data directory.
+pub fn data_dir() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("data");
+    (tmp, dir)
+}
