@@ -13,21 +13,36 @@ use std::process::{Command, Stdio};
 const WASM_TARGET: &str = "wasm32-wasip2";
 /// (package, wasm file stem, manifest path relative to the workspace root, bundled into `plaza`).
 const PLUGINS: &[(&str, &str, &str, bool)] = &[
-    ("auto-reply", "auto_reply", "plugins/auto-reply/plugin.toml", true),
+    (
+        "auto-reply",
+        "auto_reply",
+        "plugins/auto-reply/plugin.toml",
+        true,
+    ),
     ("hello", "hello", "examples/hello/plugin.toml", true),
     ("probe", "probe", "tests/fixtures/probe/plugin.toml", false),
 ];
 
 fn main() {
-    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let root = manifest_dir.parent().expect("host/ lives in the workspace root").to_path_buf();
+    let manifest_dir =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let root = manifest_dir
+        .parent()
+        .expect("host/ lives in the workspace root")
+        .to_path_buf();
     for dir in ["sdk", "plugins", "examples", "tests/fixtures", "wit"] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     println!("cargo:rerun-if-env-changed=CARGO_TARGET_DIR");
 
-    let target_root = env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
-    let target_root = if target_root.is_relative() { root.join(target_root) } else { target_root };
+    let target_root = env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    let target_root = if target_root.is_relative() {
+        root.join(target_root)
+    } else {
+        target_root
+    };
     let wasm_target_dir = target_root.join("plaza-wasm");
 
     ensure_wasm_target();
@@ -35,12 +50,25 @@ fn main() {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&root)
-        .args(["build", "--release", "--target", WASM_TARGET, "--target-dir"])
+        .args([
+            "build",
+            "--release",
+            "--target",
+            WASM_TARGET,
+            "--target-dir",
+        ])
         .arg(&wasm_target_dir);
     for (pkg, ..) in PLUGINS {
         cmd.args(["-p", pkg]);
     }
-    for var in ["CARGO_ENCODED_RUSTFLAGS", "RUSTFLAGS", "RUSTC_WORKSPACE_WRAPPER", "RUSTC_WRAPPER", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET"] {
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "RUSTC_WRAPPER",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+    ] {
         cmd.env_remove(var);
     }
     // Keep the build script's stdout for cargo directives only.
@@ -51,10 +79,16 @@ fn main() {
     }
 
     let out_dir = wasm_target_dir.join(WASM_TARGET).join("release");
-    let mut src = String::from("/// Plugins compiled into the `plaza` binary.\npub const BUNDLED: &[BundledPlugin] = &[\n");
+    let mut src = String::from(
+        "/// Plugins compiled into the `plaza` binary.\npub const BUNDLED: &[BundledPlugin] = &[\n",
+    );
     for (_, stem, manifest, bundled) in PLUGINS {
         let wasm = out_dir.join(format!("{stem}.wasm"));
-        assert!(wasm.exists(), "expected {} after the wasm build", wasm.display());
+        assert!(
+            wasm.exists(),
+            "expected {} after the wasm build",
+            wasm.display()
+        );
         if *bundled {
             src.push_str(&format!(
                 "    BundledPlugin {{ manifest: include_str!({:?}), wasm: include_bytes!({:?}) }},\n",
@@ -68,7 +102,10 @@ fn main() {
         "/// Where this build put every plugin component (fixtures included).\npub const WASM_DIR: &str = {:?};\n",
         out_dir.display().to_string()
     ));
-    src.push_str(&format!("/// The workspace this binary was built from.\npub const WORKSPACE_DIR: &str = {:?};\n", root.display().to_string()));
+    src.push_str(&format!(
+        "/// The workspace this binary was built from.\npub const WORKSPACE_DIR: &str = {:?};\n",
+        root.display().to_string()
+    ));
     let dest = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("bundled.rs");
     std::fs::write(&dest, src).expect("cannot write bundled.rs");
 }
@@ -93,9 +130,17 @@ fn ensure_wasm_target() {
     if let Ok(toolchain) = env::var("RUSTUP_TOOLCHAIN") {
         add.args(["--toolchain", &toolchain]);
     }
-    println!("cargo:warning=installing the {WASM_TARGET} target with rustup (needed to build the plugins)");
-    let ok = add.stdout(Stdio::from(std::io::stderr())).status().map(|s| s.success()).unwrap_or(false);
+    println!(
+        "cargo:warning=installing the {WASM_TARGET} target with rustup (needed to build the plugins)"
+    );
+    let ok = add
+        .stdout(Stdio::from(std::io::stderr()))
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
     if !ok {
-        panic!("the {WASM_TARGET} target is missing and `rustup target add {WASM_TARGET}` failed; run it by hand, then build again");
+        panic!(
+            "the {WASM_TARGET} target is missing and `rustup target add {WASM_TARGET}` failed; run it by hand, then build again"
+        );
     }
 }

@@ -17,7 +17,10 @@ pub const DEMO_ACCOUNT: &str = "demo";
 pub fn register_bundled(platform: &Platform) -> Result<()> {
     let now = platform.clock.now_ms();
     for b in BUNDLED {
-        platform.plugins.registry.register(b.manifest, b.wasm, true, now)?;
+        platform
+            .plugins
+            .registry
+            .register(b.manifest, b.wasm, true, now)?;
     }
     Ok(())
 }
@@ -37,7 +40,12 @@ pub async fn ensure_demo(platform: &Arc<Platform>) -> Result<()> {
         Ok(_) | Err(PlazaError::Conflict(_)) => {}
         Err(e) => return Err(e),
     }
-    if platform.plugins.installations.get(DEMO_ACCOUNT, "auto-reply").is_ok() {
+    if platform
+        .plugins
+        .installations
+        .get(DEMO_ACCOUNT, "auto-reply")
+        .is_ok()
+    {
         return Ok(());
     }
     let config = json!({

@@ -113,6 +113,12 @@ impl From<&PlazaError> for ErrorBody {
             PlazaError::QuotaExceeded { resets_at, .. } => *resets_at,
             _ => None,
         };
-        ErrorBody { error: ErrorDetail { code: e.code(), message: e.message(), resets_at } }
+        ErrorBody {
+            error: ErrorDetail {
+                code: e.code(),
+                message: e.message(),
+                resets_at,
+            },
+        }
     }
 }

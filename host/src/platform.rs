@@ -45,7 +45,9 @@ pub struct Ids {
 
 impl Ids {
     pub fn new(now_ms: u64) -> Self {
-        Ids { next: AtomicU64::new(now_ms.saturating_mul(1000)) }
+        Ids {
+            next: AtomicU64::new(now_ms.saturating_mul(1000)),
+        }
     }
 
     pub fn next(&self, prefix: &str) -> String {
@@ -91,14 +93,22 @@ impl Platform {
     /// Opens (or creates) the data directory and loads every registered plugin and installation.
     pub fn open(opts: PlatformOptions) -> Result<Arc<Platform>> {
         let dir = &opts.data_dir;
-        std::fs::create_dir_all(dir)
-            .map_err(|e| PlazaError::Unavailable(format!("cannot create data directory {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|e| {
+            PlazaError::Unavailable(format!(
+                "cannot create data directory {}: {e}",
+                dir.display()
+            ))
+        })?;
         let backend: Arc<dyn Backend> = Arc::new(SledBackend::open(&dir.join("db"))?);
         let tree = |name: &str| backend.tree(name);
-        let runtime = Runtime::new(&dir.join("compiled"), opts.pool)
-            .map_err(|e| PlazaError::Unavailable(format!("cannot start the wasm runtime: {e:#}")))?;
+        let runtime = Runtime::new(&dir.join("compiled"), opts.pool).map_err(|e| {
+            PlazaError::Unavailable(format!("cannot start the wasm runtime: {e:#}"))
+        })?;
         let registry = PluginRegistry::new(runtime, dir.join("wasm"), tree("plugins")?)?;
-        let plugins = PluginManager::new(registry, InstallationStore::new(tree("installations")?, tree("plugin_errors")?));
+        let plugins = PluginManager::new(
+            registry,
+            InstallationStore::new(tree("installations")?, tree("plugin_errors")?),
+        );
         let now = opts.clock.now_ms();
         let platform = Platform {
             data_dir: dir.clone(),

@@ -99,7 +99,7 @@ macro_rules! register {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
             type __PlazaPluginExport = $crate::__private::Shim<$plugin>;
-            $crate::__private::export_plugin!(__PlazaPluginExport with_types_in $crate::__private);
+    $crate::__private::export_plugin!(__PlazaPluginExport with_types_in $crate::__private);
         };
         #[cfg(not(target_arch = "wasm32"))]
         const _: () = $crate::__private::assert_plugin::<$plugin>();

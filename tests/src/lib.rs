@@ -12,9 +12,21 @@ pub use plaza_host::bundled::{WASM_DIR, WORKSPACE_DIR};
 
 pub const TOKEN: &str = "test-admin-token";
 
-/// Path of the binary under test (the `plaza` entry point, built in this package).
+/// Path of the binary under test: the `plaza` entry point built in this package, which cargo
+/// builds next to the test executables' `deps/` directory before running integration tests.
 pub fn plaza_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_plaza-under-test"))
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile directory");
+    let bin = dir.join(format!("plaza-under-test{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.exists(),
+        "{} is missing; run the tests through cargo",
+        bin.display()
+    );
+    bin
 }
 
 /// A running `plaza serve`. Killed on drop.
@@ -78,11 +90,9 @@ impl Server {
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if !sent {
-                    if let Some(addr) = line.strip_prefix("Plaza listening on ") {
-                        let _ = tx.send(addr.trim().to_string());
-                        sent = true;
-                    }
+                if let (false, Some(addr)) = (sent, line.strip_prefix("Plaza listening on ")) {
+                    let _ = tx.send(addr.trim().to_string());
+                    sent = true;
                 }
             }
         });
@@ -90,18 +100,28 @@ impl Server {
             Ok(base) => base,
             Err(_) => {
                 let _ = child.kill();
-                let log = std::fs::read_to_string(data_dir.with_extension("log")).unwrap_or_default();
+                let log =
+                    std::fs::read_to_string(data_dir.with_extension("log")).unwrap_or_default();
                 panic!("plaza did not start; its log:\n{log}");
             }
         };
-        Server { child: Some(child), base, data_dir: data_dir.to_path_buf(), agent: agent() }
+        Server {
+            child: Some(child),
+            base,
+            data_dir: data_dir.to_path_buf(),
+            agent: agent(),
+        }
     }
 
     fn answer(resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Answer {
         let mut resp = resp.expect("request reached the server");
         let status = resp.status().as_u16();
         let text = resp.body_mut().read_to_string().unwrap_or_default();
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         Answer { status, body }
     }
 
@@ -110,7 +130,12 @@ impl Server {
     }
 
     pub fn get(&self, path: &str) -> Answer {
-        Self::answer(self.agent.get(&self.url(path)).header("Authorization", &format!("Bearer {TOKEN}")).call())
+        Self::answer(
+            self.agent
+                .get(&self.url(path))
+                .header("Authorization", &format!("Bearer {TOKEN}"))
+                .call(),
+        )
     }
 
     pub fn get_as(&self, path: &str, token: Option<&str>) -> Answer {
@@ -122,12 +147,26 @@ impl Server {
     }
 
     pub fn post(&self, path: &str, body: &Value) -> Answer {
-        Self::answer(self.agent.post(&self.url(path)).header("Authorization", &format!("Bearer {TOKEN}")).send_json(body))
+        Self::answer(
+            self.agent
+                .post(&self.url(path))
+                .header("Authorization", &format!("Bearer {TOKEN}"))
+                .send_json(body),
+        )
     }
 
     /// POST with an arbitrary body and optional bearer token.
-    pub fn post_raw(&self, path: &str, token: Option<&str>, content_type: &str, body: &[u8]) -> Answer {
-        let mut req = self.agent.post(&self.url(path)).header("Content-Type", content_type);
+    pub fn post_raw(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: &[u8],
+    ) -> Answer {
+        let mut req = self
+            .agent
+            .post(&self.url(path))
+            .header("Content-Type", content_type);
         if let Some(t) = token {
             req = req.header("Authorization", &format!("Bearer {t}"));
         }
@@ -135,7 +174,10 @@ impl Server {
     }
 
     pub fn put_raw(&self, path: &str, token: Option<&str>, body: &[u8]) -> Answer {
-        let mut req = self.agent.put(&self.url(path)).header("Content-Type", "application/json");
+        let mut req = self
+            .agent
+            .put(&self.url(path))
+            .header("Content-Type", "application/json");
         if let Some(t) = token {
             req = req.header("Authorization", &format!("Bearer {t}"));
         }
@@ -143,15 +185,28 @@ impl Server {
     }
 
     pub fn patch(&self, path: &str, body: &Value) -> Answer {
-        Self::answer(self.agent.patch(&self.url(path)).header("Authorization", &format!("Bearer {TOKEN}")).send_json(body))
+        Self::answer(
+            self.agent
+                .patch(&self.url(path))
+                .header("Authorization", &format!("Bearer {TOKEN}"))
+                .send_json(body),
+        )
     }
 
     pub fn delete(&self, path: &str) -> Answer {
-        Self::answer(self.agent.delete(&self.url(path)).header("Authorization", &format!("Bearer {TOKEN}")).call())
+        Self::answer(
+            self.agent
+                .delete(&self.url(path))
+                .header("Authorization", &format!("Bearer {TOKEN}"))
+                .call(),
+        )
     }
 
     pub fn create_account(&self, id: &str, kind: &str, verified: bool) -> Answer {
-        let a = self.post("/api/v1/accounts", &json!({ "id": id, "kind": kind, "verified": verified }));
+        let a = self.post(
+            "/api/v1/accounts",
+            &json!({ "id": id, "kind": kind, "verified": verified }),
+        );
         assert_eq!(a.status, 201, "create account {id}: {a:?}");
         a
     }
@@ -169,11 +224,35 @@ impl Server {
         );
         body.extend_from_slice(wasm);
         body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-        self.post_raw("/api/v1/plugins", Some(TOKEN), &format!("multipart/form-data; boundary={boundary}"), &body)
+        self.post_raw(
+            "/api/v1/plugins",
+            Some(TOKEN),
+            &format!("multipart/form-data; boundary={boundary}"),
+            &body,
+        )
     }
 
     pub fn install(&self, account: &str, body: Value) -> Answer {
         self.post(&format!("/api/v1/accounts/{account}/installations"), &body)
+    }
+
+    /// Like [`Server::text`] but a connection failure (e.g. the server was killed) is an `Err`.
+    pub fn try_text(
+        &self,
+        account: &str,
+        from: &str,
+        msg_id: &str,
+        text: &str,
+    ) -> Result<Answer, String> {
+        let resp = self
+            .agent
+            .post(&self.url(&format!("/api/v1/accounts/{account}/inbound")))
+            .header("Authorization", &format!("Bearer {TOKEN}"))
+            .send_json(
+                json!({ "msg_id": msg_id, "from": from, "msg_type": "text", "content": text }),
+            )
+            .map_err(|e| e.to_string())?;
+        Ok(Self::answer(Ok(resp)))
     }
 
     /// Sends a text message from `from` and returns the answer.
@@ -185,17 +264,24 @@ impl Server {
     }
 
     pub fn event(&self, account: &str, from: &str, event: &str) -> Answer {
-        self.post(&format!("/api/v1/accounts/{account}/inbound"), &json!({ "msg_type": "event", "event": event, "from": from }))
+        self.post(
+            &format!("/api/v1/accounts/{account}/inbound"),
+            &json!({ "msg_type": "event", "event": event, "from": from }),
+        )
     }
 
     pub fn outbox(&self, account: &str, openid: &str) -> Vec<Value> {
-        let a = self.get(&format!("/api/v1/accounts/{account}/followers/{openid}/messages"));
+        let a = self.get(&format!(
+            "/api/v1/accounts/{account}/followers/{openid}/messages"
+        ));
         assert_eq!(a.status, 200, "{a:?}");
         a.body["messages"].as_array().cloned().unwrap_or_default()
     }
 
     pub fn errors(&self, account: &str, plugin: &str) -> Vec<Value> {
-        let a = self.get(&format!("/api/v1/accounts/{account}/installations/{plugin}/errors"));
+        let a = self.get(&format!(
+            "/api/v1/accounts/{account}/installations/{plugin}/errors"
+        ));
         assert_eq!(a.status, 200, "{a:?}");
         a.body["errors"].as_array().cloned().unwrap_or_default()
     }
@@ -203,7 +289,10 @@ impl Server {
     /// Sends SIGKILL without waiting (usable while other threads still talk to the server).
     pub fn sigkill(&self) {
         if let Some(c) = &self.child {
-            let _ = Command::new("kill").arg("-9").arg(c.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-9")
+                .arg(c.id().to_string())
+                .status();
         }
     }
 
@@ -218,7 +307,10 @@ impl Server {
     /// Stops the server gracefully (SIGTERM) and waits for it to exit.
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(20);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = c.try_wait() {
@@ -240,8 +332,10 @@ impl Drop for Server {
 
 /// A fixture's or first-party plugin's manifest text and component bytes.
 pub fn plugin_files(manifest_rel: &str, wasm_stem: &str) -> (String, Vec<u8>) {
-    let manifest = std::fs::read_to_string(Path::new(WORKSPACE_DIR).join(manifest_rel)).expect("manifest");
-    let wasm = std::fs::read(Path::new(WASM_DIR).join(format!("{wasm_stem}.wasm"))).expect("component");
+    let manifest =
+        std::fs::read_to_string(Path::new(WORKSPACE_DIR).join(manifest_rel)).expect("manifest");
+    let wasm =
+        std::fs::read(Path::new(WASM_DIR).join(format!("{wasm_stem}.wasm"))).expect("component");
     (manifest, wasm)
 }
 
@@ -251,7 +345,12 @@ pub fn probe_wasm() -> Vec<u8> {
 }
 
 /// A manifest for the probe component under another name, with the given capabilities and limits.
-pub fn probe_manifest(name: &str, capabilities: &[&str], memory_mb: u32, timeout_ms: u64) -> String {
+pub fn probe_manifest(
+    name: &str,
+    capabilities: &[&str],
+    memory_mb: u32,
+    timeout_ms: u64,
+) -> String {
     let caps: Vec<String> = capabilities.iter().map(|c| format!("{c:?}")).collect();
     format!(
         "name = {name:?}\nversion = \"0.1.0\"\napi = \"^0.1\"\ndescription = \"probe fixture\"\ncapabilities = [{}]\n\n[limits]\nmemory_mb = {memory_mb}\ntimeout_ms = {timeout_ms}\n",
@@ -261,7 +360,13 @@ pub fn probe_manifest(name: &str, capabilities: &[&str], memory_mb: u32, timeout
 
 /// Uploads the probe under `name` and installs it on `account` with all its capabilities granted.
 pub fn install_probe(server: &Server, account: &str, name: &str, grants: &[&str]) {
-    let all = ["storage", "messaging.send", "scheduling", "followers.read", "http.routes"];
+    let all = [
+        "storage",
+        "messaging.send",
+        "scheduling",
+        "followers.read",
+        "http.routes",
+    ];
     let up = server.upload(&probe_manifest(name, &all, 32, 500), &probe_wasm());
     assert!(up.status == 201, "upload {name}: {up:?}");
     let inst = server.install(account, json!({ "plugin": name, "grants": grants }));

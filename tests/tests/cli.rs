@@ -23,7 +23,18 @@ fn plaza(server: &Server, args: &[&str]) -> (i32, String, String) {
 fn an_operator_sets_up_an_account_from_the_command_line() {
     let (_tmp, dir) = data_dir();
     let server = Server::start(&dir, false);
-    let (code, out, err) = plaza(&server, &["account", "create", "cafe", "--kind", "subscription", "--name", "Cafe"]);
+    let (code, out, err) = plaza(
+        &server,
+        &[
+            "account",
+            "create",
+            "cafe",
+            "--kind",
+            "subscription",
+            "--name",
+            "Cafe",
+        ],
+    );
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("\"ingress_key\""), "{out}");
 
@@ -33,7 +44,16 @@ fn an_operator_sets_up_an_account_from_the_command_line() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("\"name\": \"probe\""), "{out}");
 
-    let (code, out, err) = plaza(&server, &["install", "cafe", "auto-reply", "--config", r#"{"default_reply":"cli says hi"}"#]);
+    let (code, out, err) = plaza(
+        &server,
+        &[
+            "install",
+            "cafe",
+            "auto-reply",
+            "--config",
+            r#"{"default_reply":"cli says hi"}"#,
+        ],
+    );
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, _) = plaza(&server, &["send", "cafe", "o-cli", "anything"]);
     assert_eq!(code, 0);
@@ -55,11 +75,21 @@ fn cli_errors_are_messages_with_non_zero_exit() {
     let (code, _, err) = plaza(&server, &["account", "get", "missing"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("not found"), "{err}");
-    let (code, _, err) = plaza(&server, &["install", "missing", "auto-reply", "--config", "{not json"]);
+    let (code, _, err) = plaza(
+        &server,
+        &["install", "missing", "auto-reply", "--config", "{not json"],
+    );
     assert_eq!(code, 2);
     assert!(err.contains("not valid JSON"), "{err}");
     let out = Command::new(plaza_bin())
-        .args(["account", "list", "--server", "http://127.0.0.1:9", "--token", "t"])
+        .args([
+            "account",
+            "list",
+            "--server",
+            "http://127.0.0.1:9",
+            "--token",
+            "t",
+        ])
         .output()
         .expect("run plaza");
     assert_eq!(out.status.code(), Some(4));

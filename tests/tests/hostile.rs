@@ -29,7 +29,11 @@ fn while_other_accounts_talk(server: &Server, command: &str, msg_id: &str) -> (A
             while !done.load(Ordering::SeqCst) || answered == 0 {
                 i += 1;
                 let a = server.text("good", "o-good", &format!("{msg_id}-{i}"), "anyone?");
-                assert_eq!(a.reply_text(), Some("still here"), "good account during {command}: {a:?}");
+                assert_eq!(
+                    a.reply_text(),
+                    Some("still here"),
+                    "good account during {command}: {a:?}"
+                );
                 answered += 1;
             }
             answered
@@ -42,7 +46,10 @@ fn while_other_accounts_talk(server: &Server, command: &str, msg_id: &str) -> (A
 
 fn last_error_kind(server: &Server) -> String {
     let errors = server.errors("evil", "probe");
-    errors.last().map(|e| e["kind"].as_str().unwrap_or("").to_string()).unwrap_or_default()
+    errors
+        .last()
+        .map(|e| e["kind"].as_str().unwrap_or("").to_string())
+        .unwrap_or_default()
 }
 
 #[test]
@@ -54,7 +61,12 @@ fn an_endless_loop_is_stopped_at_its_deadline() {
     assert!(good >= 1);
     assert_eq!(last_error_kind(&server), "timeout");
     // The plugin itself still works for the next message.
-    assert_eq!(server.text("evil", "o-evil", "l2", "get nothing").reply_text(), Some("<none>"));
+    assert_eq!(
+        server
+            .text("evil", "o-evil", "l2", "get nothing")
+            .reply_text(),
+        Some("<none>")
+    );
 }
 
 #[test]
@@ -68,7 +80,10 @@ fn unbounded_allocation_is_stopped_at_the_memory_limit() {
     assert_eq!(last["kind"], "out_of_memory", "{last}");
     assert_eq!(last["call"], "on-message");
     assert_eq!(last["version"], "0.1.0");
-    assert_eq!(server.text("evil", "o-evil", "a2", "whoami").reply_text(), Some("evil/probe@0.1.0"));
+    assert_eq!(
+        server.text("evil", "o-evil", "a2", "whoami").reply_text(),
+        Some("evil/probe@0.1.0")
+    );
 }
 
 #[test]
@@ -80,8 +95,17 @@ fn a_panic_fails_only_its_call() {
     let errors = server.errors("evil", "probe");
     let last = errors.last().expect("an error was recorded");
     assert_eq!(last["kind"], "trap");
-    assert!(last["message"].as_str().unwrap_or("").contains("probe panic"), "{last}");
-    assert_eq!(server.text("evil", "o-evil", "p2", "whoami").reply_text(), Some("evil/probe@0.1.0"));
+    assert!(
+        last["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("probe panic"),
+        "{last}"
+    );
+    assert_eq!(
+        server.text("evil", "o-evil", "p2", "whoami").reply_text(),
+        Some("evil/probe@0.1.0")
+    );
 }
 
 #[test]
@@ -89,8 +113,14 @@ fn a_failing_plugin_lets_the_next_one_answer() {
     let (_tmp, server) = setup();
     let inst = server.install("evil", json!({ "plugin": "auto-reply", "config": { "default_reply": "fallback" }, "priority": -1 }));
     assert_eq!(inst.status, 201, "{inst:?}");
-    assert_eq!(server.text("evil", "o-evil", "f1", "panic").reply_text(), Some("fallback"));
-    assert_eq!(server.text("evil", "o-evil", "f2", "whoami").reply_text(), Some("evil/probe@0.1.0"));
+    assert_eq!(
+        server.text("evil", "o-evil", "f1", "panic").reply_text(),
+        Some("fallback")
+    );
+    assert_eq!(
+        server.text("evil", "o-evil", "f2", "whoami").reply_text(),
+        Some("evil/probe@0.1.0")
+    );
 }
 
 #[test]

@@ -10,22 +10,46 @@ fn restart_keeps_accounts_installations_and_data_without_recompiling() {
     let mut server = Server::start(&dir, false);
     server.create_account("x", "subscription", false);
     install_probe(&server, "x", "probe", &["storage"]);
-    assert_eq!(server.text("x", "o-1", "1", "set color blue").reply_text(), Some("ok"));
+    assert_eq!(
+        server.text("x", "o-1", "1", "set color blue").reply_text(),
+        Some("ok")
+    );
     let first = server.get("/api/v1/system");
-    assert!(first.body["components_compiled"].as_u64().unwrap_or(0) >= 1, "{first:?}");
+    assert!(
+        first.body["components_compiled"].as_u64().unwrap_or(0) >= 1,
+        "{first:?}"
+    );
     server.stop();
 
     let server = Server::start(&dir, false);
     let system = server.get("/api/v1/system");
-    assert_eq!(system.body["components_compiled"], 0, "second start loads from the compiled cache: {system:?}");
-    assert!(system.body["components_from_cache"].as_u64().unwrap_or(0) >= 3, "{system:?}");
-    assert_eq!(server.get("/api/v1/accounts/x").body["kind"], "subscription");
+    assert_eq!(
+        system.body["components_compiled"], 0,
+        "second start loads from the compiled cache: {system:?}"
+    );
+    assert!(
+        system.body["components_from_cache"].as_u64().unwrap_or(0) >= 3,
+        "{system:?}"
+    );
+    assert_eq!(
+        server.get("/api/v1/accounts/x").body["kind"],
+        "subscription"
+    );
     let inst = server.get("/api/v1/accounts/x/installations/probe");
     assert_eq!(inst.body["grants"], json!(["storage"]));
-    assert_eq!(server.text("x", "o-1", "2", "get color").reply_text(), Some("blue"));
+    assert_eq!(
+        server.text("x", "o-1", "2", "get color").reply_text(),
+        Some("blue")
+    );
     // The de-duplication record survived too: a retry of message 1 is not re-run.
-    assert_eq!(server.text("x", "o-1", "1", "set color red").reply_text(), Some("ok"));
-    assert_eq!(server.text("x", "o-1", "3", "get color").reply_text(), Some("blue"));
+    assert_eq!(
+        server.text("x", "o-1", "1", "set color red").reply_text(),
+        Some("ok")
+    );
+    assert_eq!(
+        server.text("x", "o-1", "3", "get color").reply_text(),
+        Some("blue")
+    );
 }
 
 #[test]
@@ -45,9 +69,10 @@ fn acknowledged_writes_survive_kill_9_under_load() {
                 while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                     i += 1;
                     let key = format!("w{w}-{i}");
-                    let agent_result = std::panic::catch_unwind(|| server.text("x", "o-1", &key, &format!("set {key} v{i}")));
-                    match agent_result {
-                        Ok(a) if a.reply_text() == Some("ok") => acknowledged.lock().unwrap().push(key),
+                    match server.try_text("x", "o-1", &key, &format!("set {key} v{i}")) {
+                        Ok(a) if a.reply_text() == Some("ok") => {
+                            acknowledged.lock().unwrap().push(key)
+                        }
                         _ => break,
                     }
                 }
@@ -60,11 +85,18 @@ fn acknowledged_writes_survive_kill_9_under_load() {
     });
     server.kill9();
     let acknowledged = acknowledged.into_inner().unwrap();
-    assert!(acknowledged.len() > 20, "the load ran: {}", acknowledged.len());
+    assert!(
+        acknowledged.len() > 20,
+        "the load ran: {}",
+        acknowledged.len()
+    );
 
     let server = Server::start(&dir, false);
     for (n, key) in acknowledged.iter().enumerate() {
         let a = server.text("x", "o-2", &format!("check-{n}"), &format!("get {key}"));
-        assert!(a.reply_text().is_some_and(|t| t.starts_with('v')), "acknowledged {key} lost after kill -9: {a:?}");
+        assert!(
+            a.reply_text().is_some_and(|t| t.starts_with('v')),
+            "acknowledged {key} lost after kill -9: {a:?}"
+        );
     }
 }

@@ -9,11 +9,14 @@ fn wait_for(server: &Server, account: &str, key: &str, timeout: Duration) -> Opt
     let mut n = 0;
     while Instant::now() < deadline {
         n += 1;
-        let a = server.text(account, "o-poll", &format!("poll-{key}-{n}-{}", Instant::now().elapsed().as_nanos()), &format!("get {key}"));
-        if let Some(t) = a.reply_text() {
-            if t != "<none>" {
-                return Some(t.to_string());
-            }
+        let a = server.text(
+            account,
+            "o-poll",
+            &format!("poll-{key}-{n}-{}", Instant::now().elapsed().as_nanos()),
+            &format!("get {key}"),
+        );
+        if let Some(t) = a.reply_text().filter(|t| *t != "<none>") {
+            return Some(t.to_string());
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -27,10 +30,23 @@ fn a_one_shot_job_fires_with_its_id() {
     server.create_account("x", "service", true);
     install_probe(&server, "x", "probe", &["storage", "scheduling"]);
     let a = server.text("x", "o-1", "1", "schedule 300");
-    let job = a.reply_text().and_then(|t| t.strip_prefix("job:")).expect("job id").to_string();
+    let job = a
+        .reply_text()
+        .and_then(|t| t.strip_prefix("job:"))
+        .expect("job id")
+        .to_string();
     let fired = wait_for(&server, "x", "last-fired", Duration::from_secs(20));
     assert_eq!(fired.as_deref(), Some(job.as_str()));
-    assert_eq!(wait_for(&server, "x", &format!("fired:{job}"), Duration::from_secs(5)).as_deref(), Some("probe"));
+    assert_eq!(
+        wait_for(
+            &server,
+            "x",
+            &format!("fired:{job}"),
+            Duration::from_secs(5)
+        )
+        .as_deref(),
+        Some("probe")
+    );
 }
 
 #[test]
@@ -40,7 +56,11 @@ fn scheduling_without_the_grant_is_denied() {
     server.create_account("x", "service", true);
     install_probe(&server, "x", "probe", &["storage"]);
     let a = server.text("x", "o-1", "1", "schedule 300");
-    assert!(a.reply_text().is_some_and(|t| t.starts_with("error:permission-denied")), "{a:?}");
+    assert!(
+        a.reply_text()
+            .is_some_and(|t| t.starts_with("error:permission-denied")),
+        "{a:?}"
+    );
 }
 
 #[test]
@@ -50,7 +70,11 @@ fn a_job_scheduled_before_a_restart_fires_after_it() {
     server.create_account("x", "service", true);
     install_probe(&server, "x", "probe", &["storage", "scheduling"]);
     let a = server.text("x", "o-1", "1", "schedule 3000");
-    let job = a.reply_text().and_then(|t| t.strip_prefix("job:")).expect("job id").to_string();
+    let job = a
+        .reply_text()
+        .and_then(|t| t.strip_prefix("job:"))
+        .expect("job id")
+        .to_string();
     // Killed hard right after the job was acknowledged.
     server.kill9();
     let server = Server::start(&dir, false);

@@ -42,10 +42,14 @@ pub struct Follower {
 /// What happened that touches a follower record.
 #[derive(Debug, Clone)]
 pub enum Touch<'a> {
-    Subscribe { scene: Option<&'a str> },
+    Subscribe {
+        scene: Option<&'a str>,
+    },
     Unsubscribe,
     /// A message or other interaction; bumps the named counter.
-    Interaction { counter: &'a str },
+    Interaction {
+        counter: &'a str,
+    },
 }
 
 pub struct FollowerStore {
@@ -54,7 +58,9 @@ pub struct FollowerStore {
 
 pub fn validate_openid(openid: &str) -> Result<()> {
     if openid.is_empty() || openid.len() > 128 || openid.contains(['\0', '/']) {
-        return Err(PlazaError::invalid(format!("openid {openid:?} must be 1-128 bytes without '/' or NUL")));
+        return Err(PlazaError::invalid(format!(
+            "openid {openid:?} must be 1-128 bytes without '/' or NUL"
+        )));
     }
     Ok(())
 }
@@ -66,7 +72,13 @@ impl FollowerStore {
 
     /// Records an interaction atomically and returns the follower as it is now. An unknown openid
     /// that interacts (e.g. a message before the subscribe event reached us) becomes a follower.
-    pub fn touch(&self, account: &str, openid: &str, touch: Touch<'_>, at: u64) -> Result<Follower> {
+    pub fn touch(
+        &self,
+        account: &str,
+        openid: &str,
+        touch: Touch<'_>,
+        at: u64,
+    ) -> Result<Follower> {
         validate_openid(openid)?;
         let k = key(&[account, openid]);
         let mut failure = None;
@@ -113,20 +125,33 @@ impl FollowerStore {
     pub fn get(&self, account: &str, openid: &str) -> Result<Follower> {
         match self.tree.get(&key(&[account, openid]))? {
             Some(b) => Ok(serde_json::from_slice(&b)?),
-            None => Err(PlazaError::not_found(format!("follower {openid:?} of account {account:?}"))),
+            None => Err(PlazaError::not_found(format!(
+                "follower {openid:?} of account {account:?}"
+            ))),
         }
     }
 
     /// One page of followers in openid order; the cursor is the last openid of the previous page.
-    pub fn list(&self, account: &str, cursor: Option<&str>, limit: usize) -> Result<(Vec<Follower>, Option<String>)> {
+    pub fn list(
+        &self,
+        account: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Follower>, Option<String>)> {
         let base = prefix(&[account]);
         let after = cursor.map(|c| [base.as_slice(), c.as_bytes()].concat());
         let mut rows = self.tree.scan_prefix(&base, after.as_deref(), limit + 1)?;
         let more = rows.len() > limit;
         rows.truncate(limit);
-        let items: Vec<Follower> =
-            rows.into_iter().map(|(_, v)| serde_json::from_slice(&v)).collect::<std::result::Result<_, _>>()?;
-        let next = if more { items.last().map(|f| f.openid.clone()) } else { None };
+        let items: Vec<Follower> = rows
+            .into_iter()
+            .map(|(_, v)| serde_json::from_slice(&v))
+            .collect::<std::result::Result<_, _>>()?;
+        let next = if more {
+            items.last().map(|f| f.openid.clone())
+        } else {
+            None
+        };
         Ok((items, next))
     }
 
@@ -157,7 +182,9 @@ impl FollowerStore {
             serde_json::to_vec(&follower).ok()
         })?;
         if !found {
-            return Err(PlazaError::not_found(format!("follower {openid:?} of account {account:?}")));
+            return Err(PlazaError::not_found(format!(
+                "follower {openid:?} of account {account:?}"
+            )));
         }
         if let Some(e) = failure {
             return Err(e);
@@ -173,7 +200,9 @@ impl FollowerStore {
             }
             if f.tags.len() >= MAX_TAGS_PER_FOLLOWER {
                 return Err(PlazaError::QuotaExceeded {
-                    message: format!("follower {openid:?} already has {MAX_TAGS_PER_FOLLOWER} tags"),
+                    message: format!(
+                        "follower {openid:?} already has {MAX_TAGS_PER_FOLLOWER} tags"
+                    ),
                     resets_at: None,
                 });
             }
@@ -189,9 +218,17 @@ impl FollowerStore {
         })
     }
 
-    pub fn set_attribute(&self, account: &str, openid: &str, name: &str, value: &str) -> Result<Follower> {
+    pub fn set_attribute(
+        &self,
+        account: &str,
+        openid: &str,
+        name: &str,
+        value: &str,
+    ) -> Result<Follower> {
         if name.is_empty() || name.len() > 64 || value.len() > 1024 {
-            return Err(PlazaError::invalid("attribute names are 1-64 bytes and values at most 1024 bytes"));
+            return Err(PlazaError::invalid(
+                "attribute names are 1-64 bytes and values at most 1024 bytes",
+            ));
         }
         self.modify(account, openid, &mut |f| {
             if !f.attributes.contains_key(name) && f.attributes.len() >= MAX_ATTRIBUTES {
@@ -212,7 +249,9 @@ impl FollowerStore {
         let mut value = 0;
         self.modify(account, openid, &mut |f| {
             let c = f.counters.entry(counter.to_string()).or_default();
-            *c = c.checked_add(delta).ok_or_else(|| PlazaError::invalid("counter overflow"))?;
+            *c = c
+                .checked_add(delta)
+                .ok_or_else(|| PlazaError::invalid("counter overflow"))?;
             value = *c;
             Ok(())
         })?;

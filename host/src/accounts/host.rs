@@ -71,9 +71,15 @@ impl followers::Host for CallState {
                 "segment {s:?}: segment predicates are not supported by this host version; pass none"
             )));
         }
-        let (items, next_cursor) =
-            self.platform.followers.list(self.account_id(), cursor.as_deref(), limit.clamp(1, 1000) as usize)?;
-        Ok(followers::Page { items: items.into_iter().map(to_wit).collect(), next_cursor })
+        let (items, next_cursor) = self.platform.followers.list(
+            self.account_id(),
+            cursor.as_deref(),
+            limit.clamp(1, 1000) as usize,
+        )?;
+        Ok(followers::Page {
+            items: items.into_iter().map(to_wit).collect(),
+            next_cursor,
+        })
     }
 
     async fn tag(&mut self, ids: Vec<String>, tag: String) -> Result<()> {
@@ -96,13 +102,18 @@ impl followers::Host for CallState {
 
     async fn set_attribute(&mut self, id: String, key: String, value: String) -> Result<()> {
         self.require(Capability::FollowersWrite)?;
-        self.platform.followers.set_attribute(self.account_id(), &id, &key, &value)?;
+        self.platform
+            .followers
+            .set_attribute(self.account_id(), &id, &key, &value)?;
         self.platform.commit.commit().await
     }
 
     async fn count(&mut self, id: String, counter: String, delta: i64) -> Result<i64> {
         self.require(Capability::FollowersWrite)?;
-        let v = self.platform.followers.count(self.account_id(), &id, &counter, delta)?;
+        let v = self
+            .platform
+            .followers
+            .count(self.account_id(), &id, &counter, delta)?;
         self.platform.commit.commit().await?;
         Ok(v)
     }
@@ -110,7 +121,10 @@ impl followers::Host for CallState {
 
 fn check_batch(ids: &[String]) -> Result<()> {
     if ids.len() > MAX_BATCH {
-        return Err(PlazaError::TooLarge(format!("{} openids in one call; the limit is {MAX_BATCH}", ids.len())));
+        return Err(PlazaError::TooLarge(format!(
+            "{} openids in one call; the limit is {MAX_BATCH}",
+            ids.len()
+        )));
     }
     Ok(())
 }

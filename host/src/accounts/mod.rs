@@ -24,7 +24,9 @@ impl std::str::FromStr for AccountKind {
         match s {
             "subscription" => Ok(AccountKind::Subscription),
             "service" => Ok(AccountKind::Service),
-            _ => Err(PlazaError::invalid(format!("account kind must be subscription or service, not {s:?}"))),
+            _ => Err(PlazaError::invalid(format!(
+                "account kind must be subscription or service, not {s:?}"
+            ))),
         }
     }
 }
@@ -62,7 +64,9 @@ pub const DEFAULT_TIMEZONE: &str = "Asia/Shanghai";
 pub fn validate_id(what: &str, id: &str) -> Result<()> {
     let ok = !id.is_empty()
         && id.len() <= 64
-        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
         && id.as_bytes()[0].is_ascii_alphanumeric();
     if ok {
         Ok(())
@@ -92,7 +96,9 @@ impl AccountStore {
         validate_id("account id", &new.id)?;
         let timezone = new.timezone.unwrap_or_else(|| DEFAULT_TIMEZONE.to_string());
         if timezone.parse::<chrono_tz::Tz>().is_err() {
-            return Err(PlazaError::invalid(format!("unknown timezone {timezone:?} (use an IANA name such as Asia/Shanghai)")));
+            return Err(PlazaError::invalid(format!(
+                "unknown timezone {timezone:?} (use an IANA name such as Asia/Shanghai)"
+            )));
         }
         let name = new.name.unwrap_or_else(|| new.id.clone());
         if name.trim().is_empty() || name.len() > 128 {
@@ -108,8 +114,14 @@ impl AccountStore {
             ingress_key: random_token(16)?,
         };
         let bytes = serde_json::to_vec(&account)?;
-        if !self.tree.compare_and_swap(account.id.as_bytes(), None, Some(&bytes))? {
-            return Err(PlazaError::Conflict(format!("account {:?} already exists", account.id)));
+        if !self
+            .tree
+            .compare_and_swap(account.id.as_bytes(), None, Some(&bytes))?
+        {
+            return Err(PlazaError::Conflict(format!(
+                "account {:?} already exists",
+                account.id
+            )));
         }
         Ok(account)
     }

@@ -1,9 +1,9 @@
 //! Admin REST handlers: accounts, plugins, installations, followers.
 
+use axum::Json;
 use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -28,7 +28,10 @@ pub async fn system(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<
     })))
 }
 
-pub async fn list_accounts(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
+pub async fn list_accounts(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<impl IntoResponse> {
     require_admin(&headers, &s.admin_token)?;
     Ok(Json(json!({ "accounts": s.platform.accounts.list()? })))
 }
@@ -53,9 +56,19 @@ pub async fn get_account(
     Ok(Json(s.platform.accounts.get(&account)?))
 }
 
-pub async fn list_plugins(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
+pub async fn list_plugins(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<impl IntoResponse> {
     require_admin(&headers, &s.admin_token)?;
-    let plugins: Vec<PluginInfo> = s.platform.plugins.registry.list().iter().map(|p| PluginInfo::from(&**p)).collect();
+    let plugins: Vec<PluginInfo> = s
+        .platform
+        .plugins
+        .registry
+        .list()
+        .iter()
+        .map(|p| PluginInfo::from(&**p))
+        .collect();
     Ok(Json(json!({ "plugins": plugins })))
 }
 
@@ -65,8 +78,14 @@ pub async fn plugin_versions(
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
     require_admin(&headers, &s.admin_token)?;
-    let versions: Vec<PluginInfo> =
-        s.platform.plugins.registry.versions(&name).iter().map(|p| PluginInfo::from(&**p)).collect();
+    let versions: Vec<PluginInfo> = s
+        .platform
+        .plugins
+        .registry
+        .versions(&name)
+        .iter()
+        .map(|p| PluginInfo::from(&**p))
+        .collect();
     if versions.is_empty() {
         return Err(PlazaError::not_found(format!("plugin {name:?}")).into());
     }
@@ -80,25 +99,37 @@ pub async fn upload_plugin(
     mut form: Multipart,
 ) -> ApiResult<impl IntoResponse> {
     require_admin(&headers, &s.admin_token)?;
-    let bad = |e: axum::extract::multipart::MultipartError| PlazaError::invalid(format!("upload: {}", e.body_text()));
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        PlazaError::invalid(format!("upload: {}", e.body_text()))
+    };
     let (mut manifest, mut wasm) = (None, None);
     while let Some(field) = form.next_field().await.map_err(bad)? {
         match field.name() {
             Some("manifest") => manifest = Some(field.text().await.map_err(bad)?),
             Some("wasm") => wasm = Some(field.bytes().await.map_err(bad)?),
             other => {
-                return Err(PlazaError::invalid(format!("upload: unexpected part {other:?}; send `manifest` and `wasm`")).into());
+                return Err(PlazaError::invalid(format!(
+                    "upload: unexpected part {other:?}; send `manifest` and `wasm`"
+                ))
+                .into());
             }
         }
     }
-    let manifest = manifest.ok_or_else(|| PlazaError::invalid("upload: missing part `manifest` (plugin.toml)"))?;
-    let wasm = wasm.ok_or_else(|| PlazaError::invalid("upload: missing part `wasm` (the component)"))?;
+    let manifest = manifest
+        .ok_or_else(|| PlazaError::invalid("upload: missing part `manifest` (plugin.toml)"))?;
+    let wasm =
+        wasm.ok_or_else(|| PlazaError::invalid("upload: missing part `wasm` (the component)"))?;
     let platform = s.platform.clone();
     let now = platform.clock.now_ms();
     // Compiling a component is CPU-bound work of up to seconds: keep it off the async workers.
-    let plugin = tokio::task::spawn_blocking(move || platform.plugins.registry.register(&manifest, &wasm, false, now))
-        .await
-        .map_err(|e| PlazaError::internal(format!("compile task failed: {e}")))??;
+    let plugin = tokio::task::spawn_blocking(move || {
+        platform
+            .plugins
+            .registry
+            .register(&manifest, &wasm, false, now)
+    })
+    .await
+    .map_err(|e| PlazaError::internal(format!("compile task failed: {e}")))??;
     s.platform.commit.commit().await?;
     Ok((StatusCode::CREATED, Json(PluginInfo::from(&*plugin))))
 }
@@ -110,7 +141,9 @@ pub async fn list_installations(
 ) -> ApiResult<impl IntoResponse> {
     require_admin(&headers, &s.admin_token)?;
     s.platform.accounts.get(&account)?;
-    Ok(Json(json!({ "installations": s.platform.plugins.installations.list(&account)? })))
+    Ok(Json(
+        json!({ "installations": s.platform.plugins.installations.list(&account)? }),
+    ))
 }
 
 pub async fn install(
@@ -130,7 +163,9 @@ pub async fn get_installation(
     Path((account, plugin)): Path<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
     require_admin(&headers, &s.admin_token)?;
-    Ok(Json(s.platform.plugins.installations.get(&account, &plugin)?))
+    Ok(Json(
+        s.platform.plugins.installations.get(&account, &plugin)?,
+    ))
 }
 
 pub async fn update_installation(
@@ -140,7 +175,11 @@ pub async fn update_installation(
     ApiJson(upd): ApiJson<InstallationUpdate>,
 ) -> ApiResult<impl IntoResponse> {
     require_admin(&headers, &s.admin_token)?;
-    Ok(Json(s.platform.update_installation(&account, &plugin, upd).await?))
+    Ok(Json(
+        s.platform
+            .update_installation(&account, &plugin, upd)
+            .await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -156,7 +195,9 @@ pub async fn uninstall(
     Query(q): Query<UninstallQuery>,
 ) -> ApiResult<impl IntoResponse> {
     require_admin(&headers, &s.admin_token)?;
-    s.platform.uninstall_plugin(&account, &plugin, q.purge).await?;
+    s.platform
+        .uninstall_plugin(&account, &plugin, q.purge)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -167,7 +208,9 @@ pub async fn installation_errors(
 ) -> ApiResult<impl IntoResponse> {
     require_admin(&headers, &s.admin_token)?;
     s.platform.plugins.installations.get(&account, &plugin)?;
-    Ok(Json(json!({ "errors": s.platform.plugins.installations.errors(&account, &plugin)? })))
+    Ok(Json(
+        json!({ "errors": s.platform.plugins.installations.errors(&account, &plugin)? }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -184,7 +227,11 @@ pub async fn list_followers(
 ) -> ApiResult<impl IntoResponse> {
     require_admin(&headers, &s.admin_token)?;
     s.platform.accounts.get(&account)?;
-    let (items, next) = s.platform.followers.list(&account, q.cursor.as_deref(), q.limit.unwrap_or(100).clamp(1, 1000))?;
+    let (items, next) = s.platform.followers.list(
+        &account,
+        q.cursor.as_deref(),
+        q.limit.unwrap_or(100).clamp(1, 1000),
+    )?;
     Ok(Json(json!({ "followers": items, "next_cursor": next })))
 }
 

@@ -14,7 +14,10 @@ use crate::error::{PlazaError, Result};
 pub const TOKEN_FILE: &str = "admin-token";
 
 /// The admin token, and whether it was generated just now (so the caller prints it once).
-pub fn load_or_create_admin_token(data_dir: &Path, from_env: Option<String>) -> Result<(String, bool)> {
+pub fn load_or_create_admin_token(
+    data_dir: &Path,
+    from_env: Option<String>,
+) -> Result<(String, bool)> {
     if let Some(t) = from_env.filter(|t| !t.is_empty()) {
         return Ok((t, false));
     }
@@ -37,12 +40,21 @@ pub fn load_or_create_admin_token(data_dir: &Path, from_env: Option<String>) -> 
 }
 
 pub fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ").map(str::trim)
+    headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
 }
 
 /// Compares secrets in time independent of where they differ.
 pub fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
 }
 
 pub fn is_admin(headers: &HeaderMap, admin_token: &str) -> bool {
@@ -51,7 +63,9 @@ pub fn is_admin(headers: &HeaderMap, admin_token: &str) -> bool {
 
 pub fn require_admin(headers: &HeaderMap, admin_token: &str) -> Result<()> {
     match bearer(headers) {
-        None => Err(PlazaError::Unauthorized("missing bearer token (Authorization: Bearer <token>)".into())),
+        None => Err(PlazaError::Unauthorized(
+            "missing bearer token (Authorization: Bearer <token>)".into(),
+        )),
         Some(t) if same_secret(t, admin_token) => Ok(()),
         Some(_) => Err(PlazaError::Unauthorized("invalid bearer token".into())),
     }
@@ -61,8 +75,12 @@ pub fn require_admin(headers: &HeaderMap, admin_token: &str) -> Result<()> {
 pub fn require_ingress(headers: &HeaderMap, admin_token: &str, account: &Account) -> Result<()> {
     let presented = bearer(headers).or_else(|| headers.get("x-plaza-ingress-key")?.to_str().ok());
     match presented {
-        None => Err(PlazaError::Unauthorized("missing admin token or account ingress key".into())),
+        None => Err(PlazaError::Unauthorized(
+            "missing admin token or account ingress key".into(),
+        )),
         Some(t) if same_secret(t, admin_token) || same_secret(t, &account.ingress_key) => Ok(()),
-        Some(_) => Err(PlazaError::Unauthorized("token is neither the admin token nor this account's ingress key".into())),
+        Some(_) => Err(PlazaError::Unauthorized(
+            "token is neither the admin token nor this account's ingress key".into(),
+        )),
     }
 }

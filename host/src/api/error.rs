@@ -61,8 +61,12 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for ApiJson<
 
 fn json_rejection(r: JsonRejection) -> PlazaError {
     match r {
-        JsonRejection::JsonDataError(e) => PlazaError::invalid(format!("request body: {}", e.body_text())),
-        JsonRejection::JsonSyntaxError(e) => PlazaError::invalid(format!("request body is not valid JSON: {}", e.body_text())),
+        JsonRejection::JsonDataError(e) => {
+            PlazaError::invalid(format!("request body: {}", e.body_text()))
+        }
+        JsonRejection::JsonSyntaxError(e) => {
+            PlazaError::invalid(format!("request body is not valid JSON: {}", e.body_text()))
+        }
         JsonRejection::MissingJsonContentType(_) => {
             PlazaError::invalid("request body must be JSON with Content-Type: application/json")
         }

@@ -25,7 +25,10 @@ pub async fn inbound(
         match s.platform.accounts.get(&account) {
             Ok(acc) => require_ingress(&headers, &s.admin_token, &acc)?,
             Err(PlazaError::NotFound(_)) => {
-                return Err(PlazaError::Unauthorized("missing or invalid admin token or ingress key".into()).into());
+                return Err(PlazaError::Unauthorized(
+                    "missing or invalid admin token or ingress key".into(),
+                )
+                .into());
             }
             Err(e) => return Err(e.into()),
         }
@@ -51,6 +54,11 @@ pub async fn follower_messages(
 ) -> ApiResult<impl IntoResponse> {
     require_admin(&headers, &s.admin_token)?;
     s.platform.accounts.get(&account)?;
-    let messages = s.platform.outbox.list(&account, &openid, q.after.as_deref(), q.limit.unwrap_or(100).clamp(1, 1000))?;
+    let messages = s.platform.outbox.list(
+        &account,
+        &openid,
+        q.after.as_deref(),
+        q.limit.unwrap_or(100).clamp(1, 1000),
+    )?;
     Ok(Json(json!({ "messages": messages })))
 }

@@ -30,19 +30,41 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     let admin = Router::new()
         .route("/system", get(admin::system))
-        .route("/accounts", get(admin::list_accounts).post(admin::create_account))
+        .route(
+            "/accounts",
+            get(admin::list_accounts).post(admin::create_account),
+        )
         .route("/accounts/{account}", get(admin::get_account))
-        .route("/plugins", get(admin::list_plugins).post(admin::upload_plugin).layer(DefaultBodyLimit::max(MAX_UPLOAD)))
+        .route(
+            "/plugins",
+            get(admin::list_plugins)
+                .post(admin::upload_plugin)
+                .layer(DefaultBodyLimit::max(MAX_UPLOAD)),
+        )
         .route("/plugins/{name}", get(admin::plugin_versions))
-        .route("/accounts/{account}/installations", get(admin::list_installations).post(admin::install))
+        .route(
+            "/accounts/{account}/installations",
+            get(admin::list_installations).post(admin::install),
+        )
         .route(
             "/accounts/{account}/installations/{plugin}",
-            get(admin::get_installation).patch(admin::update_installation).delete(admin::uninstall),
+            get(admin::get_installation)
+                .patch(admin::update_installation)
+                .delete(admin::uninstall),
         )
-        .route("/accounts/{account}/installations/{plugin}/errors", get(admin::installation_errors))
+        .route(
+            "/accounts/{account}/installations/{plugin}/errors",
+            get(admin::installation_errors),
+        )
         .route("/accounts/{account}/followers", get(admin::list_followers))
-        .route("/accounts/{account}/followers/{openid}", get(admin::get_follower))
-        .route("/accounts/{account}/followers/{openid}/messages", get(ingress::follower_messages))
+        .route(
+            "/accounts/{account}/followers/{openid}",
+            get(admin::get_follower),
+        )
+        .route(
+            "/accounts/{account}/followers/{openid}/messages",
+            get(ingress::follower_messages),
+        )
         .route("/accounts/{account}/inbound", post(ingress::inbound))
         .fallback(error::not_found);
     Router::new()

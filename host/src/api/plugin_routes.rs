@@ -17,7 +17,15 @@ use crate::plugins::grants::Capability;
 use crate::runtime::{CallFailure, Invocation, Outcome, wit};
 
 /// Headers a plugin response may not set: hop-by-hop and framing are the host's business.
-const RESERVED: &[&str] = &["connection", "content-length", "transfer-encoding", "keep-alive", "upgrade", "te", "trailer"];
+const RESERVED: &[&str] = &[
+    "connection",
+    "content-length",
+    "transfer-encoding",
+    "keep-alive",
+    "upgrade",
+    "te",
+    "trailer",
+];
 
 pub async fn handle_root(
     state: State<AppState>,
@@ -27,7 +35,17 @@ pub async fn handle_root(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    serve(state, account, plugin, String::new(), method, uri, headers, body).await
+    serve(
+        state,
+        account,
+        plugin,
+        String::new(),
+        method,
+        uri,
+        headers,
+        body,
+    )
+    .await
 }
 
 pub async fn handle(
@@ -52,8 +70,16 @@ async fn serve(
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let not_found = || ApiError(PlazaError::not_found(format!("no plugin {plugin:?} serving routes on account {account:?}")));
-    let active = s.platform.plugins.find_active(&account, &plugin).ok_or_else(not_found)?;
+    let not_found = || {
+        ApiError(PlazaError::not_found(format!(
+            "no plugin {plugin:?} serving routes on account {account:?}"
+        )))
+    };
+    let active = s
+        .platform
+        .plugins
+        .find_active(&account, &plugin)
+        .ok_or_else(not_found)?;
     if !active.installation.grants.allows(&Capability::HttpRoutes) {
         return Err(not_found());
     }
@@ -65,13 +91,22 @@ async fn serve(
         headers: headers
             .iter()
             .filter(|(name, _)| *name != axum::http::header::AUTHORIZATION)
-            .map(|(n, v)| wit::Header { name: n.to_string(), value: String::from_utf8_lossy(v.as_bytes()).into_owned() })
+            .map(|(n, v)| wit::Header {
+                name: n.to_string(),
+                value: String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            })
             .collect(),
         body: body.to_vec(),
     };
-    match s.platform.call_plugin(&active, None, operator, |ctx| Invocation::Http(ctx, req)).await {
+    match s
+        .platform
+        .call_plugin(&active, None, operator, |ctx| Invocation::Http(ctx, req))
+        .await
+    {
         Ok(Outcome::Http(resp)) => Ok(to_response(resp)),
-        Ok(_) => Err(ApiError(PlazaError::internal("plugin answered an HTTP call with the wrong outcome"))),
+        Ok(_) => Err(ApiError(PlazaError::internal(
+            "plugin answered an HTTP call with the wrong outcome",
+        ))),
         Err(failure) => Ok(failure_response(&failure)),
     }
 }

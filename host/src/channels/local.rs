@@ -42,13 +42,24 @@ const MAX_TEXT: usize = 2048 * 4;
 impl InboundJson {
     pub fn into_inbound(self, now_ms: u64) -> Result<Inbound> {
         validate_openid(&self.from)?;
-        let at = self.create_time.map(|s| s.saturating_mul(1000)).unwrap_or(now_ms);
+        let at = self
+            .create_time
+            .map(|s| s.saturating_mul(1000))
+            .unwrap_or(now_ms);
         let t = self.msg_type.as_str();
         if t == "event" {
             let event = need(self.event.as_deref(), "event", t)?;
-            let key = || need(self.event_key.clone(), "event_key", &format!("event/{event}"));
+            let key = || {
+                need(
+                    self.event_key.clone(),
+                    "event_key",
+                    &format!("event/{event}"),
+                )
+            };
             let kind = match event {
-                "subscribe" => wit::FollowerEventKind::Subscribe(self.event_key.clone().filter(|k| !k.is_empty())),
+                "subscribe" => wit::FollowerEventKind::Subscribe(
+                    self.event_key.clone().filter(|k| !k.is_empty()),
+                ),
                 "unsubscribe" => wit::FollowerEventKind::Unsubscribe,
                 "click" => wit::FollowerEventKind::MenuClick(key()?),
                 "view" => wit::FollowerEventKind::MenuView(key()?),
@@ -61,21 +72,34 @@ impl InboundJson {
                 }
             };
             // WeChat de-duplicates events by sender + create time; we do the same when it is given.
-            let dedup_key = self.create_time.map(|s| format!("event:{}:{s}:{event}", self.from));
-            return Ok(Inbound { dedup_key, from: self.from, at, kind: InboundKind::Event(kind) });
+            let dedup_key = self
+                .create_time
+                .map(|s| format!("event:{}:{s}:{event}", self.from));
+            return Ok(Inbound {
+                dedup_key,
+                from: self.from,
+                at,
+                kind: InboundKind::Event(kind),
+            });
         }
         let msg_id = need(self.msg_id.clone(), "msg_id", t)?;
         if msg_id.is_empty() || msg_id.len() > 128 {
             return Err(PlazaError::invalid("msg_id must be 1-128 bytes"));
         }
         let media = |s: &Self| -> Result<wit::Media> {
-            Ok(wit::Media { media_id: need(s.media_id.clone(), "media_id", t)?, url: s.url.clone() })
+            Ok(wit::Media {
+                media_id: need(s.media_id.clone(), "media_id", t)?,
+                url: s.url.clone(),
+            })
         };
         let body = match t {
             "text" => {
                 let text = need(self.content.clone(), "content", t)?;
                 if text.len() > MAX_TEXT {
-                    return Err(PlazaError::TooLarge(format!("text is {} bytes; the limit is {MAX_TEXT}", text.len())));
+                    return Err(PlazaError::TooLarge(format!(
+                        "text is {} bytes; the limit is {MAX_TEXT}",
+                        text.len()
+                    )));
                 }
                 wit::InboundBody::Text(text)
             }
@@ -106,8 +130,15 @@ impl InboundJson {
         let latitude = need(self.latitude, "latitude", t)?;
         let longitude = need(self.longitude, "longitude", t)?;
         if !(-90.0..=90.0).contains(&latitude) || !(-180.0..=180.0).contains(&longitude) {
-            return Err(PlazaError::invalid("latitude must be within ±90 and longitude within ±180"));
+            return Err(PlazaError::invalid(
+                "latitude must be within ±90 and longitude within ±180",
+            ));
         }
-        Ok(wit::Location { latitude, longitude, scale: self.scale.unwrap_or(0), label: self.label.clone().unwrap_or_default() })
+        Ok(wit::Location {
+            latitude,
+            longitude,
+            scale: self.scale.unwrap_or(0),
+            label: self.label.clone().unwrap_or_default(),
+        })
     }
 }

@@ -31,7 +31,10 @@ pub struct Inbound {
 
 #[derive(Debug, Clone)]
 pub enum InboundKind {
-    Message { msg_id: String, body: wit::InboundBody },
+    Message {
+        msg_id: String,
+        body: wit::InboundBody,
+    },
     Event(wit::FollowerEventKind),
 }
 
@@ -61,11 +64,17 @@ enum Claim {
 
 impl InboundDedup {
     pub fn new(done: Arc<dyn Tree>) -> Self {
-        InboundDedup { done, in_flight: Mutex::new(HashMap::new()) }
+        InboundDedup {
+            done,
+            in_flight: Mutex::new(HashMap::new()),
+        }
     }
 
     fn claim(&self, k: &[u8]) -> Result<Claim> {
-        let mut in_flight = self.in_flight.lock().map_err(|_| PlazaError::internal("dedup lock poisoned"))?;
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .map_err(|_| PlazaError::internal("dedup lock poisoned"))?;
         if let Some(rx) = in_flight.get(k) {
             return Ok(Claim::Wait(rx.clone()));
         }
@@ -86,19 +95,27 @@ impl InboundDedup {
 
 fn counter_for(kind: &InboundKind) -> Touch<'static> {
     match kind {
-        InboundKind::Message { .. } => Touch::Interaction { counter: "messages" },
-        InboundKind::Event(wit::FollowerEventKind::Subscribe(_)) => Touch::Subscribe { scene: None },
-        InboundKind::Event(wit::FollowerEventKind::Unsubscribe) => Touch::Unsubscribe,
-        InboundKind::Event(wit::FollowerEventKind::MenuClick(_) | wit::FollowerEventKind::MenuView(_)) => {
-            Touch::Interaction { counter: "clicks" }
+        InboundKind::Message { .. } => Touch::Interaction {
+            counter: "messages",
+        },
+        InboundKind::Event(wit::FollowerEventKind::Subscribe(_)) => {
+            Touch::Subscribe { scene: None }
         }
+        InboundKind::Event(wit::FollowerEventKind::Unsubscribe) => Touch::Unsubscribe,
+        InboundKind::Event(
+            wit::FollowerEventKind::MenuClick(_) | wit::FollowerEventKind::MenuView(_),
+        ) => Touch::Interaction { counter: "clicks" },
         InboundKind::Event(_) => Touch::Interaction { counter: "events" },
     }
 }
 
 impl Platform {
     /// Runs the inbound pipeline for one message or event and returns the passive reply.
-    pub async fn handle_inbound(self: &Arc<Self>, account_id: &str, inbound: Inbound) -> Result<InboundOutcome> {
+    pub async fn handle_inbound(
+        self: &Arc<Self>,
+        account_id: &str,
+        inbound: Inbound,
+    ) -> Result<InboundOutcome> {
         let account = self.accounts.get(account_id)?;
         let Some(dk) = &inbound.dedup_key else {
             let outcome = self.process(&account.id, inbound).await?;
@@ -112,7 +129,11 @@ impl Platform {
                 Claim::Wait(mut rx) => {
                     // The first delivery is being handled; answer as it does.
                     match rx.wait_for(|o| o.is_some()).await {
-                        Ok(o) => return o.clone().ok_or_else(|| PlazaError::internal("empty outcome")),
+                        Ok(o) => {
+                            return o
+                                .clone()
+                                .ok_or_else(|| PlazaError::internal("empty outcome"));
+                        }
                         // The first handler failed without an answer: claim again.
                         Err(_) => continue,
                     }
@@ -129,9 +150,16 @@ impl Platform {
         }
     }
 
-    async fn process_once(self: &Arc<Self>, account: &str, k: &[u8], inbound: Inbound) -> Result<InboundOutcome> {
+    async fn process_once(
+        self: &Arc<Self>,
+        account: &str,
+        k: &[u8],
+        inbound: Inbound,
+    ) -> Result<InboundOutcome> {
         let outcome = self.process(account, inbound).await?;
-        self.inbound.done.insert(k, &serde_json::to_vec(&outcome)?)?;
+        self.inbound
+            .done
+            .insert(k, &serde_json::to_vec(&outcome)?)?;
         // One group commit covers the follower update, the outbox entry and the de-dup record.
         self.commit.commit().await?;
         Ok(outcome)
@@ -139,22 +167,41 @@ impl Platform {
 
     async fn process(self: &Arc<Self>, account: &str, inbound: Inbound) -> Result<InboundOutcome> {
         let touch = match &inbound.kind {
-            InboundKind::Event(wit::FollowerEventKind::Subscribe(scene)) => Touch::Subscribe { scene: scene.as_deref() },
+            InboundKind::Event(wit::FollowerEventKind::Subscribe(scene)) => Touch::Subscribe {
+                scene: scene.as_deref(),
+            },
             other => counter_for(other),
         };
-        self.followers.touch(account, &inbound.from, touch, inbound.at)?;
-        let unsubscribe = matches!(inbound.kind, InboundKind::Event(wit::FollowerEventKind::Unsubscribe));
+        self.followers
+            .touch(account, &inbound.from, touch, inbound.at)?;
+        let unsubscribe = matches!(
+            inbound.kind,
+            InboundKind::Event(wit::FollowerEventKind::Unsubscribe)
+        );
 
         for active in self.plugins.active(account).iter() {
             let from = inbound.from.clone();
             let result = match &inbound.kind {
                 InboundKind::Message { msg_id, body } => {
-                    let msg = wit::InboundMessage { msg_id: msg_id.clone(), from: from.clone(), at: inbound.at, body: body.clone() };
-                    self.call_plugin(active, Some(from), false, |ctx| Invocation::Message(ctx, msg)).await
+                    let msg = wit::InboundMessage {
+                        msg_id: msg_id.clone(),
+                        from: from.clone(),
+                        at: inbound.at,
+                        body: body.clone(),
+                    };
+                    self.call_plugin(active, Some(from), false, |ctx| {
+                        Invocation::Message(ctx, msg)
+                    })
+                    .await
                 }
                 InboundKind::Event(kind) => {
-                    let ev = wit::Event::Follower(wit::FollowerEvent { from: from.clone(), at: inbound.at, kind: kind.clone() });
-                    self.call_plugin(active, Some(from), false, |ctx| Invocation::Event(ctx, ev)).await
+                    let ev = wit::Event::Follower(wit::FollowerEvent {
+                        from: from.clone(),
+                        at: inbound.at,
+                        kind: kind.clone(),
+                    });
+                    self.call_plugin(active, Some(from), false, |ctx| Invocation::Event(ctx, ev))
+                        .await
                 }
             };
             // A failing plugin is contained (and logged by call_plugin); the next one gets a turn.
@@ -164,10 +211,22 @@ impl Platform {
                 }
                 let plugin = active.installation.plugin.clone();
                 let content: MessageContent = content.into();
-                self.deliver(account, &inbound.from, Delivery::Reply, Some(&plugin), content.clone())?;
-                return Ok(InboundOutcome { reply: Some(content), plugin: Some(plugin) });
+                self.deliver(
+                    account,
+                    &inbound.from,
+                    Delivery::Reply,
+                    Some(&plugin),
+                    content.clone(),
+                )?;
+                return Ok(InboundOutcome {
+                    reply: Some(content),
+                    plugin: Some(plugin),
+                });
             }
         }
-        Ok(InboundOutcome { reply: None, plugin: None })
+        Ok(InboundOutcome {
+            reply: None,
+            plugin: None,
+        })
     }
 }

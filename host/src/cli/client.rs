@@ -17,25 +17,48 @@ impl Client {
             .timeout_global(Some(std::time::Duration::from_secs(120)))
             .build()
             .new_agent();
-        Client { base: base.trim_end_matches('/').to_string(), token, agent }
+        Client {
+            base: base.trim_end_matches('/').to_string(),
+            token,
+            agent,
+        }
     }
 
     fn url(&self, path: &str) -> String {
         format!("{}/api/v1{path}", self.base)
     }
 
-    fn finish(&self, resp: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Value> {
+    fn finish(
+        &self,
+        resp: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<Value> {
         let mut resp = resp.map_err(|e| {
-            PlazaError::Unavailable(format!("cannot reach the Plaza server at {}: {e} (is `plaza serve` running? see --server)", self.base))
+            PlazaError::Unavailable(format!(
+                "cannot reach the Plaza server at {}: {e} (is `plaza serve` running? see --server)",
+                self.base
+            ))
         })?;
         let status = resp.status();
-        let text = resp.body_mut().read_to_string().map_err(|e| PlazaError::Unavailable(format!("reading the answer: {e}")))?;
-        let body: Value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let text = resp
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| PlazaError::Unavailable(format!("reading the answer: {e}")))?;
+        let body: Value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
         if status.is_success() {
             return Ok(body);
         }
-        let code = body["error"]["code"].as_str().unwrap_or("error").to_string();
-        let message = body["error"]["message"].as_str().map(str::to_string).unwrap_or_else(|| body.to_string());
+        let code = body["error"]["code"]
+            .as_str()
+            .unwrap_or("error")
+            .to_string();
+        let message = body["error"]["message"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| body.to_string());
         Err(match code.as_str() {
             "not_found" => PlazaError::NotFound(message),
             "permission_denied" => PlazaError::PermissionDenied(message),
@@ -43,7 +66,10 @@ impl Client {
             "invalid" => PlazaError::Invalid(message),
             "conflict" => PlazaError::Conflict(message),
             "too_large" => PlazaError::TooLarge(message),
-            "quota_exceeded" => PlazaError::QuotaExceeded { message, resets_at: body["error"]["resets_at"].as_u64() },
+            "quota_exceeded" => PlazaError::QuotaExceeded {
+                message,
+                resets_at: body["error"]["resets_at"].as_u64(),
+            },
             _ => PlazaError::Unavailable(format!("{status}: {message}")),
         })
     }
@@ -53,19 +79,39 @@ impl Client {
     }
 
     pub fn get(&self, path: &str) -> Result<Value> {
-        self.finish(self.agent.get(&self.url(path)).header("Authorization", &self.auth()).call())
+        self.finish(
+            self.agent
+                .get(&self.url(path))
+                .header("Authorization", &self.auth())
+                .call(),
+        )
     }
 
     pub fn post(&self, path: &str, body: &Value) -> Result<Value> {
-        self.finish(self.agent.post(&self.url(path)).header("Authorization", &self.auth()).send_json(body))
+        self.finish(
+            self.agent
+                .post(&self.url(path))
+                .header("Authorization", &self.auth())
+                .send_json(body),
+        )
     }
 
     pub fn patch(&self, path: &str, body: &Value) -> Result<Value> {
-        self.finish(self.agent.patch(&self.url(path)).header("Authorization", &self.auth()).send_json(body))
+        self.finish(
+            self.agent
+                .patch(&self.url(path))
+                .header("Authorization", &self.auth())
+                .send_json(body),
+        )
     }
 
     pub fn delete(&self, path: &str) -> Result<Value> {
-        self.finish(self.agent.delete(&self.url(path)).header("Authorization", &self.auth()).call())
+        self.finish(
+            self.agent
+                .delete(&self.url(path))
+                .header("Authorization", &self.auth())
+                .call(),
+        )
     }
 
     /// Uploads a plugin as `multipart/form-data` with `manifest` and `wasm` parts.
@@ -86,7 +132,10 @@ impl Client {
             self.agent
                 .post(&self.url("/plugins"))
                 .header("Authorization", &self.auth())
-                .header("Content-Type", &format!("multipart/form-data; boundary={boundary}"))
+                .header(
+                    "Content-Type",
+                    &format!("multipart/form-data; boundary={boundary}"),
+                )
                 .send(&body[..]),
         )
     }

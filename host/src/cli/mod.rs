@@ -12,7 +12,11 @@ use self::client::Client;
 use crate::error::{PlazaError, Result};
 
 #[derive(Parser, Debug)]
-#[command(name = "plaza", version, about = "Plaza: official accounts with WebAssembly feature plugins")]
+#[command(
+    name = "plaza",
+    version,
+    about = "Plaza: official accounts with WebAssembly feature plugins"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -21,13 +25,23 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct Remote {
     /// The Plaza server to talk to.
-    #[arg(long, global = true, env = "PLAZA_SERVER", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        global = true,
+        env = "PLAZA_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
     pub server: String,
     /// Admin token; defaults to PLAZA_ADMIN_TOKEN, then to the token file in --data-dir.
     #[arg(long, global = true, env = "PLAZA_ADMIN_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// Data directory whose admin-token file is used when no token is given.
-    #[arg(long, global = true, env = "PLAZA_DATA_DIR", default_value = "plaza-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "PLAZA_DATA_DIR",
+        default_value = "plaza-data"
+    )]
     pub data_dir: PathBuf,
 }
 
@@ -62,17 +76,51 @@ pub enum Command {
         remote: Remote,
     },
     /// Enable an installed plugin.
-    Enable { account: String, plugin: String, #[command(flatten)] remote: Remote },
+    Enable {
+        account: String,
+        plugin: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Disable an installed plugin (its data stays).
-    Disable { account: String, plugin: String, #[command(flatten)] remote: Remote },
+    Disable {
+        account: String,
+        plugin: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Replace an installation's config (JSON or @file.json).
-    Config { account: String, plugin: String, config: String, #[command(flatten)] remote: Remote },
+    Config {
+        account: String,
+        plugin: String,
+        config: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Replace an installation's grants.
-    Grant { account: String, plugin: String, capabilities: Vec<String>, #[command(flatten)] remote: Remote },
+    Grant {
+        account: String,
+        plugin: String,
+        capabilities: Vec<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Switch an installation to another registered version (upgrade or rollback).
-    Upgrade { account: String, plugin: String, version: String, #[command(flatten)] remote: Remote },
+    Upgrade {
+        account: String,
+        plugin: String,
+        version: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Set an installation's priority (higher answers first).
-    Priority { account: String, plugin: String, priority: i32, #[command(flatten)] remote: Remote },
+    Priority {
+        account: String,
+        plugin: String,
+        priority: i32,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Uninstall a plugin from an account.
     Uninstall {
         account: String,
@@ -84,13 +132,33 @@ pub enum Command {
         remote: Remote,
     },
     /// List installations of an account.
-    Installations { account: String, #[command(flatten)] remote: Remote },
+    Installations {
+        account: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Show an installation's recent failures.
-    Errors { account: String, plugin: String, #[command(flatten)] remote: Remote },
+    Errors {
+        account: String,
+        plugin: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Send an inbound text message as a follower (local channel) and print the reply.
-    Send { account: String, from: String, text: String, #[command(flatten)] remote: Remote },
+    Send {
+        account: String,
+        from: String,
+        text: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Show a follower's outbox.
-    Messages { account: String, openid: String, #[command(flatten)] remote: Remote },
+    Messages {
+        account: String,
+        openid: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -109,8 +177,15 @@ pub enum AccountCmd {
         #[command(flatten)]
         remote: Remote,
     },
-    List { #[command(flatten)] remote: Remote },
-    Get { id: String, #[command(flatten)] remote: Remote },
+    List {
+        #[command(flatten)]
+        remote: Remote,
+    },
+    Get {
+        id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -125,7 +200,10 @@ pub enum PluginCmd {
         #[command(flatten)]
         remote: Remote,
     },
-    List { #[command(flatten)] remote: Remote },
+    List {
+        #[command(flatten)]
+        remote: Remote,
+    },
 }
 
 impl Remote {
@@ -147,10 +225,12 @@ impl Remote {
 
 fn read_json_arg(arg: &str) -> Result<Value> {
     let text = match arg.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path).map_err(|e| PlazaError::invalid(format!("cannot read {path}: {e}")))?,
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| PlazaError::invalid(format!("cannot read {path}: {e}")))?,
         None => arg.to_string(),
     };
-    serde_json::from_str(&text).map_err(|e| PlazaError::invalid(format!("config is not valid JSON: {e}")))
+    serde_json::from_str(&text)
+        .map_err(|e| PlazaError::invalid(format!("config is not valid JSON: {e}")))
 }
 
 fn seg(s: &str) -> String {
@@ -159,7 +239,10 @@ fn seg(s: &str) -> String {
 }
 
 fn print(v: &Value) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string()));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+    );
 }
 
 /// The `plaza` entry point: parse arguments, run, map errors to a message and an exit code.
@@ -169,14 +252,20 @@ pub fn main() -> std::process::ExitCode {
         Command::Serve(args) => {
             tracing_subscriber::fmt()
                 .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_default_env()
-                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,cranelift=warn,wasmtime=warn")),
+                    tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                        tracing_subscriber::EnvFilter::new("info,cranelift=warn,wasmtime=warn")
+                    }),
                 )
                 .with_writer(std::io::stderr)
                 .init();
-            match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt.block_on(serve::run(args)),
-                Err(e) => Err(PlazaError::Unavailable(format!("cannot start the async runtime: {e}"))),
+                Err(e) => Err(PlazaError::Unavailable(format!(
+                    "cannot start the async runtime: {e}"
+                ))),
             }
         }
         other => run_remote(other),
@@ -193,7 +282,10 @@ pub fn main() -> std::process::ExitCode {
 /// Exit codes: 2 bad input or unknown thing, 3 not allowed, 4 server unreachable, 1 anything else.
 pub fn exit_code(e: &PlazaError) -> u8 {
     match e {
-        PlazaError::Invalid(_) | PlazaError::NotFound(_) | PlazaError::Conflict(_) | PlazaError::TooLarge(_) => 2,
+        PlazaError::Invalid(_)
+        | PlazaError::NotFound(_)
+        | PlazaError::Conflict(_)
+        | PlazaError::TooLarge(_) => 2,
         PlazaError::Unauthorized(_) | PlazaError::PermissionDenied(_) => 3,
         PlazaError::Unavailable(_) => 4,
         _ => 1,
@@ -266,7 +358,10 @@ pub fn run_remote(cmd: Command) -> Result<()> {
 }
 
 fn patch(remote: &Remote, account: &str, plugin: &str, body: Value) -> Result<Value> {
-    remote.client()?.patch(&format!("/accounts/{}/installations/{}", seg(account), seg(plugin)), &body)
+    remote.client()?.patch(
+        &format!("/accounts/{}/installations/{}", seg(account), seg(plugin)),
+        &body,
+    )
 }
 
 /// Reads plugin.toml and its component (the manifest's `wasm` file next to it unless given).
@@ -283,7 +378,11 @@ pub fn read_plugin_files(manifest: &Path, wasm: Option<&Path>) -> Result<(String
             manifest.parent().unwrap_or(Path::new(".")).join(file)
         }
     };
-    let bytes = std::fs::read(&wasm_path)
-        .map_err(|e| PlazaError::invalid(format!("cannot read component {}: {e}", wasm_path.display())))?;
+    let bytes = std::fs::read(&wasm_path).map_err(|e| {
+        PlazaError::invalid(format!(
+            "cannot read component {}: {e}",
+            wasm_path.display()
+        ))
+    })?;
     Ok((text, bytes))
 }

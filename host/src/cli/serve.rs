@@ -33,16 +33,22 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         demo::ensure_demo(&platform).await?;
     }
     platform.commit.commit().await?;
-    let (token, created) = auth::load_or_create_admin_token(&args.data_dir, std::env::var("PLAZA_ADMIN_TOKEN").ok())?;
+    let (token, created) =
+        auth::load_or_create_admin_token(&args.data_dir, std::env::var("PLAZA_ADMIN_TOKEN").ok())?;
     if created {
-        println!("Admin token (printed once; also saved in {}): {token}", args.data_dir.join(auth::TOKEN_FILE).display());
+        println!(
+            "Admin token (printed once; also saved in {}): {token}",
+            args.data_dir.join(auth::TOKEN_FILE).display()
+        );
     }
     tokio::spawn(platform.clone().run_scheduler());
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| PlazaError::Unavailable(format!("cannot listen on {}: {e}", args.listen)))?;
-    let addr = listener.local_addr().map_err(|e| PlazaError::Unavailable(e.to_string()))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| PlazaError::Unavailable(e.to_string()))?;
     let stats = &platform.plugins.registry.stats;
     tracing::info!(
         ready_ms = started.elapsed().as_millis() as u64,
@@ -52,9 +58,15 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     );
     println!("Plaza listening on http://{addr}");
     if args.demo {
-        println!("Demo account `{}` is ready: try `plaza send demo o-alice hello`", demo::DEMO_ACCOUNT);
+        println!(
+            "Demo account `{}` is ready: try `plaza send demo o-alice hello`",
+            demo::DEMO_ACCOUNT
+        );
     }
-    let app = api::router(AppState { platform: platform.clone(), admin_token: Arc::from(token) });
+    let app = api::router(AppState {
+        platform: platform.clone(),
+        admin_token: Arc::from(token),
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

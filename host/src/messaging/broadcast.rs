@@ -31,12 +31,20 @@ impl Broadcasts {
 
 impl Platform {
     /// Openids of the account's subscribed followers matching `pred`.
-    pub fn subscribed_followers(&self, account: &str, pred: impl Fn(&Follower) -> bool) -> Result<Vec<String>> {
+    pub fn subscribed_followers(
+        &self,
+        account: &str,
+        pred: impl Fn(&Follower) -> bool,
+    ) -> Result<Vec<String>> {
         let mut out = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
             let (page, next) = self.followers.list(account, cursor.as_deref(), 1000)?;
-            out.extend(page.into_iter().filter(|f| f.subscribed && pred(f)).map(|f| f.openid));
+            out.extend(
+                page.into_iter()
+                    .filter(|f| f.subscribed && pred(f))
+                    .map(|f| f.openid),
+            );
             match next {
                 Some(n) => cursor = Some(n),
                 None => return Ok(out),
@@ -55,8 +63,17 @@ impl Platform {
         content: MessageContent,
     ) -> Result<String> {
         let k = key(&[account, plugin, idempotency_key]);
-        let rec = BroadcastRecord { id: self.ids.next("b"), recipients: recipients.len() as u64, delivered: 0, done: false };
-        if !self.broadcasts.tree.compare_and_swap(&k, None, Some(&serde_json::to_vec(&rec)?))? {
+        let rec = BroadcastRecord {
+            id: self.ids.next("b"),
+            recipients: recipients.len() as u64,
+            delivered: 0,
+            done: false,
+        };
+        if !self
+            .broadcasts
+            .tree
+            .compare_and_swap(&k, None, Some(&serde_json::to_vec(&rec)?))?
+        {
             let existing: BroadcastRecord = match self.broadcasts.tree.get(&k)? {
                 Some(b) => serde_json::from_slice(&b)?,
                 None => rec.clone(),
@@ -64,10 +81,22 @@ impl Platform {
             return Ok(existing.id);
         }
         for openid in recipients {
-            self.deliver(account, openid, Delivery::Broadcast, Some(plugin), content.clone())?;
+            self.deliver(
+                account,
+                openid,
+                Delivery::Broadcast,
+                Some(plugin),
+                content.clone(),
+            )?;
         }
-        let done = BroadcastRecord { delivered: recipients.len() as u64, done: true, ..rec.clone() };
-        self.broadcasts.tree.insert(&k, &serde_json::to_vec(&done)?)?;
+        let done = BroadcastRecord {
+            delivered: recipients.len() as u64,
+            done: true,
+            ..rec.clone()
+        };
+        self.broadcasts
+            .tree
+            .insert(&k, &serde_json::to_vec(&done)?)?;
         Ok(rec.id)
     }
 }

@@ -83,9 +83,15 @@ impl From<MessageContent> for wit::Content {
     fn from(c: MessageContent) -> Self {
         match c {
             MessageContent::Text { content } => wit::Content::Text(content),
-            MessageContent::Image { media_id, url } => wit::Content::Image(wit::Media { media_id, url }),
-            MessageContent::Voice { media_id, url } => wit::Content::Voice(wit::Media { media_id, url }),
-            MessageContent::Video { media_id, url } => wit::Content::Video(wit::Media { media_id, url }),
+            MessageContent::Image { media_id, url } => {
+                wit::Content::Image(wit::Media { media_id, url })
+            }
+            MessageContent::Voice { media_id, url } => {
+                wit::Content::Voice(wit::Media { media_id, url })
+            }
+            MessageContent::Video { media_id, url } => {
+                wit::Content::Video(wit::Media { media_id, url })
+            }
             MessageContent::News { articles } => wit::Content::News(
                 articles
                     .into_iter()

@@ -16,7 +16,9 @@ const MAX_OPENIDS: usize = 10_000;
 fn check_content(c: &wit::Content) -> Result<()> {
     let n = content_size(c);
     if n > MAX_CONTENT_BYTES {
-        return Err(PlazaError::TooLarge(format!("content is {n} bytes; the limit is {MAX_CONTENT_BYTES}")));
+        return Err(PlazaError::TooLarge(format!(
+            "content is {n} bytes; the limit is {MAX_CONTENT_BYTES}"
+        )));
     }
     Ok(())
 }
@@ -60,11 +62,15 @@ impl messaging::Host for CallState {
             )));
         }
         if template_id.is_empty() || fields.is_empty() {
-            return Err(PlazaError::invalid("a template message needs a template id and at least one field"));
+            return Err(PlazaError::invalid(
+                "a template message needs a template id and at least one field",
+            ));
         }
         let follower = self.platform.followers.get(&account.id, &to)?;
         if !follower.subscribed {
-            return Err(PlazaError::invalid(format!("follower {to:?} has unsubscribed")));
+            return Err(PlazaError::invalid(format!(
+                "follower {to:?} has unsubscribed"
+            )));
         }
         let mut text = format!("[{template_id}]");
         for f in &fields {
@@ -75,7 +81,13 @@ impl messaging::Host for CallState {
         }
         let content = MessageContent::Text { content: text };
         let id = account.id.clone();
-        let entry = self.platform.deliver(&id, &to, Delivery::Template, Some(self.plugin_name()), content)?;
+        let entry = self.platform.deliver(
+            &id,
+            &to,
+            Delivery::Template,
+            Some(self.plugin_name()),
+            content,
+        )?;
         self.platform.commit.commit().await?;
         Ok(entry.id)
     }
@@ -90,7 +102,9 @@ impl messaging::Host for CallState {
         self.grant(Capability::MessagingBroadcast)?;
         check_content(&content)?;
         if at.is_some_and(|t| t > self.platform.clock.now_ms()) {
-            return Err(PlazaError::invalid("scheduled broadcasts are not supported by this host version; pass none"));
+            return Err(PlazaError::invalid(
+                "scheduled broadcasts are not supported by this host version; pass none",
+            ));
         }
         if idempotency_key.is_empty() || idempotency_key.len() > 128 {
             return Err(PlazaError::invalid("idempotency-key must be 1-128 bytes"));
@@ -99,12 +113,15 @@ impl messaging::Host for CallState {
         let plugin = self.plugin_name().to_string();
         let recipients: Vec<String> = match audience {
             messaging::Audience::All => self.platform.subscribed_followers(&account, |_| true)?,
-            messaging::Audience::Tag(tag) => {
-                self.platform.subscribed_followers(&account, |f| f.tags.iter().any(|t| *t == tag))?
-            }
+            messaging::Audience::Tag(tag) => self
+                .platform
+                .subscribed_followers(&account, |f| f.tags.contains(&tag))?,
             messaging::Audience::Openids(ids) => {
                 if ids.len() > MAX_OPENIDS {
-                    return Err(PlazaError::TooLarge(format!("{} openids; the limit is {MAX_OPENIDS}", ids.len())));
+                    return Err(PlazaError::TooLarge(format!(
+                        "{} openids; the limit is {MAX_OPENIDS}",
+                        ids.len()
+                    )));
                 }
                 ids
             }
@@ -114,7 +131,13 @@ impl messaging::Host for CallState {
                 )));
             }
         };
-        let id = self.platform.broadcast_once(&account, &plugin, &idempotency_key, &recipients, content.into())?;
+        let id = self.platform.broadcast_once(
+            &account,
+            &plugin,
+            &idempotency_key,
+            &recipients,
+            content.into(),
+        )?;
         self.platform.commit.commit().await?;
         Ok(id)
     }
@@ -122,10 +145,15 @@ impl messaging::Host for CallState {
     async fn publish(&mut self, topic: String, payload: Vec<u8>) -> Result<String> {
         self.grant(Capability::TopicPublish(topic.clone()))?;
         if payload.len() > MAX_CONTENT_BYTES {
-            return Err(PlazaError::TooLarge(format!("payload is {} bytes; the limit is {MAX_CONTENT_BYTES}", payload.len())));
+            return Err(PlazaError::TooLarge(format!(
+                "payload is {} bytes; the limit is {MAX_CONTENT_BYTES}",
+                payload.len()
+            )));
         }
         let account = self.account_id().to_string();
         let plugin = self.plugin_name().to_string();
-        Ok(self.platform.publish_topic(&account, &plugin, &topic, payload))
+        Ok(self
+            .platform
+            .publish_topic(&account, &plugin, &topic, payload))
     }
 }

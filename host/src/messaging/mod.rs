@@ -42,7 +42,9 @@ impl Platform {
     pub fn check_service_window(&self, account: &str, openid: &str) -> Result<()> {
         let f = self.followers.get(account, openid)?;
         if !f.subscribed {
-            return Err(PlazaError::invalid(format!("follower {openid:?} has unsubscribed")));
+            return Err(PlazaError::invalid(format!(
+                "follower {openid:?} has unsubscribed"
+            )));
         }
         let now = self.clock.now_ms();
         if now.saturating_sub(f.last_interaction_at) > SERVICE_WINDOW_MS {
@@ -56,13 +58,21 @@ impl Platform {
 
     /// Publishes a topic event to every other enabled installation of the account that subscribed
     /// to it. Delivery runs in the background; each subscriber gets the event in `on-event`.
-    pub fn publish_topic(self: &Arc<Self>, account: &str, publisher: &str, topic: &str, payload: Vec<u8>) -> String {
+    pub fn publish_topic(
+        self: &Arc<Self>,
+        account: &str,
+        publisher: &str,
+        topic: &str,
+        payload: Vec<u8>,
+    ) -> String {
         let id = self.ids.next("t");
         let subscribers: Vec<_> = self
             .plugins
             .active(account)
             .iter()
-            .filter(|a| a.installation.plugin != publisher && a.installation.grants.subscribes_to(topic))
+            .filter(|a| {
+                a.installation.plugin != publisher && a.installation.grants.subscribes_to(topic)
+            })
             .cloned()
             .collect();
         for sub in subscribers {
@@ -76,7 +86,11 @@ impl Platform {
             };
             tokio::spawn(async move {
                 let ev = crate::runtime::wit::Event::Topic(msg);
-                let _ = platform.call_plugin(&sub, None, false, |ctx| crate::runtime::Invocation::Event(ctx, ev)).await;
+                let _ = platform
+                    .call_plugin(&sub, None, false, |ctx| {
+                        crate::runtime::Invocation::Event(ctx, ev)
+                    })
+                    .await;
             });
         }
         id

@@ -49,7 +49,13 @@ impl Outbox {
     }
 
     /// Messages after the entry id `after` (all when `None`), oldest first.
-    pub fn list(&self, account: &str, openid: &str, after: Option<&str>, limit: usize) -> Result<Vec<OutboxEntry>> {
+    pub fn list(
+        &self,
+        account: &str,
+        openid: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<OutboxEntry>> {
         let base = prefix(&[account, openid]);
         let after = after.map(|a| [base.as_slice(), a.as_bytes()].concat());
         self.tree

@@ -57,17 +57,26 @@ impl fmt::Display for Capability {
 }
 
 fn valid_topic(t: &str, pattern: bool) -> bool {
-    let body = if pattern { t.strip_suffix('*').unwrap_or(t) } else { t };
+    let body = if pattern {
+        t.strip_suffix('*').unwrap_or(t)
+    } else {
+        t
+    };
     !t.is_empty()
         && t.len() <= 128
-        && body.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        && body
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
 }
 
 impl FromStr for Capability {
     type Err = PlazaError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let unknown = || {
-            PlazaError::invalid(format!("unknown capability {s:?}; known: {}", Capability::KNOWN))
+            PlazaError::invalid(format!(
+                "unknown capability {s:?}; known: {}",
+                Capability::KNOWN
+            ))
         };
         Ok(match s {
             "storage" => Capability::Storage,
@@ -107,7 +116,8 @@ impl Serialize for Capability {
 impl<'de> Deserialize<'de> for Capability {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        s.parse().map_err(|e: PlazaError| serde::de::Error::custom(e.message()))
+        s.parse()
+            .map_err(|e: PlazaError| serde::de::Error::custom(e.message()))
     }
 }
 
@@ -152,8 +162,12 @@ impl InstallationGrant {
 
     /// Checks that every capability here was requested by the manifest (the first gate).
     pub fn check_within(&self, requested: &[Capability]) -> Result<(), PlazaError> {
-        let not_requested: Vec<String> =
-            self.0.iter().filter(|c| !requested.contains(c)).map(|c| c.to_string()).collect();
+        let not_requested: Vec<String> = self
+            .0
+            .iter()
+            .filter(|c| !requested.contains(c))
+            .map(|c| c.to_string())
+            .collect();
         if not_requested.is_empty() {
             Ok(())
         } else {
@@ -171,7 +185,12 @@ mod tests {
 
     #[test]
     fn parse_round_trips_and_rejects_unknown() {
-        for s in ["storage", "messaging.send", "topics.publish:shop.order.paid", "topics.subscribe:shop.*"] {
+        for s in [
+            "storage",
+            "messaging.send",
+            "topics.publish:shop.order.paid",
+            "topics.subscribe:shop.*",
+        ] {
             assert_eq!(s.parse::<Capability>().unwrap().to_string(), s);
         }
         let err = "filesystem".parse::<Capability>().unwrap_err();
@@ -189,7 +208,10 @@ mod tests {
                 .collect(),
         );
         assert!(g.require(&Capability::Storage).is_ok());
-        assert!(matches!(g.require(&Capability::MessagingSend), Err(PlazaError::PermissionDenied(_))));
+        assert!(matches!(
+            g.require(&Capability::MessagingSend),
+            Err(PlazaError::PermissionDenied(_))
+        ));
         assert!(g.allows(&Capability::FollowersRead));
         assert!(g.subscribes_to("shop.order.paid"));
         assert!(!g.subscribes_to("crm.lead"));

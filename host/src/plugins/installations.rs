@@ -51,14 +51,19 @@ impl InstallationStore {
     pub fn get(&self, account: &str, plugin: &str) -> Result<Installation> {
         match self.tree.get(&key(&[account, plugin]))? {
             Some(b) => Ok(serde_json::from_slice(&b)?),
-            None => Err(PlazaError::not_found(format!("plugin {plugin:?} is not installed on account {account:?}"))),
+            None => Err(PlazaError::not_found(format!(
+                "plugin {plugin:?} is not installed on account {account:?}"
+            ))),
         }
     }
 
     /// Creates; fails with a conflict if the plugin is already installed on the account.
     pub fn create(&self, inst: &Installation) -> Result<()> {
         let k = key(&[&inst.account, &inst.plugin]);
-        if !self.tree.compare_and_swap(&k, None, Some(&serde_json::to_vec(inst)?))? {
+        if !self
+            .tree
+            .compare_and_swap(&k, None, Some(&serde_json::to_vec(inst)?))?
+        {
             return Err(PlazaError::Conflict(format!(
                 "plugin {:?} is already installed on account {:?}; update it instead",
                 inst.plugin, inst.account
@@ -68,7 +73,10 @@ impl InstallationStore {
     }
 
     pub fn put(&self, inst: &Installation) -> Result<()> {
-        self.tree.insert(&key(&[&inst.account, &inst.plugin]), &serde_json::to_vec(inst)?)?;
+        self.tree.insert(
+            &key(&[&inst.account, &inst.plugin]),
+            &serde_json::to_vec(inst)?,
+        )?;
         Ok(())
     }
 
@@ -84,7 +92,13 @@ impl InstallationStore {
             .collect()
     }
 
-    pub fn record_error(&self, account: &str, plugin: &str, seq: &str, rec: &PluginErrorRecord) -> Result<()> {
+    pub fn record_error(
+        &self,
+        account: &str,
+        plugin: &str,
+        seq: &str,
+        rec: &PluginErrorRecord,
+    ) -> Result<()> {
         let base = prefix(&[account, plugin]);
         let mut k = base.clone();
         k.extend_from_slice(seq.as_bytes());

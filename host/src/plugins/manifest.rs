@@ -74,7 +74,10 @@ impl Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { memory_mb: DEFAULT_MEMORY_MB, timeout_ms: DEFAULT_TIMEOUT_MS }
+        Limits {
+            memory_mb: DEFAULT_MEMORY_MB,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+        }
     }
 }
 
@@ -96,7 +99,10 @@ pub struct Manifest {
 
 impl std::fmt::Debug for Manifest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Manifest").field("name", &self.name).field("version", &self.version).finish_non_exhaustive()
+        f.debug_struct("Manifest")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
     }
 }
 
@@ -107,16 +113,26 @@ fn toml_to_json(v: toml::Value) -> Result<serde_json::Value> {
 impl Manifest {
     /// Parses `plugin.toml`, failing with a message that says which field is wrong and why.
     pub fn parse(text: &str) -> Result<Manifest> {
-        let raw: RawManifest =
-            toml::from_str(text).map_err(|e| PlazaError::invalid(format!("plugin.toml: {}", e.message())))?;
-        validate_id("plugin name", &raw.name).map_err(|e| PlazaError::invalid(format!("plugin.toml: {}", e.message())))?;
+        let raw: RawManifest = toml::from_str(text)
+            .map_err(|e| PlazaError::invalid(format!("plugin.toml: {}", e.message())))?;
+        validate_id("plugin name", &raw.name)
+            .map_err(|e| PlazaError::invalid(format!("plugin.toml: {}", e.message())))?;
         let version = Version::parse(&raw.version).map_err(|e| {
-            PlazaError::invalid(format!("plugin.toml: version {:?} is not semver: {e}", raw.version))
+            PlazaError::invalid(format!(
+                "plugin.toml: version {:?} is not semver: {e}",
+                raw.version
+            ))
         })?;
         let api = VersionReq::parse(&raw.api).map_err(|e| {
-            PlazaError::invalid(format!("plugin.toml: api {:?} is not a semver range: {e}", raw.api))
+            PlazaError::invalid(format!(
+                "plugin.toml: api {:?} is not a semver range: {e}",
+                raw.api
+            ))
         })?;
-        if !runtime::bindings::SUPPORTED_API_VERSIONS.iter().any(|v| api.matches(v)) {
+        if !runtime::bindings::SUPPORTED_API_VERSIONS
+            .iter()
+            .any(|v| api.matches(v))
+        {
             return Err(PlazaError::invalid(format!(
                 "plugin {} {version} needs plaza:platform {api}; this host serves plaza:platform {}",
                 raw.name,
@@ -125,7 +141,9 @@ impl Manifest {
         }
         let mut capabilities = Vec::new();
         for c in &raw.capabilities {
-            let cap: Capability = c.parse().map_err(|e: PlazaError| PlazaError::invalid(format!("plugin.toml: {}", e.message())))?;
+            let cap: Capability = c.parse().map_err(|e: PlazaError| {
+                PlazaError::invalid(format!("plugin.toml: {}", e.message()))
+            })?;
             if !capabilities.contains(&cap) {
                 capabilities.push(cap);
             }
@@ -136,16 +154,24 @@ impl Manifest {
         };
         let max_mb = (MAX_PLUGIN_MEMORY >> 20) as u32;
         if limits.memory_mb == 0 || limits.memory_mb > max_mb {
-            return Err(PlazaError::invalid(format!("plugin.toml: limits.memory_mb must be 1-{max_mb}")));
+            return Err(PlazaError::invalid(format!(
+                "plugin.toml: limits.memory_mb must be 1-{max_mb}"
+            )));
         }
         if limits.timeout_ms == 0 || limits.timeout_ms > MAX_TIMEOUT_MS {
-            return Err(PlazaError::invalid(format!("plugin.toml: limits.timeout_ms must be 1-{MAX_TIMEOUT_MS}")));
+            return Err(PlazaError::invalid(format!(
+                "plugin.toml: limits.timeout_ms must be 1-{MAX_TIMEOUT_MS}"
+            )));
         }
         let config_schema = raw.config.schema.map(toml_to_json).transpose()?;
         let validator = match &config_schema {
-            Some(schema) => Some(Arc::new(jsonschema::validator_for(schema).map_err(|e| {
-                PlazaError::invalid(format!("plugin.toml: config.schema is not a valid JSON Schema: {e}"))
-            })?)),
+            Some(schema) => Some(Arc::new(jsonschema::validator_for(schema).map_err(
+                |e| {
+                    PlazaError::invalid(format!(
+                        "plugin.toml: config.schema is not a valid JSON Schema: {e}"
+                    ))
+                },
+            )?)),
             None => None,
         };
         let config_default = match raw.config.default {
@@ -167,7 +193,9 @@ impl Manifest {
         };
         manifest
             .validate_config(&manifest.config_default)
-            .map_err(|e| PlazaError::invalid(format!("plugin.toml: config.default: {}", e.message())))?;
+            .map_err(|e| {
+                PlazaError::invalid(format!("plugin.toml: config.default: {}", e.message()))
+            })?;
         Ok(manifest)
     }
 
@@ -185,13 +213,20 @@ impl Manifest {
             .take(10)
             .map(|e| {
                 let at = e.instance_path().to_string();
-                if at.is_empty() { e.to_string() } else { format!("{at}: {e}") }
+                if at.is_empty() {
+                    e.to_string()
+                } else {
+                    format!("{at}: {e}")
+                }
             })
             .collect();
         if errors.is_empty() {
             Ok(())
         } else {
-            Err(PlazaError::invalid(format!("config does not match the plugin's schema: {}", errors.join("; "))))
+            Err(PlazaError::invalid(format!(
+                "config does not match the plugin's schema: {}",
+                errors.join("; ")
+            )))
         }
     }
 }
@@ -219,9 +254,20 @@ properties.greeting = { type = "string", maxLength = 10 }
     fn parses_a_good_manifest_and_validates_config() {
         let m = Manifest::parse(GOOD).unwrap();
         assert_eq!(m.name, "auto-reply");
-        assert_eq!(m.limits, Limits { memory_mb: 32, timeout_ms: DEFAULT_TIMEOUT_MS });
-        assert!(m.validate_config(&serde_json::json!({"greeting": "yo"})).is_ok());
-        let err = m.validate_config(&serde_json::json!({"greeting": 5})).unwrap_err();
+        assert_eq!(
+            m.limits,
+            Limits {
+                memory_mb: 32,
+                timeout_ms: DEFAULT_TIMEOUT_MS
+            }
+        );
+        assert!(
+            m.validate_config(&serde_json::json!({"greeting": "yo"}))
+                .is_ok()
+        );
+        let err = m
+            .validate_config(&serde_json::json!({"greeting": 5}))
+            .unwrap_err();
         assert!(err.message().contains("/greeting"), "{err}");
     }
 
@@ -236,10 +282,22 @@ properties.greeting = { type = "string", maxLength = 10 }
     fn bad_fields_are_named() {
         for (bad, needle) in [
             (GOOD.replace("1.2.3", "one"), "version"),
-            (GOOD.replace("\"storage\"", "\"filesystem\""), "unknown capability"),
+            (
+                GOOD.replace("\"storage\"", "\"filesystem\""),
+                "unknown capability",
+            ),
             (GOOD.replace("memory_mb = 32", "memory_mb = 0"), "memory_mb"),
-            (GOOD.replace("name = \"auto-reply\"", "name = \"Auto Reply\""), "plugin name"),
-            (GOOD.replace("greeting = \"hi\"", "greeting = \"far too long a greeting\""), "config.default"),
+            (
+                GOOD.replace("name = \"auto-reply\"", "name = \"Auto Reply\""),
+                "plugin name",
+            ),
+            (
+                GOOD.replace(
+                    "greeting = \"hi\"",
+                    "greeting = \"far too long a greeting\"",
+                ),
+                "config.default",
+            ),
             (format!("surprise = 1\n{GOOD}"), "surprise"),
         ] {
             let err = Manifest::parse(&bad).unwrap_err();

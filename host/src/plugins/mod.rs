@@ -31,9 +31,18 @@ pub struct ActiveInstallation {
 }
 
 impl ActiveInstallation {
-    fn new(account: Account, installation: Installation, plugin: Arc<LoadedPlugin>) -> Result<Self> {
+    fn new(
+        account: Account,
+        installation: Installation,
+        plugin: Arc<LoadedPlugin>,
+    ) -> Result<Self> {
         let config_json = serde_json::to_string(&installation.config)?;
-        Ok(ActiveInstallation { account, installation, plugin, config_json })
+        Ok(ActiveInstallation {
+            account,
+            installation,
+            plugin,
+            config_json,
+        })
     }
 }
 
@@ -76,16 +85,27 @@ pub struct InstallationUpdate {
 
 impl PluginManager {
     pub fn new(registry: PluginRegistry, installations: InstallationStore) -> Self {
-        PluginManager { registry, installations, active: RwLock::new(HashMap::new()) }
+        PluginManager {
+            registry,
+            installations,
+            active: RwLock::new(HashMap::new()),
+        }
     }
 
     /// The account's enabled installations, highest priority first.
     pub fn active(&self, account: &str) -> ActiveList {
-        self.active.read().ok().and_then(|a| a.get(account).cloned()).unwrap_or_else(|| Arc::from(Vec::new()))
+        self.active
+            .read()
+            .ok()
+            .and_then(|a| a.get(account).cloned())
+            .unwrap_or_else(|| Arc::from(Vec::new()))
     }
 
     pub fn find_active(&self, account: &str, plugin: &str) -> Option<Arc<ActiveInstallation>> {
-        self.active(account).iter().find(|a| a.installation.plugin == plugin).cloned()
+        self.active(account)
+            .iter()
+            .find(|a| a.installation.plugin == plugin)
+            .cloned()
     }
 
     /// Rebuilds the account's active list from storage and swaps it in atomically.
@@ -96,7 +116,11 @@ impl PluginManager {
                 continue;
             }
             match self.registry.get(&inst.plugin, &inst.version) {
-                Some(plugin) => list.push(Arc::new(ActiveInstallation::new(account.clone(), inst, plugin)?)),
+                Some(plugin) => list.push(Arc::new(ActiveInstallation::new(
+                    account.clone(),
+                    inst,
+                    plugin,
+                )?)),
                 None => tracing::error!(
                     account = %account.id, plugin = %inst.plugin, version = %inst.version,
                     "installed plugin version is not loaded; installation skipped"
@@ -104,19 +128,31 @@ impl PluginManager {
             }
         }
         list.sort_by(|a, b| {
-            b.installation.priority.cmp(&a.installation.priority).then_with(|| a.installation.plugin.cmp(&b.installation.plugin))
+            b.installation
+                .priority
+                .cmp(&a.installation.priority)
+                .then_with(|| a.installation.plugin.cmp(&b.installation.plugin))
         });
-        self.active.write().map_err(poisoned)?.insert(account.id.clone(), Arc::from(list));
+        self.active
+            .write()
+            .map_err(poisoned)?
+            .insert(account.id.clone(), Arc::from(list));
         Ok(())
     }
 
     fn resolve_version(&self, plugin: &str, version: Option<&str>) -> Result<Arc<LoadedPlugin>> {
         match version {
             Some(v) => {
-                let v = Version::parse(v).map_err(|e| PlazaError::invalid(format!("version {v:?}: {e}")))?;
-                self.registry.get(plugin, &v).ok_or_else(|| PlazaError::not_found(format!("plugin {plugin} version {v}")))
+                let v = Version::parse(v)
+                    .map_err(|e| PlazaError::invalid(format!("version {v:?}: {e}")))?;
+                self.registry
+                    .get(plugin, &v)
+                    .ok_or_else(|| PlazaError::not_found(format!("plugin {plugin} version {v}")))
             }
-            None => self.registry.latest(plugin).ok_or_else(|| PlazaError::not_found(format!("plugin {plugin:?}"))),
+            None => self
+                .registry
+                .latest(plugin)
+                .ok_or_else(|| PlazaError::not_found(format!("plugin {plugin:?}"))),
         }
     }
 }
@@ -127,7 +163,11 @@ fn check_requirements(plugin: &LoadedPlugin, account: &Account) -> Result<()> {
         return Err(PlazaError::invalid(format!(
             "plugin {} requires a {} account; {} is a {:?} account",
             plugin.manifest.name,
-            req.kinds.iter().map(|k| format!("{k:?}").to_lowercase()).collect::<Vec<_>>().join(" or "),
+            req.kinds
+                .iter()
+                .map(|k| format!("{k:?}").to_lowercase())
+                .collect::<Vec<_>>()
+                .join(" or "),
             account.id,
             account.kind
         )));
@@ -150,11 +190,19 @@ fn grant_from(plugin: &LoadedPlugin, caps: Vec<Capability>) -> Result<Installati
 impl Platform {
     /// Installs a plugin on an account: checks requirements, config and grants, persists, runs
     /// the plugin's `on-install`, and only then makes it active. A failing `on-install` undoes it.
-    pub async fn install_plugin(self: &Arc<Self>, account_id: &str, req: InstallRequest) -> Result<Installation> {
+    pub async fn install_plugin(
+        self: &Arc<Self>,
+        account_id: &str,
+        req: InstallRequest,
+    ) -> Result<Installation> {
         let account = self.accounts.get(account_id)?;
-        let plugin = self.plugins.resolve_version(&req.plugin, req.version.as_deref())?;
+        let plugin = self
+            .plugins
+            .resolve_version(&req.plugin, req.version.as_deref())?;
         check_requirements(&plugin, &account)?;
-        let config = req.config.unwrap_or_else(|| plugin.manifest.config_default.clone());
+        let config = req
+            .config
+            .unwrap_or_else(|| plugin.manifest.config_default.clone());
         plugin.manifest.validate_config(&config)?;
         let grants = grant_from(&plugin, req.grants)?;
         let now = self.clock.now_ms();
@@ -170,11 +218,23 @@ impl Platform {
             updated_at: now,
         };
         self.plugins.installations.create(&inst)?;
-        let active = Arc::new(ActiveInstallation::new(account.clone(), inst.clone(), plugin)?);
-        if let Err(e) = self.call_plugin(&active, None, false, Invocation::Install).await {
-            self.plugins.installations.remove(&account.id, &inst.plugin)?;
+        let active = Arc::new(ActiveInstallation::new(
+            account.clone(),
+            inst.clone(),
+            plugin,
+        )?);
+        if let Err(e) = self
+            .call_plugin(&active, None, false, Invocation::Install)
+            .await
+        {
+            self.plugins
+                .installations
+                .remove(&account.id, &inst.plugin)?;
             self.commit.commit().await?;
-            return Err(PlazaError::invalid(format!("plugin {} refused to install: {e}", inst.plugin)));
+            return Err(PlazaError::invalid(format!(
+                "plugin {} refused to install: {e}",
+                inst.plugin
+            )));
         }
         self.commit.commit().await?;
         self.plugins.refresh(&account)?;
@@ -191,7 +251,9 @@ impl Platform {
         let mut inst = self.plugins.installations.get(account_id, plugin_name)?;
         let plugin = match &upd.version {
             Some(v) => self.plugins.resolve_version(plugin_name, Some(v))?,
-            None => self.plugins.resolve_version(plugin_name, Some(&inst.version.to_string()))?,
+            None => self
+                .plugins
+                .resolve_version(plugin_name, Some(&inst.version.to_string()))?,
         };
         check_requirements(&plugin, &account)?;
         if let Some(config) = upd.config {
@@ -203,9 +265,15 @@ impl Platform {
         inst.grants = match upd.grants {
             Some(caps) => grant_from(&plugin, caps)?,
             None => {
-                inst.grants.check_within(&plugin.manifest.capabilities).map_err(|e| {
-                    PlazaError::invalid(format!("{}; pass grants that version {} requests", e.message(), plugin.manifest.version))
-                })?;
+                inst.grants
+                    .check_within(&plugin.manifest.capabilities)
+                    .map_err(|e| {
+                        PlazaError::invalid(format!(
+                            "{}; pass grants that version {} requests",
+                            e.message(),
+                            plugin.manifest.version
+                        ))
+                    })?;
                 inst.grants
             }
         };
@@ -225,16 +293,30 @@ impl Platform {
 
     /// Uninstalls: runs `on-uninstall` (best effort), removes the installation, and with `purge`
     /// also the plugin's stored data for the account.
-    pub async fn uninstall_plugin(self: &Arc<Self>, account_id: &str, plugin_name: &str, purge: bool) -> Result<()> {
+    pub async fn uninstall_plugin(
+        self: &Arc<Self>,
+        account_id: &str,
+        plugin_name: &str,
+        purge: bool,
+    ) -> Result<()> {
         let account = self.accounts.get(account_id)?;
         let inst = self.plugins.installations.get(account_id, plugin_name)?;
         if let Some(plugin) = self.plugins.registry.get(&inst.plugin, &inst.version) {
-            let active = Arc::new(ActiveInstallation::new(account.clone(), inst.clone(), plugin)?);
-            let _ = self.call_plugin(&active, None, false, Invocation::Uninstall).await;
+            let active = Arc::new(ActiveInstallation::new(
+                account.clone(),
+                inst.clone(),
+                plugin,
+            )?);
+            let _ = self
+                .call_plugin(&active, None, false, Invocation::Uninstall)
+                .await;
         }
         self.plugins.installations.remove(account_id, plugin_name)?;
         if purge {
-            let ns = crate::storage::KvNamespace { account: account.id.clone(), plugin: plugin_name.to_string() };
+            let ns = crate::storage::KvNamespace {
+                account: account.id.clone(),
+                plugin: plugin_name.to_string(),
+            };
             self.kv.purge(&ns)?;
         }
         self.commit.commit().await?;
@@ -262,7 +344,12 @@ impl Platform {
         let invocation = make(ctx);
         let call = invocation.name();
         let state = CallState::new(self.clone(), active.clone(), follower);
-        let result = self.plugins.registry.runtime().invoke(&active.plugin.pre, state, invocation).await;
+        let result = self
+            .plugins
+            .registry
+            .runtime()
+            .invoke(&active.plugin.pre, state, invocation)
+            .await;
         if let Err(failure) = &result {
             self.record_failure(active, call, failure);
         }
@@ -281,7 +368,11 @@ impl Platform {
             message: failure.to_string(),
         };
         let seq = self.ids.next("e");
-        if let Err(e) = self.plugins.installations.record_error(account, plugin, &seq, &rec) {
+        if let Err(e) = self
+            .plugins
+            .installations
+            .record_error(account, plugin, &seq, &rec)
+        {
             tracing::error!(%account, %plugin, error = %e, "cannot record plugin failure");
         }
     }

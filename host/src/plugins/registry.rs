@@ -86,22 +86,41 @@ pub struct PluginRegistry {
 
 impl PluginRegistry {
     pub fn new(runtime: Runtime, wasm_dir: PathBuf, tree: Arc<dyn Tree>) -> Result<Self> {
-        std::fs::create_dir_all(&wasm_dir)
-            .map_err(|e| PlazaError::Unavailable(format!("cannot create {}: {e}", wasm_dir.display())))?;
-        Ok(PluginRegistry { runtime, wasm_dir, tree, loaded: RwLock::new(BTreeMap::new()), stats: LoadStats::default() })
+        std::fs::create_dir_all(&wasm_dir).map_err(|e| {
+            PlazaError::Unavailable(format!("cannot create {}: {e}", wasm_dir.display()))
+        })?;
+        Ok(PluginRegistry {
+            runtime,
+            wasm_dir,
+            tree,
+            loaded: RwLock::new(BTreeMap::new()),
+            stats: LoadStats::default(),
+        })
     }
 
     pub fn runtime(&self) -> &Runtime {
         &self.runtime
     }
 
-    fn load_component(&self, manifest: Manifest, manifest_toml: String, wasm: &[u8], bundled: bool) -> Result<Arc<LoadedPlugin>> {
+    fn load_component(
+        &self,
+        manifest: Manifest,
+        manifest_toml: String,
+        wasm: &[u8],
+        bundled: bool,
+    ) -> Result<Arc<LoadedPlugin>> {
         let loaded = self.runtime.load(wasm)?;
         match loaded.cache {
             CacheOutcome::Hit => self.stats.cache_hits.fetch_add(1, Ordering::Relaxed),
             CacheOutcome::Compiled => self.stats.compiled.fetch_add(1, Ordering::Relaxed),
         };
-        Ok(Arc::new(LoadedPlugin { manifest, manifest_toml, sha256: loaded.sha256, bundled, pre: loaded.pre }))
+        Ok(Arc::new(LoadedPlugin {
+            manifest,
+            manifest_toml,
+            sha256: loaded.sha256,
+            bundled,
+            pre: loaded.pre,
+        }))
     }
 
     fn wasm_path(&self, sha: &str) -> PathBuf {
@@ -110,7 +129,13 @@ impl PluginRegistry {
 
     /// Validates and stores a plugin version. Re-uploading identical bytes is a no-op; different
     /// bytes under an existing (name, version) are a conflict (versions are immutable).
-    pub fn register(&self, manifest_toml: &str, wasm: &[u8], bundled: bool, now: u64) -> Result<Arc<LoadedPlugin>> {
+    pub fn register(
+        &self,
+        manifest_toml: &str,
+        wasm: &[u8],
+        bundled: bool,
+        now: u64,
+    ) -> Result<Arc<LoadedPlugin>> {
         let manifest = Manifest::parse(manifest_toml)?;
         let sha = sha256_hex(wasm);
         let k = key(&[&manifest.name, &manifest.version.to_string()]);
@@ -121,17 +146,28 @@ impl PluginRegistry {
             // First-party plugins ship inside the binary: a new build replaces its own.
             if !(bundled && existing.bundled) {
                 return Err(PlazaError::Conflict(format!(
-                "plugin {} {} is already registered with different contents; publish a new version",
+                    "plugin {} {} is already registered with different contents; publish a new version",
                     manifest.name, manifest.version
                 )));
             }
         }
         let plugin = self.load_component(manifest, manifest_toml.to_string(), wasm, bundled)?;
         write_durably(&self.wasm_path(&sha), wasm)?;
-        let stored = StoredPlugin { manifest_toml: manifest_toml.to_string(), sha256: sha, uploaded_at: now, bundled };
+        let stored = StoredPlugin {
+            manifest_toml: manifest_toml.to_string(),
+            sha256: sha,
+            uploaded_at: now,
+            bundled,
+        };
         self.tree.insert(&k, &serde_json::to_vec(&stored)?)?;
-        let id = (plugin.manifest.name.clone(), plugin.manifest.version.clone());
-        self.loaded.write().map_err(poisoned)?.insert(id, plugin.clone());
+        let id = (
+            plugin.manifest.name.clone(),
+            plugin.manifest.version.clone(),
+        );
+        self.loaded
+            .write()
+            .map_err(poisoned)?
+            .insert(id, plugin.clone());
         Ok(plugin)
     }
 
@@ -141,8 +177,9 @@ impl PluginRegistry {
         for (_, v) in self.tree.scan_prefix(b"", None, usize::MAX)? {
             let stored: StoredPlugin = serde_json::from_slice(&v)?;
             let result = Manifest::parse(&stored.manifest_toml).and_then(|m| {
-                let wasm = std::fs::read(self.wasm_path(&stored.sha256))
-                    .map_err(|e| PlazaError::Unavailable(format!("component {}: {e}", stored.sha256)))?;
+                let wasm = std::fs::read(self.wasm_path(&stored.sha256)).map_err(|e| {
+                    PlazaError::Unavailable(format!("component {}: {e}", stored.sha256))
+                })?;
                 self.load_component(m, stored.manifest_toml.clone(), &wasm, stored.bundled)
             });
             match result {
@@ -150,28 +187,44 @@ impl PluginRegistry {
                     let id = (p.manifest.name.clone(), p.manifest.version.clone());
                     self.loaded.write().map_err(poisoned)?.insert(id, p);
                 }
-                Err(e) => tracing::error!(sha256 = %stored.sha256, error = %e, "stored plugin does not load; skipped"),
+                Err(e) => {
+                    tracing::error!(sha256 = %stored.sha256, error = %e, "stored plugin does not load; skipped")
+                }
             }
         }
         Ok(())
     }
 
     pub fn get(&self, name: &str, version: &Version) -> Option<Arc<LoadedPlugin>> {
-        self.loaded.read().ok()?.get(&(name.to_string(), version.clone())).cloned()
+        self.loaded
+            .read()
+            .ok()?
+            .get(&(name.to_string(), version.clone()))
+            .cloned()
     }
 
     /// The newest version of a plugin.
     pub fn latest(&self, name: &str) -> Option<Arc<LoadedPlugin>> {
         let loaded = self.loaded.read().ok()?;
-        loaded.iter().rev().find(|((n, _), _)| n == name).map(|(_, p)| p.clone())
+        loaded
+            .iter()
+            .rev()
+            .find(|((n, _), _)| n == name)
+            .map(|(_, p)| p.clone())
     }
 
     pub fn list(&self) -> Vec<Arc<LoadedPlugin>> {
-        self.loaded.read().map(|l| l.values().cloned().collect()).unwrap_or_default()
+        self.loaded
+            .read()
+            .map(|l| l.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     pub fn versions(&self, name: &str) -> Vec<Arc<LoadedPlugin>> {
-        self.list().into_iter().filter(|p| p.manifest.name == name).collect()
+        self.list()
+            .into_iter()
+            .filter(|p| p.manifest.name == name)
+            .collect()
     }
 }
 
@@ -182,7 +235,9 @@ pub(crate) fn poisoned<T>(_: T) -> PlazaError {
 /// Writes a file so that it is complete or absent after a crash: temp file, fsync, rename.
 pub(crate) fn write_durably(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
-    let io = |e: std::io::Error| PlazaError::Unavailable(format!("cannot write {}: {e}", path.display()));
+    let io = |e: std::io::Error| {
+        PlazaError::Unavailable(format!("cannot write {}: {e}", path.display()))
+    };
     if path.exists() {
         return Ok(());
     }
@@ -192,7 +247,9 @@ pub(crate) fn write_durably(path: &std::path::Path, bytes: &[u8]) -> Result<()> 
     f.sync_all().map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)?;
     if let Some(dir) = path.parent() {
-        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io)?;
     }
     Ok(())
 }

@@ -18,7 +18,7 @@ pub mod v0_1_0 {
 
 pub use v0_1_0::Plugin as PluginV0_1;
 pub use v0_1_0::PluginPre as PluginPreV0_1;
-pub use v0_1_0::exports::plaza::platform::handler as handler;
+pub use v0_1_0::exports::plaza::platform::handler;
 pub use v0_1_0::plaza::platform::types as wit;
 
 /// The API versions this host serves, newest first.
@@ -52,7 +52,10 @@ impl From<wit::Error> for crate::error::PlazaError {
         match e {
             wit::Error::NotFound(m) => E::NotFound(m),
             wit::Error::PermissionDenied(m) => E::PermissionDenied(m),
-            wit::Error::QuotaExceeded(q) => E::QuotaExceeded { message: q.message, resets_at: q.resets_at },
+            wit::Error::QuotaExceeded(q) => E::QuotaExceeded {
+                message: q.message,
+                resets_at: q.resets_at,
+            },
             wit::Error::OutsideWindow(m) => E::OutsideWindow(m),
             wit::Error::Invalid(m) => E::Invalid(m),
             wit::Error::TooLarge(m) => E::TooLarge(m),

@@ -47,15 +47,24 @@ impl CompiledCache {
         let mut h = ShaHasher(Sha256::new());
         std::hash::Hash::hash(&engine.precompile_compatibility_hash(), &mut h);
         let engine_hash = hex::encode(&h.0.finalize()[..8]);
-        Ok(CompiledCache { dir: dir.to_path_buf(), engine_hash })
+        Ok(CompiledCache {
+            dir: dir.to_path_buf(),
+            engine_hash,
+        })
     }
 
     fn path_for(&self, wasm_sha: &str) -> PathBuf {
-        self.dir.join(format!("{wasm_sha}-{}.cwasm", self.engine_hash))
+        self.dir
+            .join(format!("{wasm_sha}-{}.cwasm", self.engine_hash))
     }
 
     /// Loads the compiled form of `wasm`, compiling and storing it on a miss.
-    pub fn load(&self, engine: &Engine, wasm: &[u8], wasm_sha: &str) -> wasmtime::Result<(Component, CacheOutcome)> {
+    pub fn load(
+        &self,
+        engine: &Engine,
+        wasm: &[u8],
+        wasm_sha: &str,
+    ) -> wasmtime::Result<(Component, CacheOutcome)> {
         let path = self.path_for(wasm_sha);
         if path.exists() {
             // SAFETY: the file is in the host's own cache directory, named by the hash of the wasm

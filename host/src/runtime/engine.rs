@@ -20,7 +20,9 @@ pub struct PoolSize {
 
 impl Default for PoolSize {
     fn default() -> Self {
-        PoolSize { concurrent_instances: 1000 }
+        PoolSize {
+            concurrent_instances: 1000,
+        }
     }
 }
 
@@ -62,12 +64,14 @@ impl EpochTicker {
     pub fn start(engine: &Engine) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let (engine, flag) = (engine.clone(), stop.clone());
-        let spawned = std::thread::Builder::new().name("plaza-epoch".into()).spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                std::thread::sleep(EPOCH_TICK);
-                engine.increment_epoch();
-            }
-        });
+        let spawned = std::thread::Builder::new()
+            .name("plaza-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            });
         if let Err(e) = spawned {
             tracing::error!(error = %e, "cannot start the epoch ticker: plugin deadlines will rely on wall-clock timeouts only");
         }

@@ -25,14 +25,28 @@ impl log::Host for CallState {
         let (account, plugin) = (self.account_id(), self.plugin_name());
         let version = &self.install.plugin.manifest.version;
         match level {
-            log::Level::Trace => tracing::trace!(target: "plugin", account, plugin, %version, "{msg}"),
-            log::Level::Debug => tracing::debug!(target: "plugin", account, plugin, %version, "{msg}"),
-            log::Level::Info => tracing::info!(target: "plugin", account, plugin, %version, "{msg}"),
-            log::Level::Warn => tracing::warn!(target: "plugin", account, plugin, %version, "{msg}"),
-            log::Level::Error => tracing::error!(target: "plugin", account, plugin, %version, "{msg}"),
+            log::Level::Trace => {
+                tracing::trace!(target: "plugin", account, plugin, %version, "{msg}")
+            }
+            log::Level::Debug => {
+                tracing::debug!(target: "plugin", account, plugin, %version, "{msg}")
+            }
+            log::Level::Info => {
+                tracing::info!(target: "plugin", account, plugin, %version, "{msg}")
+            }
+            log::Level::Warn => {
+                tracing::warn!(target: "plugin", account, plugin, %version, "{msg}")
+            }
+            log::Level::Error => {
+                tracing::error!(target: "plugin", account, plugin, %version, "{msg}")
+            }
         }
         if self.log_budget == 0 {
-            tracing::warn!(account, plugin, "plugin exceeded its per-call log budget; further lines dropped");
+            tracing::warn!(
+                account,
+                plugin,
+                "plugin exceeded its per-call log budget; further lines dropped"
+            );
         }
         Ok(())
     }

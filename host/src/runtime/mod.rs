@@ -112,10 +112,18 @@ impl Runtime {
         // WASI is linked so that ordinary Rust guests (std, panics, clocks, random) work, but the
         // context each call gets grants nothing: no files, no environment, no sockets.
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        bindings::PluginV0_1::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)?;
+        bindings::PluginV0_1::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
+            &mut linker,
+            |s| s,
+        )?;
         let cache = cache::CompiledCache::new(cache_dir, &engine)?;
         let ticker = engine::EpochTicker::start(&engine);
-        Ok(Runtime { engine, linker, cache, _ticker: ticker })
+        Ok(Runtime {
+            engine,
+            linker,
+            cache,
+            _ticker: ticker,
+        })
     }
 
     /// Compiles (or loads from the cache) and links a component. Fails on anything that is not a
@@ -127,12 +135,12 @@ impl Runtime {
             .load(&self.engine, wasm, &sha256)
             .map_err(|e| PlazaError::invalid(format!("not a valid WebAssembly component: {e}")))?;
         self.check_api_version(&component)?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| PlazaError::invalid(format!("component cannot be linked by this host: {e}")))?;
-        let pre = PluginPreV0_1::new(pre)
-            .map_err(|e| PlazaError::invalid(format!("component does not export the plugin world: {e}")))?;
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
+            PlazaError::invalid(format!("component cannot be linked by this host: {e}"))
+        })?;
+        let pre = PluginPreV0_1::new(pre).map_err(|e| {
+            PlazaError::invalid(format!("component does not export the plugin world: {e}"))
+        })?;
         Ok(LoadedComponent { pre, sha256, cache })
     }
 
@@ -141,9 +149,15 @@ impl Runtime {
     fn check_api_version(&self, component: &Component) -> Result<(), PlazaError> {
         let ty = component.component_type();
         for (name, _) in ty.imports(&self.engine) {
-            let Some(rest) = name.strip_prefix(bindings::API_PACKAGE) else { continue };
-            let Some((_, version)) = rest.rsplit_once('@') else { continue };
-            let Ok(version) = semver::Version::parse(version) else { continue };
+            let Some(rest) = name.strip_prefix(bindings::API_PACKAGE) else {
+                continue;
+            };
+            let Some((_, version)) = rest.rsplit_once('@') else {
+                continue;
+            };
+            let Ok(version) = semver::Version::parse(version) else {
+                continue;
+            };
             if !bindings::SUPPORTED_API_VERSIONS.contains(&version) {
                 return Err(PlazaError::invalid(format!(
                     "component was built against {}@{version}; this host serves {}",
@@ -201,7 +215,11 @@ impl Runtime {
 }
 
 pub fn supported_versions() -> String {
-    bindings::SUPPORTED_API_VERSIONS.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(", ")
+    bindings::SUPPORTED_API_VERSIONS
+        .iter()
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 type Plain<T> = Result<T, wit::Error>;
@@ -214,12 +232,30 @@ async fn run(
     let plugin = pre.instantiate_async(&mut *store).await?;
     let h = plugin.plaza_platform_handler();
     Ok(match invocation {
-        Invocation::Install(ctx) => h.call_on_install(&mut *store, &ctx).await?.map(|()| Outcome::Done),
-        Invocation::Uninstall(ctx) => h.call_on_uninstall(&mut *store, &ctx).await?.map(|()| Outcome::Done),
-        Invocation::Message(ctx, msg) => h.call_on_message(&mut *store, &ctx, &msg).await?.map(Outcome::Reply),
-        Invocation::Event(ctx, ev) => h.call_on_event(&mut *store, &ctx, &ev).await?.map(Outcome::Reply),
-        Invocation::Http(ctx, req) => h.call_on_http(&mut *store, &ctx, &req).await?.map(Outcome::Http),
-        Invocation::Review(ctx, c) => h.call_review_outbound(&mut *store, &ctx, &c).await?.map(Outcome::Verdict),
+        Invocation::Install(ctx) => h
+            .call_on_install(&mut *store, &ctx)
+            .await?
+            .map(|()| Outcome::Done),
+        Invocation::Uninstall(ctx) => h
+            .call_on_uninstall(&mut *store, &ctx)
+            .await?
+            .map(|()| Outcome::Done),
+        Invocation::Message(ctx, msg) => h
+            .call_on_message(&mut *store, &ctx, &msg)
+            .await?
+            .map(Outcome::Reply),
+        Invocation::Event(ctx, ev) => h
+            .call_on_event(&mut *store, &ctx, &ev)
+            .await?
+            .map(Outcome::Reply),
+        Invocation::Http(ctx, req) => h
+            .call_on_http(&mut *store, &ctx, &req)
+            .await?
+            .map(Outcome::Http),
+        Invocation::Review(ctx, c) => h
+            .call_review_outbound(&mut *store, &ctx, &c)
+            .await?
+            .map(Outcome::Verdict),
     })
 }
 
@@ -232,7 +268,12 @@ pub fn content_size(c: &wit::Content) -> usize {
         }
         wit::Content::News(articles) => articles
             .iter()
-            .map(|a| a.title.len() + a.description.len() + a.url.len() + a.picture_url.as_ref().map_or(0, |u| u.len()))
+            .map(|a| {
+                a.title.len()
+                    + a.description.len()
+                    + a.url.len()
+                    + a.picture_url.as_ref().map_or(0, |u| u.len())
+            })
             .sum(),
         wit::Content::TransferToService => 0,
     }
@@ -240,7 +281,9 @@ pub fn content_size(c: &wit::Content) -> usize {
 
 fn check_size(outcome: Outcome) -> Result<Outcome, CallFailure> {
     let too_big = |what: &str, n: usize, max: usize| {
-        Err(CallFailure::TooLarge(format!("{what} is {n} bytes; the limit is {max}")))
+        Err(CallFailure::TooLarge(format!(
+            "{what} is {n} bytes; the limit is {max}"
+        )))
     };
     match &outcome {
         Outcome::Reply(Some(c)) | Outcome::Verdict(wit::ReviewVerdict::Mask(c)) => {

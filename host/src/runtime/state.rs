@@ -28,7 +28,11 @@ pub struct CallState {
 }
 
 impl CallState {
-    pub fn new(platform: Arc<Platform>, install: Arc<ActiveInstallation>, follower: Option<String>) -> Self {
+    pub fn new(
+        platform: Arc<Platform>,
+        install: Arc<ActiveInstallation>,
+        follower: Option<String>,
+    ) -> Self {
         let memory = install.plugin.manifest.limits.memory_bytes();
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
         // Nothing granted: no preopened directories, no environment, no arguments, no sockets.
@@ -37,7 +41,10 @@ impl CallState {
             platform,
             install,
             follower,
-            limiter: MemoryLimiter { limit: memory, denied: false },
+            limiter: MemoryLimiter {
+                limit: memory,
+                denied: false,
+            },
             log_budget: super::LOG_BYTES_PER_CALL,
             stderr,
             wasi,
@@ -57,7 +64,10 @@ impl CallState {
 
 impl WasiView for CallState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -69,7 +79,12 @@ pub struct MemoryLimiter {
 }
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.limit {
             self.denied = true;
             return Err(wasmtime::format_err!(
@@ -80,7 +95,12 @@ impl ResourceLimiter for MemoryLimiter {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 }

@@ -26,7 +26,8 @@ impl CronExpr {
                 )));
             }
         };
-        let schedule = cron::Schedule::from_str(&full).map_err(|e| PlazaError::invalid(format!("cron {expr:?}: {e}")))?;
+        let schedule = cron::Schedule::from_str(&full)
+            .map_err(|e| PlazaError::invalid(format!("cron {expr:?}: {e}")))?;
         let tz = chrono_tz::Tz::from_str(timezone)
             .map_err(|_| PlazaError::invalid(format!("unknown timezone {timezone:?}")))?;
         Ok(CronExpr { schedule, tz })
@@ -35,7 +36,10 @@ impl CronExpr {
     /// The first occurrence strictly after `after_ms` (ms since the epoch).
     pub fn next_after(&self, after_ms: u64) -> Option<u64> {
         let after = self.tz.timestamp_millis_opt(after_ms as i64).single()?;
-        self.schedule.after(&after).next().map(|t| t.timestamp_millis() as u64)
+        self.schedule
+            .after(&after)
+            .next()
+            .map(|t| t.timestamp_millis() as u64)
     }
 }
 

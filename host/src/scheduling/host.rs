@@ -12,9 +12,15 @@ const MAX_PAYLOAD: usize = 64 << 10;
 
 impl CallState {
     fn new_job(&self, kind: JobKind, next_run: u64, payload: Vec<u8>) -> Result<Job> {
-        self.install.installation.grants.require(&Capability::Scheduling)?;
+        self.install
+            .installation
+            .grants
+            .require(&Capability::Scheduling)?;
         if payload.len() > MAX_PAYLOAD {
-            return Err(PlazaError::TooLarge(format!("job payload is {} bytes; the limit is {MAX_PAYLOAD}", payload.len())));
+            return Err(PlazaError::TooLarge(format!(
+                "job payload is {} bytes; the limit is {MAX_PAYLOAD}",
+                payload.len()
+            )));
         }
         Ok(Job {
             id: self.platform.ids.next("j"),
@@ -28,7 +34,6 @@ impl CallState {
             created_at: self.platform.clock.now_ms(),
         })
     }
-
 }
 
 /// Persisted before acknowledged: a job the plugin was told about survives a crash. (A free
@@ -52,19 +57,35 @@ impl scheduling::Host for CallState {
         let next = expr
             .next_after(self.platform.clock.now_ms())
             .ok_or_else(|| PlazaError::invalid(format!("cron {cron:?} never fires")))?;
-        let job = self.new_job(JobKind::Cron { expr: cron, timezone: tz }, next, payload)?;
+        let job = self.new_job(
+            JobKind::Cron {
+                expr: cron,
+                timezone: tz,
+            },
+            next,
+            payload,
+        )?;
         persist(self.platform.clone(), job).await
     }
 
     async fn cancel(&mut self, job_id: String) -> Result<bool> {
-        self.install.installation.grants.require(&Capability::Scheduling)?;
-        let cancelled = self.platform.jobs.cancel(self.account_id(), self.plugin_name(), &job_id)?;
+        self.install
+            .installation
+            .grants
+            .require(&Capability::Scheduling)?;
+        let cancelled =
+            self.platform
+                .jobs
+                .cancel(self.account_id(), self.plugin_name(), &job_id)?;
         self.platform.commit.commit().await?;
         Ok(cancelled)
     }
 
     async fn list(&mut self) -> Result<Vec<scheduling::Job>> {
-        self.install.installation.grants.require(&Capability::Scheduling)?;
+        self.install
+            .installation
+            .grants
+            .require(&Capability::Scheduling)?;
         Ok(self
             .platform
             .jobs

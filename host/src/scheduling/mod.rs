@@ -74,7 +74,8 @@ impl JobStore {
     }
 
     fn put(&self, job: &Job) -> Result<()> {
-        self.jobs.insert(&Self::job_key(job), &serde_json::to_vec(job)?)?;
+        self.jobs
+            .insert(&Self::job_key(job), &serde_json::to_vec(job)?)?;
         if let Some(at) = job.next_run {
             self.due.insert(&due_key(at, job), b"")?;
         }
@@ -82,11 +83,17 @@ impl JobStore {
     }
 
     pub fn get(&self, account: &str, plugin: &str, id: &str) -> Result<Option<Job>> {
-        Ok(self.jobs.get(&key(&[account, plugin, id]))?.map(|b| serde_json::from_slice(&b)).transpose()?)
+        Ok(self
+            .jobs
+            .get(&key(&[account, plugin, id]))?
+            .map(|b| serde_json::from_slice(&b))
+            .transpose()?)
     }
 
     pub fn cancel(&self, account: &str, plugin: &str, id: &str) -> Result<bool> {
-        let Some(job) = self.get(account, plugin, id)? else { return Ok(false) };
+        let Some(job) = self.get(account, plugin, id)? else {
+            return Ok(false);
+        };
         self.remove(&job)?;
         Ok(true)
     }
@@ -125,11 +132,22 @@ impl JobStore {
     }
 
     /// Moves a job to a new next run (or ends it with `None`), keeping the due index in step.
-    pub fn reschedule(&self, job: &Job, next_run: Option<u64>, scheduled_for: u64, attempt: u32) -> Result<Job> {
+    pub fn reschedule(
+        &self,
+        job: &Job,
+        next_run: Option<u64>,
+        scheduled_for: u64,
+        attempt: u32,
+    ) -> Result<Job> {
         if let Some(at) = job.next_run {
             self.due.remove(&due_key(at, job))?;
         }
-        let updated = Job { next_run, scheduled_for, attempt, ..job.clone() };
+        let updated = Job {
+            next_run,
+            scheduled_for,
+            attempt,
+            ..job.clone()
+        };
         match next_run {
             Some(_) => self.put(&updated)?,
             None => {

@@ -61,10 +61,16 @@ impl Platform {
     async fn fire(self: &Arc<Self>, job: Job, now: u64) -> Result<()> {
         let Some(active) = self.plugins.find_active(&job.account, &job.plugin) else {
             // Uninstalled: the job goes with it. Disabled: try again later without counting.
-            if self.plugins.installations.get(&job.account, &job.plugin).is_err() {
+            if self
+                .plugins
+                .installations
+                .get(&job.account, &job.plugin)
+                .is_err()
+            {
                 self.jobs.remove(&job)?;
             } else {
-                self.jobs.reschedule(&job, Some(now + 60_000), job.scheduled_for, job.attempt)?;
+                self.jobs
+                    .reschedule(&job, Some(now + 60_000), job.scheduled_for, job.attempt)?;
             }
             return Ok(());
         };
@@ -75,9 +81,17 @@ impl Platform {
             scheduled_for: job.scheduled_for,
             attempt,
         });
-        let ok = self.call_plugin(&active, None, false, |ctx| Invocation::Event(ctx, event)).await.is_ok();
+        let ok = self
+            .call_plugin(&active, None, false, |ctx| Invocation::Event(ctx, event))
+            .await
+            .is_ok();
         if !ok && attempt < MAX_ATTEMPTS {
-            self.jobs.reschedule(&job, Some(now + backoff_ms(attempt)), job.scheduled_for, attempt)?;
+            self.jobs.reschedule(
+                &job,
+                Some(now + backoff_ms(attempt)),
+                job.scheduled_for,
+                attempt,
+            )?;
             return Ok(());
         }
         if !ok {
@@ -85,11 +99,13 @@ impl Platform {
         }
         match &job.kind {
             JobKind::At { .. } => {
-                self.jobs.reschedule(&job, None, job.scheduled_for, attempt)?;
+                self.jobs
+                    .reschedule(&job, None, job.scheduled_for, attempt)?;
             }
             JobKind::Cron { expr, timezone } => {
                 let next = CronExpr::parse(expr, timezone)?.next_after(now.max(job.scheduled_for));
-                self.jobs.reschedule(&job, next, next.unwrap_or(job.scheduled_for), 0)?;
+                self.jobs
+                    .reschedule(&job, next, next.unwrap_or(job.scheduled_for), 0)?;
             }
         }
         Ok(())

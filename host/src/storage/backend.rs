@@ -9,6 +9,9 @@ use std::sync::Arc;
 
 use crate::error::{PlazaError, Result};
 
+/// A read-modify-write step: the current value (if any) in, the new value (`None` removes) out.
+pub type UpdateFn<'a> = dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>> + 'a;
+
 /// An ordered byte-keyed tree.
 pub trait Tree: Send + Sync {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>>;
@@ -26,14 +29,14 @@ pub trait Tree: Send + Sync {
     /// Entries with `start <= key < end`, in key order.
     fn range(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>>;
     /// Sets `key` to `new` only if its current value equals `expected` (`None` = absent).
-    fn compare_and_swap(&self, key: &[u8], expected: Option<&[u8]>, new: Option<&[u8]>)
-    -> Result<bool>;
-    /// Atomically replaces the value with `f(current)` (`None` removes) and returns the new value.
-    fn update(
+    fn compare_and_swap(
         &self,
         key: &[u8],
-        f: &mut dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>>,
-    ) -> Result<Option<Vec<u8>>>;
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool>;
+    /// Atomically replaces the value with `f(current)` (`None` removes) and returns the new value.
+    fn update(&self, key: &[u8], f: &mut UpdateFn<'_>) -> Result<Option<Vec<u8>>>;
 }
 
 /// A store of named trees with a durability barrier.
@@ -57,7 +60,10 @@ impl SledBackend {
             .flush_every_ms(Some(500))
             .open()
             .map_err(|e| {
-                PlazaError::Unavailable(format!("cannot open data directory {}: {e}", dir.display()))
+                PlazaError::Unavailable(format!(
+                    "cannot open data directory {}: {e}",
+                    dir.display()
+                ))
             })?;
         Ok(SledBackend { db })
     }
@@ -113,7 +119,11 @@ impl Tree for SledTree {
                 let iter = self
                     .0
                     .range::<&[u8], _>((Bound::Excluded(after), Bound::Unbounded))
-                    .take_while(|r| r.as_ref().map(|(k, _)| k.starts_with(prefix)).unwrap_or(true));
+                    .take_while(|r| {
+                        r.as_ref()
+                            .map(|(k, _)| k.starts_with(prefix))
+                            .unwrap_or(true)
+                    });
                 collect(iter, limit)
             }
             _ => collect(self.0.scan_prefix(prefix), limit),
@@ -133,12 +143,8 @@ impl Tree for SledTree {
         Ok(self.0.compare_and_swap(key, expected, new)?.is_ok())
     }
 
-    fn update(
-        &self,
-        key: &[u8],
-        f: &mut dyn FnMut(Option<&[u8]>) -> Option<Vec<u8>>,
-    ) -> Result<Option<Vec<u8>>> {
-        Ok(self.0.update_and_fetch(key, |old| f(old))?.map(|v| v.to_vec()))
+    fn update(&self, key: &[u8], f: &mut UpdateFn<'_>) -> Result<Option<Vec<u8>>> {
+        Ok(self.0.update_and_fetch(key, f)?.map(|v| v.to_vec()))
     }
 }
 
@@ -193,7 +199,9 @@ mod tests {
         assert!(!t.compare_and_swap(b"k", None, Some(b"2")).unwrap());
         assert!(t.compare_and_swap(b"k", Some(b"1"), None).unwrap());
         assert_eq!(t.get(b"k").unwrap(), None);
-        let v = t.update(b"n", &mut |old| Some([old.unwrap_or(b""), b"x"].concat())).unwrap();
+        let v = t
+            .update(b"n", &mut |old| Some([old.unwrap_or(b""), b"x"].concat()))
+            .unwrap();
         assert_eq!(v, Some(b"x".to_vec()));
     }
 }

@@ -26,7 +26,11 @@ impl GroupCommit {
     pub fn start(backend: Arc<dyn Backend>) -> Arc<Self> {
         let (flushed_tx, flushed) = watch::channel(0u64);
         let (doorbell, rings) = mpsc::sync_channel::<()>(1);
-        let gc = Arc::new(GroupCommit { requested: AtomicU64::new(0), flushed, doorbell });
+        let gc = Arc::new(GroupCommit {
+            requested: AtomicU64::new(0),
+            flushed,
+            doorbell,
+        });
         let weak = Arc::downgrade(&gc);
         std::thread::Builder::new()
             .name("plaza-group-commit".into())

@@ -10,8 +10,14 @@ use super::plugin_kv::KvNamespace;
 impl CallState {
     /// The caller's namespace, after checking the storage grant.
     fn kv_namespace(&self) -> Result<KvNamespace> {
-        self.install.installation.grants.require(&Capability::Storage)?;
-        Ok(KvNamespace { account: self.account_id().to_string(), plugin: self.plugin_name().to_string() })
+        self.install
+            .installation
+            .grants
+            .require(&Capability::Storage)?;
+        Ok(KvNamespace {
+            account: self.account_id().to_string(),
+            plugin: self.plugin_name().to_string(),
+        })
     }
 }
 
@@ -34,18 +40,38 @@ impl storage::Host for CallState {
         Ok(existed)
     }
 
-    async fn list_prefix(&mut self, prefix: String, cursor: Option<String>, limit: u32) -> Result<storage::Entries> {
+    async fn list_prefix(
+        &mut self,
+        prefix: String,
+        cursor: Option<String>,
+        limit: u32,
+    ) -> Result<storage::Entries> {
         let ns = self.kv_namespace()?;
-        let page = self.platform.kv.list_prefix(&ns, &prefix, cursor.as_deref(), limit)?;
+        let page = self
+            .platform
+            .kv
+            .list_prefix(&ns, &prefix, cursor.as_deref(), limit)?;
         Ok(storage::Entries {
-            items: page.items.into_iter().map(|(key, value)| storage::Entry { key, value }).collect(),
+            items: page
+                .items
+                .into_iter()
+                .map(|(key, value)| storage::Entry { key, value })
+                .collect(),
             next_cursor: page.next_cursor,
         })
     }
 
-    async fn compare_and_swap(&mut self, key: String, expected: Option<Vec<u8>>, new: Option<Vec<u8>>) -> Result<bool> {
+    async fn compare_and_swap(
+        &mut self,
+        key: String,
+        expected: Option<Vec<u8>>,
+        new: Option<Vec<u8>>,
+    ) -> Result<bool> {
         let ns = self.kv_namespace()?;
-        let swapped = self.platform.kv.compare_and_swap(&ns, &key, expected.as_deref(), new.as_deref())?;
+        let swapped =
+            self.platform
+                .kv
+                .compare_and_swap(&ns, &key, expected.as_deref(), new.as_deref())?;
         if swapped {
             self.platform.commit.commit().await?;
         }

@@ -60,7 +60,11 @@ pub struct PluginKv {
 
 impl PluginKv {
     pub fn new(data: Arc<dyn Tree>, usage: Arc<dyn Tree>, limits: KvLimits) -> Self {
-        PluginKv { data, usage, limits }
+        PluginKv {
+            data,
+            usage,
+            limits,
+        }
     }
 
     fn ns_prefix(ns: &KvNamespace) -> Vec<u8> {
@@ -92,7 +96,9 @@ impl PluginKv {
 
     fn add_usage(&self, ns: &KvNamespace, keys: i64, bytes: i64) -> Result<()> {
         self.usage.update(&Self::ns_prefix(ns), &mut |old| {
-            let mut u: KvUsage = old.and_then(|b| serde_json::from_slice(b).ok()).unwrap_or_default();
+            let mut u: KvUsage = old
+                .and_then(|b| serde_json::from_slice(b).ok())
+                .unwrap_or_default();
             u.keys = u.keys.saturating_add_signed(keys);
             u.bytes = u.bytes.saturating_add_signed(bytes);
             serde_json::to_vec(&u).ok()
@@ -119,7 +125,10 @@ impl PluginKv {
         let bytes_after = u.bytes + entry(new_len) - old_len.map(entry).unwrap_or(0).min(u.bytes);
         if old_len.is_none() && u.keys >= self.limits.max_keys {
             return Err(PlazaError::QuotaExceeded {
-                message: format!("installation holds {} keys; the limit is {}", u.keys, self.limits.max_keys),
+                message: format!(
+                    "installation holds {} keys; the limit is {}",
+                    u.keys, self.limits.max_keys
+                ),
                 resets_at: None,
             });
         }
@@ -135,7 +144,13 @@ impl PluginKv {
         Ok(())
     }
 
-    fn account_change(&self, ns: &KvNamespace, key: &str, old: Option<usize>, new: Option<usize>) -> Result<()> {
+    fn account_change(
+        &self,
+        ns: &KvNamespace,
+        key: &str,
+        old: Option<usize>,
+        new: Option<usize>,
+    ) -> Result<()> {
         let size = |len: Option<usize>| len.map(|l| (key.len() + l) as i64).unwrap_or(0);
         let keys = i64::from(new.is_some()) - i64::from(old.is_some());
         let bytes = size(new) - size(old);
@@ -184,7 +199,11 @@ impl PluginKv {
             .into_iter()
             .map(|(k, v)| (String::from_utf8_lossy(&k[base.len()..]).into_owned(), v))
             .collect::<Vec<_>>();
-        let next_cursor = if more { items.last().map(|(k, _)| k.clone()) } else { None };
+        let next_cursor = if more {
+            items.last().map(|(k, _)| k.clone())
+        } else {
+            None
+        };
         Ok(KvPage { items, next_cursor })
     }
 
@@ -215,10 +234,15 @@ impl PluginKv {
             old_len = old.map(|o| o.len());
             let current = match old {
                 None => 0,
-                Some(bytes) => match std::str::from_utf8(bytes).ok().and_then(|s| s.parse::<i64>().ok()) {
+                Some(bytes) => match std::str::from_utf8(bytes)
+                    .ok()
+                    .and_then(|s| s.parse::<i64>().ok())
+                {
                     Some(n) => n,
                     None => {
-                        failure = Some(PlazaError::invalid(format!("value of {key:?} is not an integer")));
+                        failure = Some(PlazaError::invalid(format!(
+                            "value of {key:?} is not an integer"
+                        )));
                         return old.map(|o| o.to_vec());
                     }
                 },
@@ -226,7 +250,9 @@ impl PluginKv {
             match current.checked_add(delta) {
                 Some(n) => Some(n.to_string().into_bytes()),
                 None => {
-                    failure = Some(PlazaError::invalid(format!("incrementing {key:?} overflows")));
+                    failure = Some(PlazaError::invalid(format!(
+                        "incrementing {key:?} overflows"
+                    )));
                     old.map(|o| o.to_vec())
                 }
             }
@@ -273,7 +299,10 @@ mod tests {
     }
 
     fn ns(a: &str, p: &str) -> KvNamespace {
-        KvNamespace { account: a.into(), plugin: p.into() }
+        KvNamespace {
+            account: a.into(),
+            plugin: p.into(),
+        }
     }
 
     #[test]
@@ -284,7 +313,13 @@ mod tests {
         assert_eq!(kv.get(&ns("b", "p"), "k").unwrap(), None);
         // A plugin named like a prefix of another does not see its keys through a prefix listing.
         kv.set(&ns("a", "pp"), "x", b"2").unwrap();
-        assert_eq!(kv.list_prefix(&ns("a", "p"), "", None, 10).unwrap().items.len(), 1);
+        assert_eq!(
+            kv.list_prefix(&ns("a", "p"), "", None, 10)
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -297,8 +332,12 @@ mod tests {
         kv.set(&n, "other", b"v").unwrap();
         let p1 = kv.list_prefix(&n, "item/", None, 2).unwrap();
         assert_eq!(p1.items.len(), 2);
-        let p2 = kv.list_prefix(&n, "item/", p1.next_cursor.as_deref(), 2).unwrap();
-        let p3 = kv.list_prefix(&n, "item/", p2.next_cursor.as_deref(), 2).unwrap();
+        let p2 = kv
+            .list_prefix(&n, "item/", p1.next_cursor.as_deref(), 2)
+            .unwrap();
+        let p3 = kv
+            .list_prefix(&n, "item/", p2.next_cursor.as_deref(), 2)
+            .unwrap();
         assert_eq!(p3.items.len(), 1);
         assert_eq!(p3.next_cursor, None);
         assert_eq!(p3.items[0].0, "item/4");
@@ -306,16 +345,33 @@ mod tests {
 
     #[test]
     fn bounds_are_typed_errors_and_usage_is_tracked() {
-        let limits = KvLimits { max_value_bytes: 10, max_keys: 2, max_total_bytes: 100, ..Default::default() };
+        let limits = KvLimits {
+            max_value_bytes: 10,
+            max_keys: 2,
+            max_total_bytes: 100,
+            ..Default::default()
+        };
         let (_d, kv) = kv(limits);
         let n = ns("a", "p");
-        assert!(matches!(kv.set(&n, "k", &[0; 11]), Err(PlazaError::TooLarge(_))));
+        assert!(matches!(
+            kv.set(&n, "k", &[0; 11]),
+            Err(PlazaError::TooLarge(_))
+        ));
         kv.set(&n, "k1", b"12345").unwrap();
         kv.set(&n, "k2", b"12345").unwrap();
-        assert!(matches!(kv.set(&n, "k3", b"1"), Err(PlazaError::QuotaExceeded { .. })));
+        assert!(matches!(
+            kv.set(&n, "k3", b"1"),
+            Err(PlazaError::QuotaExceeded { .. })
+        ));
         // Overwriting an existing key is not a new key.
         kv.set(&n, "k2", b"1").unwrap();
-        assert_eq!(kv.usage(&n).unwrap(), KvUsage { keys: 2, bytes: 2 + 5 + 2 + 1 });
+        assert_eq!(
+            kv.usage(&n).unwrap(),
+            KvUsage {
+                keys: 2,
+                bytes: 2 + 5 + 2 + 1
+            }
+        );
         assert!(kv.delete(&n, "k1").unwrap());
         assert_eq!(kv.usage(&n).unwrap(), KvUsage { keys: 1, bytes: 3 });
     }
@@ -328,7 +384,10 @@ mod tests {
         assert!(!kv.compare_and_swap(&n, "c", None, Some(b"y")).unwrap());
         assert_eq!(kv.increment(&n, "n", 5).unwrap(), 5);
         assert_eq!(kv.increment(&n, "n", -7).unwrap(), -2);
-        assert!(matches!(kv.increment(&n, "c", 1), Err(PlazaError::Invalid(_))));
+        assert!(matches!(
+            kv.increment(&n, "c", 1),
+            Err(PlazaError::Invalid(_))
+        ));
         assert_eq!(kv.get(&n, "c").unwrap(), Some(b"x".to_vec()));
     }
 }
