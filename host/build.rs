@@ -57,7 +57,14 @@ fn main() {
             WASM_TARGET,
             "--target-dir",
         ])
-        .arg(&wasm_target_dir);
+        .arg(&wasm_target_dir)
+        // Components carry no debug info: a tenth of the size, so faster to compile and load.
+        .args([
+            "--config",
+            "profile.release.debug=false",
+            "--config",
+            "profile.release.strip=\"debuginfo\"",
+        ]);
     for (pkg, ..) in PLUGINS {
         cmd.args(["-p", pkg]);
     }

@@ -18,7 +18,7 @@ use self::registry::{LoadedPlugin, PluginRegistry, poisoned};
 use crate::accounts::Account;
 use crate::error::{PlazaError, Result};
 use crate::platform::Platform;
-use crate::runtime::{CallFailure, CallState, Invocation, Outcome, wit};
+use crate::runtime::{CallFailure, CallState, Invocation, Outcome, WarmInstance, wit};
 
 /// An enabled installation with everything a call needs resolved: the account, the compiled plugin
 /// version and the config as the JSON text the plugin reads. Calls hold an `Arc` of it, so an
@@ -187,6 +187,22 @@ fn grant_from(plugin: &LoadedPlugin, caps: Vec<Capability>) -> Result<Installati
     Ok(grant)
 }
 
+/// What a plugin learns about the call it is serving.
+pub fn call_context(
+    active: &ActiveInstallation,
+    follower: Option<String>,
+    operator: bool,
+) -> wit::CallContext {
+    let manifest = &active.plugin.manifest;
+    wit::CallContext {
+        account: (&active.account).into(),
+        plugin: manifest.name.clone(),
+        plugin_version: manifest.version.to_string(),
+        follower,
+        operator,
+    }
+}
+
 impl Platform {
     /// Installs a plugin on an account: checks requirements, config and grants, persists, runs
     /// the plugin's `on-install`, and only then makes it active. A failing `on-install` undoes it.
@@ -333,15 +349,7 @@ impl Platform {
         operator: bool,
         make: impl FnOnce(wit::CallContext) -> Invocation,
     ) -> std::result::Result<Outcome, CallFailure> {
-        let manifest = &active.plugin.manifest;
-        let ctx = wit::CallContext {
-            account: (&active.account).into(),
-            plugin: manifest.name.clone(),
-            plugin_version: manifest.version.to_string(),
-            follower: follower.clone(),
-            operator,
-        };
-        let invocation = make(ctx);
+        let invocation = make(call_context(active, follower.clone(), operator));
         let call = invocation.name();
         let state = CallState::new(self.clone(), active.clone(), follower);
         let result = self
@@ -354,6 +362,20 @@ impl Platform {
             self.record_failure(active, call, failure);
         }
         result
+    }
+
+    /// Instantiates an installation once for repeated calls (see [`crate::runtime::Runtime::warm`]).
+    pub async fn warm_instance(
+        self: &Arc<Self>,
+        active: &Arc<ActiveInstallation>,
+        follower: Option<String>,
+    ) -> std::result::Result<WarmInstance, CallFailure> {
+        let state = CallState::new(self.clone(), active.clone(), follower);
+        self.plugins
+            .registry
+            .runtime()
+            .warm(&active.plugin.pre, state)
+            .await
     }
 
     fn record_failure(&self, active: &ActiveInstallation, call: &str, failure: &CallFailure) {

@@ -16,7 +16,7 @@ use std::time::Duration;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store, Trap};
 
-pub use self::bindings::{PluginPreV0_1, wit};
+pub use self::bindings::{PluginPreV0_1, PluginV0_1, wit};
 pub use self::cache::{CacheOutcome, sha256_hex};
 pub use self::engine::{EPOCH_TICK, MAX_PLUGIN_MEMORY, PoolSize};
 pub use self::state::CallState;
@@ -169,6 +169,16 @@ impl Runtime {
         Ok(())
     }
 
+    /// A store for one call (or one warm instance) under the installation's limits.
+    fn new_store(&self, state: CallState) -> Store<CallState> {
+        let timeout_ms = state.install.plugin.manifest.limits.timeout_ms;
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        arm_deadline(&mut store, timeout_ms);
+        store.epoch_deadline_trap();
+        store
+    }
+
     /// Runs one export in a fresh store under the installation's limits.
     pub async fn invoke(
         &self,
@@ -176,41 +186,114 @@ impl Runtime {
         state: CallState,
         invocation: Invocation,
     ) -> Result<Outcome, CallFailure> {
-        let limits = state.install.plugin.manifest.limits;
-        let timeout_ms = limits.timeout_ms;
-        let memory = limits.memory_bytes();
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limiter);
-        // CPU time inside wasm: trap when the epoch passes the deadline (one extra tick so a call
-        // never gets less than its budget).
-        store.set_epoch_deadline(timeout_ms.div_ceil(EPOCH_TICK.as_millis() as u64) + 1);
-        store.epoch_deadline_trap();
-
+        let timeout_ms = state.install.plugin.manifest.limits.timeout_ms;
+        let mut store = self.new_store(state);
         // Wall time including host calls and WASI waits, which epochs alone do not bound.
-        let call = run(pre, &mut store, invocation);
-        let result = match tokio::time::timeout(Duration::from_millis(timeout_ms), call).await {
-            Ok(r) => r,
-            Err(_) => return Err(CallFailure::Timeout(timeout_ms)),
+        let call = async {
+            let plugin = pre.instantiate_async(&mut store).await?;
+            call_export(&plugin, &mut store, invocation).await
         };
+        let result = tokio::time::timeout(Duration::from_millis(timeout_ms), call).await;
+        finish(&store, timeout_ms, result)
+    }
+
+    /// Instantiates a plugin and keeps the instance for repeated calls.
+    ///
+    /// Follower traffic always gets a fresh instance (the isolation boundary); a warm instance
+    /// is for callers that own the whole sequence of calls (benchmarks, the author's runner)
+    /// and is the building block for opt-in per-installation instance reuse.
+    pub async fn warm(
+        &self,
+        pre: &PluginPreV0_1<CallState>,
+        state: CallState,
+    ) -> Result<WarmInstance, CallFailure> {
+        let timeout_ms = state.install.plugin.manifest.limits.timeout_ms;
+        let mut store = self.new_store(state);
+        let result = tokio::time::timeout(
+            Duration::from_millis(timeout_ms),
+            pre.instantiate_async(&mut store),
+        )
+        .await;
         match result {
-            Ok(Ok(outcome)) => check_size(outcome),
-            Ok(Err(plugin_error)) => Err(CallFailure::Plugin(plugin_error.into())),
-            Err(e) => {
-                if store.data().limiter.denied {
-                    return Err(CallFailure::OutOfMemory(memory));
-                }
-                if let Some(Trap::Interrupt) = e.downcast_ref::<Trap>() {
-                    return Err(CallFailure::Timeout(timeout_ms));
-                }
-                let stderr = store.data().stderr.contents();
-                let stderr = String::from_utf8_lossy(&stderr);
-                let mut msg = format!("{e:#}");
-                if let Some(panic) = stderr.lines().find(|l| l.contains("panicked")) {
-                    msg = format!("{msg} ({})", panic.trim());
-                }
-                Err(CallFailure::Trap(msg))
-            }
+            Ok(Ok(plugin)) => Ok(WarmInstance {
+                store,
+                plugin,
+                timeout_ms,
+            }),
+            Ok(Err(e)) => Err(classify(&store, timeout_ms, e)),
+            Err(_) => Err(CallFailure::Timeout(timeout_ms)),
         }
+    }
+}
+
+/// A live plugin instance that serves several calls (see [`Runtime::warm`]).
+pub struct WarmInstance {
+    store: Store<CallState>,
+    plugin: PluginV0_1,
+    timeout_ms: u64,
+}
+
+impl WarmInstance {
+    pub async fn invoke(&mut self, invocation: Invocation) -> Result<Outcome, CallFailure> {
+        arm_deadline(&mut self.store, self.timeout_ms);
+        let call = call_export(&self.plugin, &mut self.store, invocation);
+        let result = tokio::time::timeout(Duration::from_millis(self.timeout_ms), call).await;
+        finish(&self.store, self.timeout_ms, result)
+    }
+}
+
+/// CPU time inside wasm: trap when the epoch passes the deadline (one extra tick so a call never
+/// gets less than its budget).
+fn arm_deadline(store: &mut Store<CallState>, timeout_ms: u64) {
+    store.set_epoch_deadline(timeout_ms.div_ceil(EPOCH_TICK.as_millis() as u64) + 1);
+}
+
+fn finish(
+    store: &Store<CallState>,
+    timeout_ms: u64,
+    result: Result<wasmtime::Result<Plain<Outcome>>, tokio::time::error::Elapsed>,
+) -> Result<Outcome, CallFailure> {
+    match result {
+        Err(_) => Err(CallFailure::Timeout(timeout_ms)),
+        Ok(Ok(Ok(outcome))) => check_size(outcome),
+        Ok(Ok(Err(plugin_error))) => Err(CallFailure::Plugin(plugin_error.into())),
+        Ok(Err(e)) => Err(classify(store, timeout_ms, e)),
+    }
+}
+
+/// Turns a trap into the failure an operator can act on: out of memory, deadline, or a trap with
+/// the plugin's panic message when it printed one.
+fn classify(store: &Store<CallState>, timeout_ms: u64, e: wasmtime::Error) -> CallFailure {
+    let state = store.data();
+    if state.limiter.denied {
+        return CallFailure::OutOfMemory(state.limiter.limit);
+    }
+    if let Some(Trap::Interrupt) = e.downcast_ref::<Trap>() {
+        return CallFailure::Timeout(timeout_ms);
+    }
+    let full = format!("{e:#}");
+    if full.contains("concurrent") && full.contains("limit") {
+        return CallFailure::Unavailable(full);
+    }
+    tracing::debug!(error = %full, "plugin trapped");
+    // The trap's reason, without the wasm backtrace (that goes to the debug log).
+    let reason = match e.downcast_ref::<Trap>() {
+        Some(trap) => trap.to_string(),
+        None => full.lines().next().unwrap_or_default().to_string(),
+    };
+    // Rust guests print their panic message to stderr before aborting.
+    let stderr = state.stderr.contents();
+    let stderr = String::from_utf8_lossy(&stderr);
+    match stderr.find("panicked at") {
+        Some(at) => {
+            let panic: String = stderr[at..]
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let panic: String = panic.chars().take(500).collect();
+            CallFailure::Trap(format!("{reason}; {panic}"))
+        }
+        None => CallFailure::Trap(reason),
     }
 }
 
@@ -224,12 +307,11 @@ pub fn supported_versions() -> String {
 
 type Plain<T> = Result<T, wit::Error>;
 
-async fn run(
-    pre: &PluginPreV0_1<CallState>,
+async fn call_export(
+    plugin: &PluginV0_1,
     store: &mut Store<CallState>,
     invocation: Invocation,
 ) -> wasmtime::Result<Plain<Outcome>> {
-    let plugin = pre.instantiate_async(&mut *store).await?;
     let h = plugin.plaza_platform_handler();
     Ok(match invocation {
         Invocation::Install(ctx) => h
