@@ -18,7 +18,9 @@ async fn inbound(Json(body): Json<Value>) -> Json<Value> {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:18190".into());
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:18190".into());
     let app = Router::new().route("/api/v1/accounts/{account}/inbound", post(inbound));
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("anchor listening on http://{addr}");
