@@ -13,6 +13,7 @@ use crate::channels::InboundDedup;
 use crate::error::{PlazaError, Result};
 use crate::messaging::broadcast::Broadcasts;
 use crate::messaging::outbox::Outbox;
+use crate::messaging::review::ReviewQueue;
 use crate::plugins::PluginManager;
 use crate::plugins::installations::InstallationStore;
 use crate::plugins::registry::PluginRegistry;
@@ -60,6 +61,8 @@ pub struct PlatformOptions {
     pub pool: PoolSize,
     pub kv_limits: KvLimits,
     pub clock: Arc<dyn Clock>,
+    /// Broadcast recipients delivered per second; `None` = as fast as storage allows.
+    pub broadcast_rate: Option<u32>,
 }
 
 impl PlatformOptions {
@@ -69,6 +72,7 @@ impl PlatformOptions {
             pool: PoolSize::default(),
             kv_limits: KvLimits::default(),
             clock: Arc::new(SystemClock),
+            broadcast_rate: None,
         }
     }
 }
@@ -83,6 +87,7 @@ pub struct Platform {
     pub kv: PluginKv,
     pub outbox: Outbox,
     pub broadcasts: Broadcasts,
+    pub reviews: ReviewQueue,
     pub plugins: PluginManager,
     pub jobs: JobStore,
     pub inbound: InboundDedup,
@@ -118,7 +123,8 @@ impl Platform {
             followers: FollowerStore::new(tree("followers")?),
             kv: PluginKv::new(tree("kv")?, tree("kv_usage")?, opts.kv_limits),
             outbox: Outbox::new(tree("outbox")?),
-            broadcasts: Broadcasts::new(tree("broadcasts")?),
+            broadcasts: Broadcasts::new(&tree, opts.broadcast_rate)?,
+            reviews: ReviewQueue::new(tree("review_blocked")?),
             plugins,
             jobs: JobStore::new(tree("jobs")?, tree("jobs_due")?),
             inbound: InboundDedup::new(tree("inbound_dedup")?),

@@ -68,7 +68,13 @@ fn agent() -> ureq::Agent {
 impl Server {
     /// Starts `plaza serve` on `data_dir` (created if needed) and waits until it listens.
     pub fn start(data_dir: &Path, demo: bool) -> Server {
+        Self::start_with(data_dir, demo, &[])
+    }
+
+    /// Like [`Server::start`] with extra environment variables for the server.
+    pub fn start_with(data_dir: &Path, demo: bool, env: &[(&str, &str)]) -> Server {
         let mut cmd = Command::new(plaza_bin());
+        cmd.envs(env.iter().copied());
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .env("PLAZA_ADMIN_TOKEN", TOKEN)

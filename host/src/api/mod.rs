@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod broadcasts;
 pub mod error;
 pub mod ingress;
 pub mod plugin_routes;
@@ -66,6 +67,7 @@ pub fn router(state: AppState) -> Router {
             get(ingress::follower_messages),
         )
         .route("/accounts/{account}/inbound", post(ingress::inbound))
+        .merge(broadcasts::routes())
         .fallback(error::not_found);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))

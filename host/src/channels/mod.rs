@@ -14,6 +14,7 @@ use crate::accounts::followers::Touch;
 use crate::error::{PlazaError, Result};
 use crate::messaging::content::MessageContent;
 use crate::messaging::outbox::Delivery;
+use crate::messaging::review::Review;
 use crate::platform::Platform;
 use crate::runtime::{Invocation, Outcome, wit};
 use crate::storage::backend::{Tree, key};
@@ -211,6 +212,23 @@ impl Platform {
                 }
                 let plugin = active.installation.plugin.clone();
                 let content: MessageContent = content.into();
+                // The first reply is the answer, even if review blocks it: the follower then
+                // gets no reply, and the review queue says why.
+                let review = self
+                    .review_outbound(
+                        account,
+                        Delivery::Reply,
+                        Some(&plugin),
+                        &inbound.from,
+                        content,
+                    )
+                    .await?;
+                let Review::Allow(content) = review else {
+                    return Ok(InboundOutcome {
+                        reply: None,
+                        plugin: Some(plugin),
+                    });
+                };
                 self.deliver(
                     account,
                     &inbound.from,

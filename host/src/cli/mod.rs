@@ -159,6 +159,15 @@ pub enum Command {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Broadcasts (群发): send, follow progress, list.
+    #[command(subcommand)]
+    Broadcast(BroadcastCmd),
+    /// Outbound messages the review chain blocked.
+    Reviews {
+        account: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -183,6 +192,47 @@ pub enum AccountCmd {
     },
     Get {
         id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BroadcastCmd {
+    /// Broadcast a text message; prints the job (follow it with `broadcast status`).
+    Send {
+        account: String,
+        /// The text to send.
+        #[arg(long)]
+        text: String,
+        /// Only followers with this tag.
+        #[arg(long, conflicts_with_all = ["segment", "openid"])]
+        tag: Option<String>,
+        /// Only followers matching this segment expression.
+        #[arg(long, conflicts_with = "openid")]
+        segment: Option<String>,
+        /// Only these followers (repeatable).
+        #[arg(long)]
+        openid: Vec<String>,
+        /// When to send, in ms since the epoch (default: now).
+        #[arg(long)]
+        at: Option<u64>,
+        /// Idempotency key: retrying with the same key never sends twice (default: random).
+        #[arg(long)]
+        key: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Show a broadcast's progress.
+    Status {
+        account: String,
+        id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// List an account's broadcasts, newest first.
+    List {
+        account: String,
         #[command(flatten)]
         remote: Remote,
     },
@@ -347,6 +397,30 @@ pub fn run_remote(cmd: Command) -> Result<()> {
                 &json!({ "msg_id": msg_id, "from": from, "msg_type": "text", "content": text }),
             )?
         }
+        Command::Broadcast(BroadcastCmd::Send { account, text, tag, segment, openid, at, key, remote }) => {
+            let audience = match (tag, segment, openid.is_empty()) {
+                (Some(t), _, _) => json!({ "tag": t }),
+                (_, Some(s), _) => json!({ "segment": s }),
+                (_, _, false) => json!({ "openids": openid }),
+                _ => json!("all"),
+            };
+            let key = match key {
+                Some(k) => k,
+                None => format!("cli-{}", crate::accounts::random_token(8)?),
+            };
+            remote.client()?.post(
+                &format!("/accounts/{}/broadcasts", seg(&account)),
+                &json!({ "idempotency_key": key, "audience": audience,
+                         "content": { "msg_type": "text", "content": text }, "at": at }),
+            )?
+        }
+        Command::Broadcast(BroadcastCmd::Status { account, id, remote }) => {
+            remote.client()?.get(&format!("/accounts/{}/broadcasts/{}", seg(&account), seg(&id)))?
+        }
+        Command::Broadcast(BroadcastCmd::List { account, remote }) => {
+            remote.client()?.get(&format!("/accounts/{}/broadcasts", seg(&account)))?
+        }
+        Command::Reviews { account, remote } => remote.client()?.get(&format!("/accounts/{}/reviews", seg(&account)))?,
         Command::Messages { account, openid, remote } => {
             remote.client()?.get(&format!("/accounts/{}/followers/{}/messages", seg(&account), seg(&openid)))?
         }

@@ -23,11 +23,16 @@ pub struct ServeArgs {
     /// Create account `demo` (service, verified) with auto-reply enabled.
     #[arg(long)]
     pub demo: bool,
+    /// Broadcast recipients delivered per second (default: as fast as storage allows).
+    #[arg(long, env = "PLAZA_BROADCAST_RATE")]
+    pub broadcast_rate: Option<u32>,
 }
 
 pub async fn run(args: ServeArgs) -> Result<()> {
     let started = std::time::Instant::now();
-    let platform = Platform::open(PlatformOptions::new(&args.data_dir))?;
+    let mut opts = PlatformOptions::new(&args.data_dir);
+    opts.broadcast_rate = args.broadcast_rate;
+    let platform = Platform::open(opts)?;
     demo::register_bundled(&platform)?;
     if args.demo {
         demo::ensure_demo(&platform).await?;
@@ -42,6 +47,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         );
     }
     tokio::spawn(platform.clone().run_scheduler());
+    tokio::spawn(platform.clone().run_broadcasts());
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

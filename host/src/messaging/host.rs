@@ -6,12 +6,10 @@ use crate::runtime::bindings::v0_1_0::plaza::platform::messaging;
 use crate::runtime::state::CallState;
 use crate::runtime::{MAX_CONTENT_BYTES, content_size, wit};
 
+use super::broadcast::{Audience, NewBroadcast};
 use super::content::MessageContent;
 use super::outbox::Delivery;
 use crate::accounts::AccountKind;
-
-/// Recipients one broadcast may name explicitly.
-const MAX_OPENIDS: usize = 10_000;
 
 fn check_content(c: &wit::Content) -> Result<()> {
     let n = content_size(c);
@@ -35,14 +33,17 @@ impl messaging::Host for CallState {
         check_content(&content)?;
         let account = self.account_id().to_string();
         self.platform.check_service_window(&account, &to)?;
-        let entry = self.platform.deliver(
-            &account,
-            &to,
-            Delivery::CustomerService,
-            Some(self.plugin_name()),
-            content.into(),
-        )?;
-        self.platform.commit.commit().await?;
+        let (platform, plugin) = (self.platform.clone(), self.plugin_name().to_string());
+        let entry = platform
+            .deliver_reviewed(
+                &account,
+                &to,
+                Delivery::CustomerService,
+                Some(&plugin),
+                content.into(),
+            )
+            .await?;
+        platform.commit.commit().await?;
         Ok(entry.id)
     }
 
@@ -80,15 +81,15 @@ impl messaging::Host for CallState {
             text.push_str(&format!("\n{url}"));
         }
         let content = MessageContent::Text { content: text };
-        let id = account.id.clone();
-        let entry = self.platform.deliver(
-            &id,
-            &to,
-            Delivery::Template,
-            Some(self.plugin_name()),
-            content,
-        )?;
-        self.platform.commit.commit().await?;
+        let (platform, account, plugin) = (
+            self.platform.clone(),
+            account.id.clone(),
+            self.plugin_name().to_string(),
+        );
+        let entry = platform
+            .deliver_reviewed(&account, &to, Delivery::Template, Some(&plugin), content)
+            .await?;
+        platform.commit.commit().await?;
         Ok(entry.id)
     }
 
@@ -101,45 +102,27 @@ impl messaging::Host for CallState {
     ) -> Result<String> {
         self.grant(Capability::MessagingBroadcast)?;
         check_content(&content)?;
-        if at.is_some_and(|t| t > self.platform.clock.now_ms()) {
-            return Err(PlazaError::invalid(
-                "scheduled broadcasts are not supported by this host version; pass none",
-            ));
-        }
-        if idempotency_key.is_empty() || idempotency_key.len() > 128 {
-            return Err(PlazaError::invalid("idempotency-key must be 1-128 bytes"));
-        }
-        let account = self.account_id().to_string();
-        let plugin = self.plugin_name().to_string();
-        let recipients: Vec<String> = match audience {
-            messaging::Audience::All => self.platform.subscribed_followers(&account, |_| true)?,
-            messaging::Audience::Tag(tag) => self
-                .platform
-                .subscribed_followers(&account, |f| f.tags.contains(&tag))?,
-            messaging::Audience::Openids(ids) => {
-                if ids.len() > MAX_OPENIDS {
-                    return Err(PlazaError::TooLarge(format!(
-                        "{} openids; the limit is {MAX_OPENIDS}",
-                        ids.len()
-                    )));
-                }
-                ids
-            }
-            messaging::Audience::Segment(s) => {
-                return Err(PlazaError::invalid(format!(
-                    "segment {s:?}: segment audiences are not supported by this host version"
-                )));
-            }
+        let audience = match audience {
+            messaging::Audience::All => Audience::All,
+            messaging::Audience::Tag(t) => Audience::Tag(t),
+            messaging::Audience::Segment(s) => Audience::Segment(s),
+            messaging::Audience::Openids(ids) => Audience::Openids(ids),
         };
-        let id = self.platform.broadcast_once(
-            &account,
-            &plugin,
-            &idempotency_key,
-            &recipients,
-            content.into(),
-        )?;
-        self.platform.commit.commit().await?;
-        Ok(id)
+        let req = NewBroadcast {
+            idempotency_key,
+            audience,
+            content: content.into(),
+            at,
+        };
+        let (platform, account, plugin) = (
+            self.platform.clone(),
+            self.account_id().to_string(),
+            self.plugin_name().to_string(),
+        );
+        Ok(platform
+            .create_broadcast(&account, Some(&plugin), req)
+            .await?
+            .id)
     }
 
     async fn publish(&mut self, topic: String, payload: Vec<u8>) -> Result<String> {

@@ -5,6 +5,8 @@ pub mod broadcast;
 pub mod content;
 pub mod host;
 pub mod outbox;
+pub mod quota;
+pub mod review;
 
 use std::sync::Arc;
 

@@ -1,0 +1,102 @@
+//! Broadcast and review-queue handlers.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::AppState;
+use super::auth::require_admin;
+use super::error::{ApiJson, ApiResult};
+use crate::messaging::broadcast::{BroadcastJob, NewBroadcast};
+
+/// Routes under `/api/v1`.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/accounts/{account}/broadcasts", post(create).get(list))
+        .route("/accounts/{account}/broadcasts/{id}", get(status))
+        .route("/accounts/{account}/reviews", get(reviews))
+}
+
+fn view(job: &BroadcastJob) -> Value {
+    let mut v = serde_json::to_value(job).unwrap_or(Value::Null);
+    v["percent"] = json!(job.percent());
+    v
+}
+
+/// `POST /accounts/{a}/broadcasts` → 201 with the job; a known idempotency key returns 200 with the
+/// original job.
+async fn create(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+    ApiJson(req): ApiJson<NewBroadcast>,
+) -> ApiResult<impl IntoResponse> {
+    require_admin(&headers, &s.admin_token)?;
+    let key = req.idempotency_key.clone();
+    let before = s.platform.clock.now_ms();
+    let job = s.platform.create_broadcast(&account, None, req).await?;
+    let status = if job.created_at >= before && job.idempotency_key == key {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(view(&job))))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    limit: Option<usize>,
+}
+
+async fn list(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<impl IntoResponse> {
+    require_admin(&headers, &s.admin_token)?;
+    s.platform.accounts.get(&account)?;
+    let jobs = s
+        .platform
+        .broadcasts
+        .list(&account, q.limit.unwrap_or(50).clamp(1, 1000))?;
+    Ok(Json(
+        json!({ "broadcasts": jobs.iter().map(view).collect::<Vec<_>>() }),
+    ))
+}
+
+async fn status(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((account, id)): Path<(String, String)>,
+) -> ApiResult<impl IntoResponse> {
+    require_admin(&headers, &s.admin_token)?;
+    Ok(Json(view(&s.platform.broadcasts.get(&account, &id)?)))
+}
+
+#[derive(Deserialize)]
+struct ReviewQuery {
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /accounts/{a}/reviews`: outbound messages the review chain blocked, oldest first.
+async fn reviews(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+    Query(q): Query<ReviewQuery>,
+) -> ApiResult<impl IntoResponse> {
+    require_admin(&headers, &s.admin_token)?;
+    s.platform.accounts.get(&account)?;
+    let blocked = s.platform.reviews.list(
+        &account,
+        q.after.as_deref(),
+        q.limit.unwrap_or(100).clamp(1, 1000),
+    )?;
+    Ok(Json(json!({ "blocked": blocked })))
+}

@@ -1,0 +1,157 @@
+//! The outbound review chain (moderation): every outbound message — passive reply,
+//! customer-service send, template, broadcast — passes the `review-outbound` export of each enabled
+//! installation granted `review.outbound`, in priority order. A reviewer may allow it, rewrite it
+//! (mask) for the reviewers after it and the follower, or block it with a reason.
+//!
+//! Blocked messages are not delivered; they are kept in the account's review queue so operators see
+//! what was stopped and why. A reviewer that fails (trap, timeout, error) blocks too: moderation
+//! fails closed, and the failure is in the queue and the installation's error log.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::content::MessageContent;
+use super::outbox::Delivery;
+use crate::error::Result;
+use crate::platform::Platform;
+use crate::plugins::grants::Capability;
+use crate::runtime::{Invocation, Outcome, wit};
+use crate::storage::backend::{Tree, prefix};
+
+/// What the chain decided.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Review {
+    /// Deliver this content (possibly masked by a reviewer).
+    Allow(MessageContent),
+    Blocked(BlockedMessage),
+}
+
+/// A message a reviewer stopped, as operators see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BlockedMessage {
+    pub id: String,
+    pub at: u64,
+    pub delivery: Delivery,
+    /// The plugin that produced the message, if a plugin did.
+    pub source: Option<String>,
+    /// Recipient for one-to-one messages; the broadcast id for broadcasts.
+    pub target: String,
+    /// The reviewer that blocked it.
+    pub reviewer: String,
+    pub reason: String,
+    pub content: MessageContent,
+}
+
+pub struct ReviewQueue {
+    tree: Arc<dyn Tree>,
+}
+
+impl ReviewQueue {
+    pub fn new(tree: Arc<dyn Tree>) -> Self {
+        ReviewQueue { tree }
+    }
+
+    fn record(&self, account: &str, b: &BlockedMessage) -> Result<()> {
+        let mut k = prefix(&[account]);
+        k.extend_from_slice(b.id.as_bytes());
+        self.tree.insert(&k, &serde_json::to_vec(b)?)?;
+        Ok(())
+    }
+
+    /// Blocked messages of an account, oldest first, after the id `after`.
+    pub fn list(
+        &self,
+        account: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<BlockedMessage>> {
+        let base = prefix(&[account]);
+        let after = after.map(|a| [base.as_slice(), a.as_bytes()].concat());
+        self.tree
+            .scan_prefix(&base, after.as_deref(), limit)?
+            .into_iter()
+            .map(|(_, v)| Ok(serde_json::from_slice(&v)?))
+            .collect()
+    }
+}
+
+impl Platform {
+    /// Runs the review chain of `account` over one outbound message.
+    pub async fn review_outbound(
+        self: &Arc<Self>,
+        account: &str,
+        delivery: Delivery,
+        source: Option<&str>,
+        target: &str,
+        content: MessageContent,
+    ) -> Result<Review> {
+        let reviewers: Vec<_> = self
+            .plugins
+            .active(account)
+            .iter()
+            .filter(|a| a.installation.grants.allows(&Capability::ReviewOutbound))
+            // A reviewer's own messages are not reviewed by itself (no recursion).
+            .filter(|a| Some(a.installation.plugin.as_str()) != source)
+            .cloned()
+            .collect();
+        let mut content = content;
+        for reviewer in reviewers {
+            let wit_content: wit::Content = content.clone().into();
+            let verdict = self
+                .call_plugin(&reviewer, None, false, |ctx| {
+                    Invocation::Review(ctx, wit_content)
+                })
+                .await;
+            let reason = match verdict {
+                Ok(Outcome::Verdict(wit::ReviewVerdict::Allow)) => continue,
+                Ok(Outcome::Verdict(wit::ReviewVerdict::Mask(masked))) => {
+                    content = masked.into();
+                    continue;
+                }
+                Ok(Outcome::Verdict(wit::ReviewVerdict::Block(reason))) => reason,
+                Ok(other) => format!("reviewer answered with {other:?}"),
+                Err(failure) => format!("reviewer failed: {failure}"),
+            };
+            let blocked = BlockedMessage {
+                id: self.ids.next("r"),
+                at: self.clock.now_ms(),
+                delivery,
+                source: source.map(str::to_string),
+                target: target.to_string(),
+                reviewer: reviewer.installation.plugin.clone(),
+                reason,
+                content,
+            };
+            self.reviews.record(account, &blocked)?;
+            tracing::info!(account, reviewer = %blocked.reviewer, reason = %blocked.reason, "outbound message blocked");
+            return Ok(Review::Blocked(blocked));
+        }
+        Ok(Review::Allow(content))
+    }
+}
+
+impl Platform {
+    /// Reviews one message to one follower and, unless a reviewer blocked it, puts it in the outbox
+    /// (durability is the caller's commit). A blocked message is a permission-denied error that
+    /// names the reviewer, the reason and the review-queue id.
+    pub async fn deliver_reviewed(
+        self: &Arc<Self>,
+        account: &str,
+        openid: &str,
+        delivery: Delivery,
+        source: Option<&str>,
+        content: MessageContent,
+    ) -> Result<super::outbox::OutboxEntry> {
+        match self
+            .review_outbound(account, delivery, source, openid, content)
+            .await?
+        {
+            Review::Allow(content) => self.deliver(account, openid, delivery, source, content),
+            Review::Blocked(b) => Err(crate::error::PlazaError::PermissionDenied(format!(
+                "message blocked by {}: {} (review id {})",
+                b.reviewer, b.reason, b.id
+            ))),
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! Broadcasts (群发): durable, resumable, exactly once per follower, within the platform's quotas.
+
+use std::time::{Duration, Instant};
+
+use plaza_tests::*;
+use serde_json::{Value, json};
+
+/// Subscribes `n` followers `f00000…` concurrently.
+fn subscribe_many(server: &Server, account: &str, n: usize) {
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            s.spawn(move || {
+                for i in (t..n).step_by(8) {
+                    let a = server.event(account, &format!("f{i:05}"), "subscribe");
+                    assert_eq!(a.status, 200, "{a:?}");
+                }
+            });
+        }
+    });
+}
+
+fn broadcast(server: &Server, account: &str, key: &str, audience: Value, text: &str) -> Answer {
+    server.post(
+        &format!("/api/v1/accounts/{account}/broadcasts"),
+        &json!({ "idempotency_key": key, "audience": audience, "content": { "msg_type": "text", "content": text } }),
+    )
+}
+
+fn wait_done(server: &Server, account: &str, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let job = server
+            .get(&format!("/api/v1/accounts/{account}/broadcasts/{id}"))
+            .body;
+        if job["status"] == "done" {
+            return job;
+        }
+        assert!(Instant::now() < deadline, "broadcast did not finish: {job}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn broadcasts_received(server: &Server, account: &str, openid: &str) -> Vec<Value> {
+    server
+        .outbox(account, openid)
+        .into_iter()
+        .filter(|m| m["delivery"] == "broadcast")
+        .collect()
+}
+
+#[test]
+fn a_broadcast_killed_midway_resumes_and_reaches_everyone_exactly_once() {
+    let (_tmp, dir) = data_dir();
+    // Throttled so that the kill lands in the middle of the delivery.
+    let mut server = Server::start_with(&dir, false, &[("PLAZA_BROADCAST_RATE", "5000")]);
+    server.create_account("big", "service", true);
+    let n = 10_000;
+    subscribe_many(&server, "big", n);
+
+    let created = broadcast(&server, "big", "launch-1", json!("all"), "We are live!");
+    assert_eq!(created.status, 201, "{created:?}");
+    let id = created.body["id"].as_str().expect("id").to_string();
+    assert_eq!(created.body["total"], n);
+
+    // Kill -9 once some, but not all, recipients have it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let job = server
+            .get(&format!("/api/v1/accounts/big/broadcasts/{id}"))
+            .body;
+        let delivered = job["delivered"].as_u64().unwrap_or(0);
+        if delivered > 0 {
+            assert!(
+                delivered < n as u64,
+                "finished before the kill; slow it down: {job}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "never started: {job}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    server.kill9();
+
+    let server = Server::start(&dir, false);
+    let job = wait_done(&server, "big", &id);
+    assert_eq!(job["delivered"], n, "{job}");
+    assert_eq!(job["percent"], 100.0);
+
+    // Every follower has it exactly once.
+    let missing_or_double = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for t in 0..8 {
+            let (server, bad) = (&server, &missing_or_double);
+            s.spawn(move || {
+                for i in (t..n).step_by(8) {
+                    let openid = format!("f{i:05}");
+                    let got = broadcasts_received(server, "big", &openid);
+                    if got.len() != 1 || got[0]["content"] != "We are live!" {
+                        bad.lock().unwrap().push((openid, got.len()));
+                    }
+                }
+            });
+        }
+    });
+    let bad = missing_or_double.into_inner().unwrap();
+    assert!(
+        bad.is_empty(),
+        "{} followers without exactly one copy, e.g. {:?}",
+        bad.len(),
+        &bad[..bad.len().min(5)]
+    );
+
+    // Retrying the same request is a no-op that returns the same broadcast.
+    let retry = broadcast(&server, "big", "launch-1", json!("all"), "We are live!");
+    assert_eq!(retry.status, 200, "{retry:?}");
+    assert_eq!(retry.body["id"], id.as_str());
+    assert_eq!(broadcasts_received(&server, "big", "f00000").len(), 1);
+}
+
+#[test]
+fn a_subscription_account_broadcasts_once_per_day() {
+    let (_tmp, dir) = data_dir();
+    let server = Server::start(&dir, false);
+    server.create_account("daily", "subscription", false);
+    subscribe_many(&server, "daily", 20);
+    let first = broadcast(&server, "daily", "morning", json!("all"), "Good morning");
+    assert_eq!(first.status, 201, "{first:?}");
+    let second = broadcast(
+        &server,
+        "daily",
+        "evening",
+        json!({ "tag": "none" }),
+        "Good evening",
+    );
+    assert_eq!(
+        (second.status, second.error_code()),
+        (429, "quota_exceeded"),
+        "{second:?}"
+    );
+    let resets_at = second.body["error"]["resets_at"]
+        .as_u64()
+        .expect("resets_at");
+    let created_at = first.body["created_at"].as_u64().unwrap_or(0);
+    assert!(
+        resets_at > created_at && resets_at <= created_at + 24 * 3600 * 1000,
+        "{second:?}"
+    );
+    let job = wait_done(&server, "daily", first.body["id"].as_str().unwrap_or(""));
+    assert_eq!(job["delivered"], 20);
+    assert_eq!(broadcasts_received(&server, "daily", "f00003").len(), 1);
+}
+
+#[test]
+fn a_service_account_reaches_each_follower_four_times_a_month() {
+    let (_tmp, dir) = data_dir();
+    let server = Server::start(&dir, false);
+    server.create_account("svc", "service", true);
+    subscribe_many(&server, "svc", 3);
+    for i in 0..4 {
+        let a = broadcast(
+            &server,
+            "svc",
+            &format!("k{i}"),
+            json!({ "openids": ["f00000", "f00001"] }),
+            &format!("news {i}"),
+        );
+        assert_eq!(a.status, 201, "{a:?}");
+        wait_done(&server, "svc", a.body["id"].as_str().unwrap_or(""));
+    }
+    // f00000 and f00001 are used up this month: a fifth to them alone is refused…
+    let fifth = broadcast(
+        &server,
+        "svc",
+        "k4",
+        json!({ "openids": ["f00000", "f00001"] }),
+        "news 4",
+    );
+    assert_eq!(
+        (fifth.status, fifth.error_code()),
+        (429, "quota_exceeded"),
+        "{fifth:?}"
+    );
+    assert!(fifth.body["error"]["resets_at"].as_u64().is_some());
+    // …and to everyone it reaches only f00002.
+    let all = broadcast(&server, "svc", "k5", json!("all"), "news 5");
+    assert_eq!(all.status, 201, "{all:?}");
+    let job = wait_done(&server, "svc", all.body["id"].as_str().unwrap_or(""));
+    assert_eq!(
+        (job["delivered"].as_u64(), job["skipped_quota"].as_u64()),
+        (Some(1), Some(2)),
+        "{job}"
+    );
+    assert_eq!(broadcasts_received(&server, "svc", "f00000").len(), 4);
+    assert_eq!(broadcasts_received(&server, "svc", "f00002").len(), 1);
+}
+
+#[test]
+fn a_scheduled_broadcast_waits_for_its_time_and_bad_requests_are_refused() {
+    let (_tmp, dir) = data_dir();
+    let server = Server::start(&dir, false);
+    server.create_account("s", "service", true);
+    subscribe_many(&server, "s", 5);
+    let now = server.get("/api/v1/accounts/s").body["created_at"]
+        .as_u64()
+        .unwrap_or(0);
+    let at = now + 1500;
+    let a = server.post(
+        "/api/v1/accounts/s/broadcasts",
+        &json!({ "idempotency_key": "later", "audience": "all", "at": at, "content": { "msg_type": "text", "content": "later" } }),
+    );
+    assert_eq!(a.status, 201, "{a:?}");
+    assert_eq!(a.body["status"], "scheduled");
+    let job = wait_done(&server, "s", a.body["id"].as_str().unwrap_or(""));
+    assert_eq!(job["delivered"], 5);
+    let first = broadcasts_received(&server, "s", "f00001");
+    assert!(first[0]["at"].as_u64().unwrap_or(0) >= at, "{first:?}");
+
+    for bad in [
+        json!({ "idempotency_key": "", "audience": "all", "content": { "msg_type": "text", "content": "x" } }),
+        json!({ "idempotency_key": "k", "audience": "everyone", "content": { "msg_type": "text", "content": "x" } }),
+        json!({ "idempotency_key": "k", "audience": { "openids": [] }, "content": { "msg_type": "text", "content": "x" } }),
+        json!({ "idempotency_key": "k", "audience": "all", "content": { "msg_type": "transfer_customer_service" } }),
+    ] {
+        let r = server.post("/api/v1/accounts/s/broadcasts", &bad);
+        assert_eq!(r.status, 400, "{bad}: {r:?}");
+    }
+    assert_eq!(
+        server.get("/api/v1/accounts/s/broadcasts").body["broadcasts"]
+            .as_array()
+            .map(|a| a.len()),
+        Some(1)
+    );
+}
