@@ -11,6 +11,7 @@ use crate::accounts::AccountStore;
 use crate::accounts::followers::FollowerStore;
 use crate::channels::InboundDedup;
 use crate::error::{PlazaError, Result};
+use crate::events::{EventLog, EventOptions};
 use crate::messaging::broadcast::Broadcasts;
 use crate::messaging::outbox::Outbox;
 use crate::messaging::review::ReviewQueue;
@@ -18,8 +19,10 @@ use crate::plugins::PluginManager;
 use crate::plugins::installations::InstallationStore;
 use crate::plugins::registry::PluginRegistry;
 use crate::runtime::{PoolSize, Runtime};
-use crate::scheduling::JobStore;
+use crate::scheduling::{JobStore, MissedJobs};
 use crate::storage::{Backend, GroupCommit, KvLimits, PluginKv, SledBackend};
+use crate::templates::TemplateStore;
+use crate::topics::{TopicOptions, TopicQueue};
 
 /// Where time comes from. Injected so that tests and the scheduler can be driven deterministically.
 pub trait Clock: Send + Sync {
@@ -28,6 +31,27 @@ pub trait Clock: Send + Sync {
 }
 
 pub struct SystemClock;
+
+/// A clock that moves only when told to: tests advance time instead of sleeping.
+pub struct ManualClock(AtomicU64);
+
+impl ManualClock {
+    pub fn new(now_ms: u64) -> Self {
+        ManualClock(AtomicU64::new(now_ms))
+    }
+    pub fn set(&self, now_ms: u64) {
+        self.0.store(now_ms, Ordering::SeqCst);
+    }
+    pub fn advance(&self, ms: u64) {
+        self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now_ms(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> u64 {
@@ -63,6 +87,11 @@ pub struct PlatformOptions {
     pub clock: Arc<dyn Clock>,
     /// Broadcast recipients delivered per second; `None` = as fast as storage allows.
     pub broadcast_rate: Option<u32>,
+    pub missed_jobs: MissedJobs,
+    /// Topic delivery retries, backoff and bounds.
+    pub topics: TopicOptions,
+    /// Event log retention default.
+    pub events: EventOptions,
 }
 
 impl PlatformOptions {
@@ -73,6 +102,9 @@ impl PlatformOptions {
             kv_limits: KvLimits::default(),
             clock: Arc::new(SystemClock),
             broadcast_rate: None,
+            missed_jobs: MissedJobs::default(),
+            topics: TopicOptions::default(),
+            events: EventOptions::default(),
         }
     }
 }
@@ -84,6 +116,7 @@ pub struct Platform {
     pub commit: Arc<GroupCommit>,
     pub accounts: AccountStore,
     pub followers: FollowerStore,
+    pub templates: TemplateStore,
     pub kv: PluginKv,
     pub outbox: Outbox,
     pub broadcasts: Broadcasts,
@@ -92,6 +125,9 @@ pub struct Platform {
     pub jobs: JobStore,
     pub inbound: InboundDedup,
     pub(crate) scheduler_wake: tokio::sync::Notify,
+    pub missed_jobs: MissedJobs,
+    pub topics: TopicQueue,
+    pub events: EventLog,
 }
 
 impl Platform {
@@ -120,7 +156,8 @@ impl Platform {
             ids: Ids::new(now),
             commit: GroupCommit::start(backend.clone()),
             accounts: AccountStore::new(tree("accounts")?),
-            followers: FollowerStore::new(tree("followers")?),
+            followers: FollowerStore::new(tree("followers")?, tree("follower_tags")?),
+            templates: TemplateStore::new(tree("templates")?),
             kv: PluginKv::new(tree("kv")?, tree("kv_usage")?, opts.kv_limits),
             outbox: Outbox::new(tree("outbox")?),
             broadcasts: Broadcasts::new(&tree, opts.broadcast_rate)?,
@@ -129,6 +166,14 @@ impl Platform {
             jobs: JobStore::new(tree("jobs")?, tree("jobs_due")?),
             inbound: InboundDedup::new(tree("inbound_dedup")?),
             scheduler_wake: tokio::sync::Notify::new(),
+            missed_jobs: opts.missed_jobs,
+            topics: TopicQueue::open(
+                tree("topic_pending")?,
+                tree("topic_due")?,
+                tree("topic_dead")?,
+                opts.topics,
+            )?,
+            events: EventLog::new(tree("events")?, tree("event_settings")?, opts.events),
             clock: opts.clock,
         };
         platform.plugins.registry.load_all()?;

@@ -1,8 +1,11 @@
 //! Scheduling: durable one-shot and cron jobs for plugins, fired at least once into `on-event`.
 //!
-//! Policy after downtime: a one-shot job that came due while the host was down fires once, late; a
-//! cron job fires once for all the occurrences it missed, then continues from the next occurrence
-//! after now. Jobs carry a stable id so plugins can de-duplicate a repeated firing.
+//! Policy after downtime ([`MissedJobs`], `plaza serve --missed-jobs`): by default
+//! (`fire-once`) a one-shot job that came due while the host was down fires once, late, and a cron
+//! job fires once for all the occurrences it missed, then continues from the next occurrence after
+//! now. With `skip`, an occurrence more than [`MISSED_GRACE_MS`] late is not fired at all (a cron
+//! job moves on to its next occurrence; a one-shot job is dropped). Jobs carry a stable id so
+//! plugins can de-duplicate a repeated firing (delivery is at least once).
 
 pub mod cron_expr;
 pub mod host;
@@ -14,6 +17,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{PlazaError, Result};
 use crate::storage::backend::{Tree, key, prefix};
+
+/// What to do with an occurrence that came due while the host was not running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum MissedJobs {
+    /// Fire it once, late (and once only, however many cron occurrences were missed).
+    #[default]
+    FireOnce,
+    /// Do not fire occurrences more than `MISSED_GRACE_MS` late.
+    Skip,
+}
+
+/// How late an occurrence may be and still count as on time under [`MissedJobs::Skip`].
+pub const MISSED_GRACE_MS: u64 = 60_000;
 
 /// Jobs one installation may hold at once.
 pub const MAX_JOBS_PER_INSTALLATION: usize = 1000;

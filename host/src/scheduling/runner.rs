@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::cron_expr::CronExpr;
-use super::{Job, JobKind};
+use super::{Job, JobKind, MISSED_GRACE_MS, MissedJobs};
 use crate::error::Result;
 use crate::platform::Platform;
 use crate::runtime::{Invocation, wit};
@@ -74,6 +74,13 @@ impl Platform {
             }
             return Ok(());
         };
+        if self.missed_jobs == MissedJobs::Skip
+            && job.attempt == 0
+            && now > job.scheduled_for.saturating_add(MISSED_GRACE_MS)
+        {
+            tracing::info!(account = %job.account, plugin = %job.plugin, job = %job.id, late_ms = now - job.scheduled_for, "skipping a missed occurrence");
+            return self.next_occurrence(&job, now);
+        }
         let attempt = job.attempt + 1;
         let event = wit::Event::Timer(wit::TimerFired {
             job_id: job.id.clone(),
@@ -97,15 +104,19 @@ impl Platform {
         if !ok {
             tracing::warn!(account = %job.account, plugin = %job.plugin, job = %job.id, "job occurrence gave up after {MAX_ATTEMPTS} attempts");
         }
+        self.next_occurrence(&job, now)
+    }
+
+    /// Ends a one-shot job, or moves a cron job to its first occurrence after `now`.
+    fn next_occurrence(&self, job: &Job, now: u64) -> Result<()> {
         match &job.kind {
             JobKind::At { .. } => {
-                self.jobs
-                    .reschedule(&job, None, job.scheduled_for, attempt)?;
+                self.jobs.reschedule(job, None, job.scheduled_for, 0)?;
             }
             JobKind::Cron { expr, timezone } => {
                 let next = CronExpr::parse(expr, timezone)?.next_after(now.max(job.scheduled_for));
                 self.jobs
-                    .reschedule(&job, next, next.unwrap_or(job.scheduled_for), 0)?;
+                    .reschedule(job, next, next.unwrap_or(job.scheduled_for), 0)?;
             }
         }
         Ok(())
