@@ -231,3 +231,68 @@ fn a_scheduled_broadcast_waits_for_its_time_and_bad_requests_are_refused() {
         Some(1)
     );
 }
+
+#[test]
+fn the_review_chain_blocks_or_masks_every_kind_of_outbound_message() {
+    let (_tmp, dir) = data_dir();
+    let server = Server::start(&dir, false);
+    server.create_account("m", "service", true);
+    subscribe_many(&server, "m", 3);
+    let up = server.upload(
+        &probe_manifest("moderator", &["review.outbound"], 32, 500),
+        &probe_wasm(),
+    );
+    assert_eq!(up.status, 201, "{up:?}");
+    let inst = server.install(
+        "m",
+        json!({ "plugin": "moderator", "grants": ["review.outbound"], "priority": -10,
+                "config": { "block_words": ["forbidden"], "mask_words": ["darn"] } }),
+    );
+    assert_eq!(inst.status, 201, "{inst:?}");
+    let auto = server.install(
+        "m",
+        json!({ "plugin": "auto-reply", "config": { "rules": [
+        { "keyword": "bad", "reply": "that is forbidden" },
+        { "keyword": "mild", "reply": "well darn" } ] } }),
+    );
+    assert_eq!(auto.status, 201, "{auto:?}");
+
+    // A broadcast containing a blocked word is refused whole, and the queue says why.
+    let blocked = broadcast(&server, "m", "b1", json!("all"), "a forbidden offer");
+    assert_eq!(
+        (blocked.status, blocked.error_code()),
+        (403, "permission_denied"),
+        "{blocked:?}"
+    );
+    assert!(
+        blocked.error_message().contains("contains forbidden"),
+        "{blocked:?}"
+    );
+    assert!(broadcasts_received(&server, "m", "f00000").is_empty());
+
+    // Replies are reviewed too: blocked → no reply; masked → rewritten.
+    let reply = server.text("m", "f00001", "1", "bad");
+    assert_eq!(reply.body["reply"], Value::Null, "{reply:?}");
+    assert_eq!(
+        server.text("m", "f00001", "2", "mild").reply_text(),
+        Some("well ***")
+    );
+
+    // A clean broadcast goes through, masked where needed.
+    let ok = broadcast(&server, "m", "b2", json!("all"), "darn good news");
+    assert_eq!(ok.status, 201, "{ok:?}");
+    wait_done(&server, "m", ok.body["id"].as_str().unwrap_or(""));
+    assert_eq!(
+        broadcasts_received(&server, "m", "f00002")[0]["content"],
+        "*** good news"
+    );
+
+    let queue = server.get("/api/v1/accounts/m/reviews").body;
+    let blocked = queue["blocked"].as_array().cloned().unwrap_or_default();
+    assert_eq!(blocked.len(), 2, "{queue}");
+    assert_eq!(blocked[0]["delivery"], "broadcast");
+    assert_eq!(blocked[0]["reviewer"], "moderator");
+    assert_eq!(blocked[0]["reason"], "contains forbidden");
+    assert_eq!(blocked[1]["delivery"], "reply");
+    assert_eq!(blocked[1]["target"], "f00001");
+}
