@@ -11,12 +11,15 @@ pub mod channels;
 pub mod cli;
 pub mod demo;
 pub mod error;
+pub mod events;
 pub mod messaging;
 pub mod platform;
 pub mod plugins;
 pub mod runtime;
 pub mod scheduling;
 pub mod storage;
+pub mod templates;
+pub mod topics;
 
 pub use error::{PlazaError, Result};
 pub use platform::{Platform, PlatformOptions};

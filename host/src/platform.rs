@@ -11,6 +11,7 @@ use crate::accounts::AccountStore;
 use crate::accounts::followers::FollowerStore;
 use crate::channels::InboundDedup;
 use crate::error::{PlazaError, Result};
+use crate::events::{EventLog, EventOptions};
 use crate::messaging::broadcast::Broadcasts;
 use crate::messaging::outbox::Outbox;
 use crate::messaging::review::ReviewQueue;
@@ -20,6 +21,8 @@ use crate::plugins::registry::PluginRegistry;
 use crate::runtime::{PoolSize, Runtime};
 use crate::scheduling::{JobStore, MissedJobs};
 use crate::storage::{Backend, GroupCommit, KvLimits, PluginKv, SledBackend};
+use crate::templates::TemplateStore;
+use crate::topics::{TopicOptions, TopicQueue};
 
 /// Where time comes from. Injected so that tests and the scheduler can be driven deterministically.
 pub trait Clock: Send + Sync {
@@ -85,6 +88,10 @@ pub struct PlatformOptions {
     /// Broadcast recipients delivered per second; `None` = as fast as storage allows.
     pub broadcast_rate: Option<u32>,
     pub missed_jobs: MissedJobs,
+    /// Topic delivery retries, backoff and bounds.
+    pub topics: TopicOptions,
+    /// Event log retention default.
+    pub events: EventOptions,
 }
 
 impl PlatformOptions {
@@ -96,6 +103,8 @@ impl PlatformOptions {
             clock: Arc::new(SystemClock),
             broadcast_rate: None,
             missed_jobs: MissedJobs::default(),
+            topics: TopicOptions::default(),
+            events: EventOptions::default(),
         }
     }
 }
@@ -107,6 +116,7 @@ pub struct Platform {
     pub commit: Arc<GroupCommit>,
     pub accounts: AccountStore,
     pub followers: FollowerStore,
+    pub templates: TemplateStore,
     pub kv: PluginKv,
     pub outbox: Outbox,
     pub broadcasts: Broadcasts,
@@ -116,6 +126,8 @@ pub struct Platform {
     pub inbound: InboundDedup,
     pub(crate) scheduler_wake: tokio::sync::Notify,
     pub missed_jobs: MissedJobs,
+    pub topics: TopicQueue,
+    pub events: EventLog,
 }
 
 impl Platform {
@@ -144,7 +156,8 @@ impl Platform {
             ids: Ids::new(now),
             commit: GroupCommit::start(backend.clone()),
             accounts: AccountStore::new(tree("accounts")?),
-            followers: FollowerStore::new(tree("followers")?),
+            followers: FollowerStore::new(tree("followers")?, tree("follower_tags")?),
+            templates: TemplateStore::new(tree("templates")?),
             kv: PluginKv::new(tree("kv")?, tree("kv_usage")?, opts.kv_limits),
             outbox: Outbox::new(tree("outbox")?),
             broadcasts: Broadcasts::new(&tree, opts.broadcast_rate)?,
@@ -154,6 +167,13 @@ impl Platform {
             inbound: InboundDedup::new(tree("inbound_dedup")?),
             scheduler_wake: tokio::sync::Notify::new(),
             missed_jobs: opts.missed_jobs,
+            topics: TopicQueue::open(
+                tree("topic_pending")?,
+                tree("topic_due")?,
+                tree("topic_dead")?,
+                opts.topics,
+            )?,
+            events: EventLog::new(tree("events")?, tree("event_settings")?, opts.events),
             clock: opts.clock,
         };
         platform.plugins.registry.load_all()?;

@@ -366,13 +366,25 @@ pub fn probe_manifest(
 
 /// Uploads the probe under `name` and installs it on `account` with all its capabilities granted.
 pub fn install_probe(server: &Server, account: &str, name: &str, grants: &[&str]) {
-    let all = [
+    install_probe_with(server, account, name, &[], grants);
+}
+
+/// Like [`install_probe`], with extra capabilities in the manifest (e.g. `topics.publish:x`).
+pub fn install_probe_with(
+    server: &Server,
+    account: &str,
+    name: &str,
+    extra_capabilities: &[&str],
+    grants: &[&str],
+) {
+    let mut all = vec![
         "storage",
         "messaging.send",
         "scheduling",
         "followers.read",
         "http.routes",
     ];
+    all.extend_from_slice(extra_capabilities);
     let up = server.upload(&probe_manifest(name, &all, 32, 500), &probe_wasm());
     assert!(up.status == 201, "upload {name}: {up:?}");
     let inst = server.install(account, json!({ "plugin": name, "grants": grants }));

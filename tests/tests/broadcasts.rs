@@ -125,13 +125,7 @@ fn a_subscription_account_broadcasts_once_per_day() {
     subscribe_many(&server, "daily", 20);
     let first = broadcast(&server, "daily", "morning", json!("all"), "Good morning");
     assert_eq!(first.status, 201, "{first:?}");
-    let second = broadcast(
-        &server,
-        "daily",
-        "evening",
-        json!({ "tag": "none" }),
-        "Good evening",
-    );
+    let second = broadcast(&server, "daily", "evening", json!("all"), "Good evening");
     assert_eq!(
         (second.status, second.error_code()),
         (429, "quota_exceeded"),
@@ -295,4 +289,61 @@ fn the_review_chain_blocks_or_masks_every_kind_of_outbound_message() {
     assert_eq!(blocked[0]["reason"], "contains forbidden");
     assert_eq!(blocked[1]["delivery"], "reply");
     assert_eq!(blocked[1]["target"], "f00001");
+}
+
+#[test]
+fn tag_and_segment_audiences_reach_exactly_their_followers() {
+    let (_tmp, dir) = data_dir();
+    let server = Server::start(&dir, false);
+    server.create_account("t", "service", true);
+    subscribe_many(&server, "t", 10);
+    assert_eq!(
+        server
+            .post("/api/v1/accounts/t/tags", &json!({ "name": "vip" }))
+            .status,
+        201
+    );
+    let tagged = server.post(
+        "/api/v1/accounts/t/tags/vip/tag",
+        &json!({ "openids": ["f00001", "f00003", "f00005"] }),
+    );
+    assert!(tagged.status < 300, "{tagged:?}");
+    let unknown_tag = broadcast(&server, "t", "k0", json!({ "tag": "nobody" }), "x");
+    assert_eq!(unknown_tag.status, 404, "{unknown_tag:?}");
+    let bad_segment = broadcast(
+        &server,
+        "t",
+        "k0",
+        json!({ "segment": "tag:vip and (" }),
+        "x",
+    );
+    assert_eq!(bad_segment.status, 400, "{bad_segment:?}");
+
+    let vip = broadcast(&server, "t", "k1", json!({ "tag": "vip" }), "for vips");
+    assert_eq!(vip.status, 201, "{vip:?}");
+    assert_eq!(
+        wait_done(&server, "t", vip.body["id"].as_str().unwrap_or(""))["delivered"],
+        3
+    );
+    let rest = broadcast(
+        &server,
+        "t",
+        "k2",
+        json!({ "segment": "not tag:vip" }),
+        "for the rest",
+    );
+    assert_eq!(rest.status, 201, "{rest:?}");
+    assert_eq!(
+        wait_done(&server, "t", rest.body["id"].as_str().unwrap_or(""))["delivered"],
+        7
+    );
+    assert_eq!(
+        broadcasts_received(&server, "t", "f00003")[0]["content"],
+        "for vips"
+    );
+    assert_eq!(
+        broadcasts_received(&server, "t", "f00004")[0]["content"],
+        "for the rest"
+    );
+    assert_eq!(broadcasts_received(&server, "t", "f00004").len(), 1);
 }

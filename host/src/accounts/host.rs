@@ -1,12 +1,13 @@
 //! WIT host impls of `accounts` and `followers`: check the grant, then call the stores.
 
-use crate::error::{PlazaError, Result};
+use crate::error::Result;
 use crate::plugins::grants::Capability;
 use crate::runtime::bindings::v0_1_0::plaza::platform::{accounts, followers};
 use crate::runtime::state::CallState;
 use crate::runtime::wit;
 
 use super::followers::Follower;
+use super::segments::Segment;
 
 impl From<&super::Account> for wit::Account {
     fn from(a: &super::Account) -> Self {
@@ -38,9 +39,6 @@ fn to_wit(f: Follower) -> followers::Follower {
     }
 }
 
-/// Bounds the number of openids one call may tag at once (the platform's batch size).
-const MAX_BATCH: usize = 50;
-
 impl accounts::Host for CallState {
     async fn current(&mut self) -> wasmtime::Result<wit::Account> {
         Ok((&self.install.account).into())
@@ -66,15 +64,15 @@ impl followers::Host for CallState {
         limit: u32,
     ) -> Result<followers::Page> {
         self.require(Capability::FollowersRead)?;
-        if let Some(s) = segment {
-            return Err(PlazaError::invalid(format!(
-                "segment {s:?}: segment predicates are not supported by this host version; pass none"
-            )));
-        }
-        let (items, next_cursor) = self.platform.followers.list(
+        let segment = segment
+            .map(|s| Segment::parse(&s, &self.install.account.timezone))
+            .transpose()?;
+        let (items, next_cursor) = self.platform.followers.list_matching(
             self.account_id(),
+            segment.as_ref(),
             cursor.as_deref(),
             limit.clamp(1, 1000) as usize,
+            self.platform.clock.now_ms(),
         )?;
         Ok(followers::Page {
             items: items.into_iter().map(to_wit).collect(),
@@ -84,19 +82,17 @@ impl followers::Host for CallState {
 
     async fn tag(&mut self, ids: Vec<String>, tag: String) -> Result<()> {
         self.require(Capability::FollowersWrite)?;
-        check_batch(&ids)?;
-        for id in &ids {
-            self.platform.followers.tag(self.account_id(), id, &tag)?;
-        }
+        self.platform
+            .followers
+            .tag_many(self.account_id(), &ids, &tag)?;
         self.platform.commit.commit().await
     }
 
     async fn untag(&mut self, ids: Vec<String>, tag: String) -> Result<()> {
         self.require(Capability::FollowersWrite)?;
-        check_batch(&ids)?;
-        for id in &ids {
-            self.platform.followers.untag(self.account_id(), id, &tag)?;
-        }
+        self.platform
+            .followers
+            .untag_many(self.account_id(), &ids, &tag)?;
         self.platform.commit.commit().await
     }
 
@@ -117,14 +113,4 @@ impl followers::Host for CallState {
         self.platform.commit.commit().await?;
         Ok(v)
     }
-}
-
-fn check_batch(ids: &[String]) -> Result<()> {
-    if ids.len() > MAX_BATCH {
-        return Err(PlazaError::TooLarge(format!(
-            "{} openids in one call; the limit is {MAX_BATCH}",
-            ids.len()
-        )));
-    }
-    Ok(())
 }

@@ -2,6 +2,8 @@
 
 pub mod followers;
 pub mod host;
+pub mod segments;
+pub mod tags;
 
 use std::sync::Arc;
 

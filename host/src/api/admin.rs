@@ -215,10 +215,13 @@ pub async fn installation_errors(
 
 #[derive(Deserialize)]
 pub struct PageQuery {
+    /// A segment expression (see `accounts::segments`); absent = every follower.
+    segment: Option<String>,
     cursor: Option<String>,
     limit: Option<usize>,
 }
 
+/// `GET /accounts/{a}/followers?segment=…&cursor=…&limit=…`, in openid order.
 pub async fn list_followers(
     State(s): State<AppState>,
     headers: HeaderMap,
@@ -226,12 +229,25 @@ pub async fn list_followers(
     Query(q): Query<PageQuery>,
 ) -> ApiResult<impl IntoResponse> {
     require_admin(&headers, &s.admin_token)?;
-    s.platform.accounts.get(&account)?;
-    let (items, next) = s.platform.followers.list(
-        &account,
-        q.cursor.as_deref(),
-        q.limit.unwrap_or(100).clamp(1, 1000),
-    )?;
+    let acc = s.platform.accounts.get(&account)?;
+    let segment = q
+        .segment
+        .as_deref()
+        .map(|e| crate::accounts::segments::Segment::parse(e, &acc.timezone))
+        .transpose()?;
+    let platform = s.platform.clone();
+    let now = platform.clock.now_ms();
+    let (items, next) = tokio::task::spawn_blocking(move || {
+        platform.followers.list_matching(
+            &acc.id,
+            segment.as_ref(),
+            q.cursor.as_deref(),
+            q.limit.unwrap_or(100).clamp(1, 1000),
+            now,
+        )
+    })
+    .await
+    .map_err(|e| PlazaError::internal(format!("listing task failed: {e}")))??;
     Ok(Json(json!({ "followers": items, "next_cursor": next })))
 }
 

@@ -6,8 +6,12 @@ pub mod admin;
 pub mod auth;
 pub mod broadcasts;
 pub mod error;
+pub mod events;
+pub mod followers;
 pub mod ingress;
 pub mod plugin_routes;
+pub mod templates;
+pub mod topics;
 
 use std::sync::Arc;
 
@@ -68,6 +72,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/accounts/{account}/inbound", post(ingress::inbound))
         .merge(broadcasts::routes())
+        .merge(followers::routes())
+        .merge(templates::routes())
+        .merge(topics::routes())
+        .merge(events::routes())
         .fallback(error::not_found);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))

@@ -175,6 +175,7 @@ impl Platform {
         };
         self.followers
             .touch(account, &inbound.from, touch, inbound.at)?;
+        self.log_inbound(account, &inbound)?;
         let unsubscribe = matches!(
             inbound.kind,
             InboundKind::Event(wit::FollowerEventKind::Unsubscribe)

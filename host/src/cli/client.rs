@@ -105,6 +105,15 @@ impl Client {
         )
     }
 
+    pub fn put(&self, path: &str, body: &Value) -> Result<Value> {
+        self.finish(
+            self.agent
+                .put(&self.url(path))
+                .header("Authorization", &self.auth())
+                .send_json(body),
+        )
+    }
+
     pub fn delete(&self, path: &str) -> Result<Value> {
         self.finish(
             self.agent

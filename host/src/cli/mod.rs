@@ -1,7 +1,11 @@
 //! The `plaza` command line: `serve`, and one subcommand per admin action (each an admin API call).
 
 mod client;
+mod events;
+mod followers;
 pub mod serve;
+mod templates;
+mod topics;
 
 use std::path::{Path, PathBuf};
 
@@ -168,6 +172,21 @@ pub enum Command {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Topic deliveries between plugins: waiting, dead letters, replay, discard.
+    #[command(subcommand)]
+    Topics(topics::TopicsCmd),
+    /// The event log: entries, daily aggregates, retention.
+    #[command(subcommand)]
+    Events(events::EventsCmd),
+    /// Followers: list (with --segment), profile, stats.
+    #[command(subcommand)]
+    Followers(followers::FollowersCmd),
+    /// Follower tags: create, rename, delete, list, tag, untag.
+    #[command(subcommand)]
+    Tags(followers::TagsCmd),
+    /// Template messages: add, list, show, activate, deactivate, preview, delete.
+    #[command(subcommand)]
+    Templates(templates::TemplatesCmd),
 }
 
 #[derive(Subcommand, Debug)]
@@ -424,6 +443,11 @@ pub fn run_remote(cmd: Command) -> Result<()> {
         Command::Messages { account, openid, remote } => {
             remote.client()?.get(&format!("/accounts/{}/followers/{}/messages", seg(&account), seg(&openid)))?
         }
+        Command::Topics(cmd) => cmd.run()?,
+        Command::Events(cmd) => cmd.run()?,
+        Command::Followers(cmd) => cmd.run()?,
+        Command::Tags(cmd) => cmd.run()?,
+        Command::Templates(cmd) => cmd.run()?,
     };
     if !out.is_null() {
         print(&out);

@@ -34,6 +34,15 @@ pub struct ServeArgs {
         default_value = "fire-once"
     )]
     pub missed_jobs: crate::scheduling::MissedJobs,
+    /// Failed attempts after which a topic delivery moves to the dead-letter list.
+    #[arg(long, env = "PLAZA_TOPIC_MAX_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub topic_max_attempts: u32,
+    /// Delay before retrying a failed topic delivery; doubles per attempt, at most an hour.
+    #[arg(long, env = "PLAZA_TOPIC_BACKOFF_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub topic_backoff_ms: u64,
+    /// Days the event log keeps entries of accounts that set no retention of their own.
+    #[arg(long, env = "PLAZA_EVENT_RETENTION_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub event_retention_days: u32,
 }
 
 pub async fn run(args: ServeArgs) -> Result<()> {
@@ -41,6 +50,9 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let mut opts = PlatformOptions::new(&args.data_dir);
     opts.broadcast_rate = args.broadcast_rate;
     opts.missed_jobs = args.missed_jobs;
+    opts.topics.max_attempts = args.topic_max_attempts;
+    opts.topics.backoff_base_ms = args.topic_backoff_ms;
+    opts.events.retention_days = args.event_retention_days;
     let platform = Platform::open(opts)?;
     demo::register_bundled(&platform)?;
     if args.demo {
@@ -57,6 +69,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     }
     tokio::spawn(platform.clone().run_scheduler());
     tokio::spawn(platform.clone().run_broadcasts());
+    tokio::spawn(platform.clone().run_topic_delivery());
+    tokio::spawn(platform.clone().run_event_pruner());
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

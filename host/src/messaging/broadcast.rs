@@ -20,6 +20,7 @@ use super::quota;
 use super::review::Review;
 use crate::accounts::AccountKind;
 use crate::accounts::followers::Follower;
+use crate::accounts::segments::Segment;
 use crate::error::{PlazaError, Result};
 use crate::platform::Platform;
 use crate::storage::backend::{Tree, key, prefix};
@@ -183,19 +184,18 @@ fn check_new(req: &NewBroadcast) -> Result<()> {
     if req.idempotency_key.is_empty() || req.idempotency_key.len() > 128 {
         return Err(PlazaError::invalid("idempotency_key must be 1-128 bytes"));
     }
-    if let Audience::Openids(ids) = &req.audience {
-        if ids.is_empty() || ids.len() > MAX_OPENIDS {
+    match &req.audience {
+        Audience::Openids(ids) if ids.is_empty() || ids.len() > MAX_OPENIDS => {
             return Err(PlazaError::invalid(format!(
                 "openids must name 1-{MAX_OPENIDS} followers"
             )));
         }
-    }
-    if let Audience::Tag(t) | Audience::Segment(t) = &req.audience {
-        if t.trim().is_empty() {
+        Audience::Tag(t) | Audience::Segment(t) if t.trim().is_empty() => {
             return Err(PlazaError::invalid(
                 "the audience's tag or segment must not be empty",
             ));
         }
+        _ => {}
     }
     if let MessageContent::TransferCustomerService = req.content {
         return Err(PlazaError::invalid(
@@ -222,8 +222,15 @@ impl Platform {
         }
         let now = self.clock.now_ms();
         let due = req.at.unwrap_or(now).max(now);
-        if let Audience::Segment(expr) = &req.audience {
-            self.parse_segment(expr, &account.timezone)?;
+        // Refuse an audience that cannot be resolved now rather than when it is due.
+        match &req.audience {
+            Audience::Segment(expr) => {
+                Segment::parse(expr, &account.timezone)?;
+            }
+            Audience::Tag(tag) => {
+                self.followers.require_tag(&account.id, tag)?;
+            }
+            Audience::All | Audience::Openids(_) => {}
         }
         // Reviewed once for every recipient, before anything is promised.
         let content = match self
@@ -298,22 +305,9 @@ impl Platform {
         Ok(job)
     }
 
-    fn parse_segment(&self, expr: &str, _timezone: &str) -> Result<()> {
-        Err(PlazaError::invalid(format!(
-            "segment {expr:?}: segment audiences are not supported by this host version"
-        )))
-    }
-
-    fn audience_matches<'a>(&self, audience: &'a Audience) -> impl Fn(&Follower) -> bool + 'a {
-        move |f: &Follower| match audience {
-            Audience::All | Audience::Openids(_) => true,
-            Audience::Tag(tag) => f.tags.contains(tag),
-            Audience::Segment(_) => false,
-        }
-    }
-
     /// The subscribed followers the audience names, in openid order.
     fn resolve_audience(&self, account: &str, audience: &Audience) -> Result<Vec<String>> {
+        let now = self.clock.now_ms();
         match audience {
             Audience::Openids(ids) => {
                 let mut ids = ids.clone();
@@ -329,7 +323,13 @@ impl Platform {
                     })
                     .collect())
             }
-            audience => self.subscribed_followers(account, self.audience_matches(audience)),
+            Audience::All => self.subscribed_followers(account, |_| true),
+            Audience::Tag(tag) => self.subscribed_followers(account, |f| f.tags.contains(tag)),
+            Audience::Segment(expr) => {
+                let timezone = self.accounts.get(account)?.timezone;
+                let segment = Segment::parse(expr, &timezone)?;
+                self.subscribed_followers(account, |f| segment.matches(f, now))
+            }
         }
     }
 

@@ -9,7 +9,6 @@ use crate::runtime::{MAX_CONTENT_BYTES, content_size, wit};
 use super::broadcast::{Audience, NewBroadcast};
 use super::content::MessageContent;
 use super::outbox::Delivery;
-use crate::accounts::AccountKind;
 
 fn check_content(c: &wit::Content) -> Result<()> {
     let n = content_size(c);
@@ -56,27 +55,18 @@ impl messaging::Host for CallState {
     ) -> Result<String> {
         self.grant(Capability::MessagingTemplate)?;
         let account = &self.install.account;
-        if account.kind != AccountKind::Service || !account.verified {
-            return Err(PlazaError::PermissionDenied(format!(
-                "template messages need a verified service account; {} is not one",
-                account.id
-            )));
-        }
-        if template_id.is_empty() || fields.is_empty() {
-            return Err(PlazaError::invalid(
-                "a template message needs a template id and at least one field",
-            ));
-        }
+        crate::templates::check_template_rights(account)?;
         let follower = self.platform.followers.get(&account.id, &to)?;
         if !follower.subscribed {
             return Err(PlazaError::invalid(format!(
                 "follower {to:?} has unsubscribed"
             )));
         }
-        let mut text = format!("[{template_id}]");
-        for f in &fields {
-            text.push_str(&format!("\n{}: {}", f.name, f.value));
-        }
+        let values: Vec<(String, String)> = fields.into_iter().map(|f| (f.name, f.value)).collect();
+        let mut text = self
+            .platform
+            .templates
+            .render(&account.id, &template_id, &values)?;
         if let Some(url) = url {
             text.push_str(&format!("\n{url}"));
         }
@@ -135,8 +125,8 @@ impl messaging::Host for CallState {
         }
         let account = self.account_id().to_string();
         let plugin = self.plugin_name().to_string();
-        Ok(self
-            .platform
-            .publish_topic(&account, &plugin, &topic, payload))
+        self.platform
+            .publish_topic(&account, &plugin, &topic, payload)
+            .await
     }
 }

@@ -8,8 +8,6 @@ pub mod outbox;
 pub mod quota;
 pub mod review;
 
-use std::sync::Arc;
-
 use self::content::MessageContent;
 use self::outbox::{Delivery, OutboxEntry};
 use crate::error::{PlazaError, Result};
@@ -37,6 +35,7 @@ impl Platform {
             content,
         };
         self.outbox.append(account, openid, &entry)?;
+        self.log_delivery(account, openid, &entry)?;
         Ok(entry)
     }
 
@@ -56,45 +55,5 @@ impl Platform {
             )));
         }
         Ok(())
-    }
-
-    /// Publishes a topic event to every other enabled installation of the account that subscribed
-    /// to it. Delivery runs in the background; each subscriber gets the event in `on-event`.
-    pub fn publish_topic(
-        self: &Arc<Self>,
-        account: &str,
-        publisher: &str,
-        topic: &str,
-        payload: Vec<u8>,
-    ) -> String {
-        let id = self.ids.next("t");
-        let subscribers: Vec<_> = self
-            .plugins
-            .active(account)
-            .iter()
-            .filter(|a| {
-                a.installation.plugin != publisher && a.installation.grants.subscribes_to(topic)
-            })
-            .cloned()
-            .collect();
-        for sub in subscribers {
-            let platform = self.clone();
-            let msg = crate::runtime::wit::TopicMessage {
-                topic: topic.to_string(),
-                payload: payload.clone(),
-                publisher: publisher.to_string(),
-                id: id.clone(),
-                attempt: 1,
-            };
-            tokio::spawn(async move {
-                let ev = crate::runtime::wit::Event::Topic(msg);
-                let _ = platform
-                    .call_plugin(&sub, None, false, |ctx| {
-                        crate::runtime::Invocation::Event(ctx, ev)
-                    })
-                    .await;
-            });
-        }
-        id
     }
 }

@@ -1,0 +1,166 @@
+//! Admin routes of the event log: filtered listing, daily aggregates, retention.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::AppState;
+use super::auth::require_admin;
+use super::error::{ApiJson, ApiResult};
+use super::topics::{page_limit, query};
+use crate::error::{PlazaError, Result};
+use crate::events::EventKind;
+use crate::events::query::{EventFilter, local_date, parse_day, parse_time, parse_timezone};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/accounts/{account}/events", get(list))
+        .route("/accounts/{account}/events/daily", get(daily))
+        .route(
+            "/accounts/{account}/events/retention",
+            get(get_retention).put(set_retention),
+        )
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    from: Option<String>,
+    to: Option<String>,
+    /// One kind or several, comma-separated.
+    kind: Option<String>,
+    openid: Option<String>,
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+fn kinds(s: Option<&str>) -> Result<Vec<EventKind>> {
+    s.map(|s| {
+        s.split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(str::parse)
+            .collect()
+    })
+    .unwrap_or_else(|| Ok(Vec::new()))
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| PlazaError::internal(format!("event log task failed: {e}")))?
+}
+
+/// `GET /api/v1/accounts/{account}/events?from=&to=&kind=&openid=&cursor=&limit=`: entries oldest
+/// first. `from` (inclusive) and `to` (exclusive) are ms, RFC 3339 or `YYYY-MM-DD` in the account's
+/// timezone (a date as `to` includes that whole day).
+pub async fn list(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+    q: std::result::Result<Query<ListQuery>, QueryRejection>,
+) -> ApiResult<impl IntoResponse> {
+    require_admin(&headers, &s.admin_token)?;
+    let q = query(q)?;
+    let acc = s.platform.accounts.get(&account)?;
+    let tz = parse_timezone(&acc.timezone)?;
+    let filter = EventFilter {
+        from: q
+            .from
+            .as_deref()
+            .map(|v| parse_time("from", v, tz, false))
+            .transpose()?
+            .unwrap_or(0),
+        to: q
+            .to
+            .as_deref()
+            .map(|v| parse_time("to", v, tz, true))
+            .transpose()?,
+        kinds: kinds(q.kind.as_deref())?,
+        openid: q.openid.filter(|o| !o.is_empty()),
+    };
+    let limit = page_limit(q.limit.as_deref())?;
+    let platform = s.platform.clone();
+    let page = blocking(move || {
+        platform
+            .events
+            .list(&account, &filter, q.cursor.as_deref(), limit)
+    })
+    .await?;
+    Ok(Json(page))
+}
+
+#[derive(Deserialize)]
+pub struct DailyQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// `GET /api/v1/accounts/{account}/events/daily?from=&to=`: counts per kind for each calendar day
+/// `from..=to` in the account's timezone (default: the last 7 days up to today).
+pub async fn daily(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+    q: std::result::Result<Query<DailyQuery>, QueryRejection>,
+) -> ApiResult<impl IntoResponse> {
+    require_admin(&headers, &s.admin_token)?;
+    let q = query(q)?;
+    let acc = s.platform.accounts.get(&account)?;
+    let tz = parse_timezone(&acc.timezone)?;
+    let today = local_date(tz, s.platform.clock.now_ms());
+    let to =
+        q.to.as_deref()
+            .map(|v| parse_day("to", v, tz))
+            .transpose()?
+            .unwrap_or(today);
+    let from = match q.from.as_deref() {
+        Some(v) => parse_day("from", v, tz)?,
+        None => to.checked_sub_days(chrono::Days::new(6)).unwrap_or(to),
+    };
+    let platform = s.platform.clone();
+    let id = account.clone();
+    let days = blocking(move || platform.events.daily(&id, tz, from, to)).await?;
+    Ok(Json(json!({
+        "account": account,
+        "timezone": acc.timezone,
+        "from": from.format("%Y-%m-%d").to_string(),
+        "to": to.format("%Y-%m-%d").to_string(),
+        "days": days,
+    })))
+}
+
+pub async fn get_retention(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    require_admin(&headers, &s.admin_token)?;
+    s.platform.accounts.get(&account)?;
+    Ok(Json(s.platform.events.retention(&account)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionBody {
+    /// Days to keep; `null` returns the account to the host default.
+    days: Option<u32>,
+}
+
+/// `PUT …/events/retention` with `{"days": N}` or `{"days": null}`.
+pub async fn set_retention(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(account): Path<String>,
+    ApiJson(body): ApiJson<RetentionBody>,
+) -> ApiResult<impl IntoResponse> {
+    require_admin(&headers, &s.admin_token)?;
+    s.platform.accounts.get(&account)?;
+    let r = s.platform.events.set_retention(&account, body.days)?;
+    s.platform.commit.commit().await?;
+    Ok(Json(r))
+}

@@ -1,0 +1,547 @@
+//! The event log: every inbound message, follower event and outbound delivery of an account, in
+//! time order, for analytics and dashboards.
+//!
+//! Storage: tree `events`, key `account \0 id`, where the id is `{at:013}-{seq:020}` — the host's
+//! receive time in milliseconds, then a unique sequence number — so a time range is one ordered
+//! scan. The value starts with a small header (kind byte, then the length-prefixed sub-kind:
+//! message type, event name or delivery kind) followed by the JSON record, so that daily
+//! aggregates read only the header.
+//!
+//! Appending is one tree insert and no flush: it rides on the group commit of the request that
+//! produced it (the inbound pipeline's, or the sender's), so an acknowledged message or delivery
+//! and its log entry are durable together.
+//!
+//! Retention: entries older than the account's retention (days; set per account, else the host
+//! default of [`DEFAULT_RETENTION_DAYS`] or `plaza serve --event-retention-days`) are deleted by a
+//! background pass that runs at start and then every [`PRUNE_EVERY`]. Until a pass runs, older
+//! entries may still be listed.
+
+pub mod query;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::channels::{Inbound, InboundKind};
+use crate::error::{PlazaError, Result};
+use crate::messaging::content::MessageContent;
+use crate::messaging::outbox::{Delivery, OutboxEntry};
+use crate::platform::Platform;
+use crate::runtime::wit;
+use crate::storage::backend::{Tree, prefix};
+
+pub const DEFAULT_RETENTION_DAYS: u32 = 90;
+/// The longest retention an account may set (10 years).
+pub const MAX_RETENTION_DAYS: u32 = 3650;
+/// How often old entries are pruned.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+pub const DAY_MS: u64 = 86_400_000;
+/// Entries deleted per batch while pruning.
+const PRUNE_BATCH: usize = 10_000;
+
+/// Settings of the event log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventOptions {
+    /// Retention for accounts that set none.
+    pub retention_days: u32,
+}
+
+impl Default for EventOptions {
+    fn default() -> Self {
+        EventOptions {
+            retention_days: DEFAULT_RETENTION_DAYS,
+        }
+    }
+}
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A follower sent a message (text, image, …).
+    InboundMessage,
+    /// A follower event (subscribe, unsubscribe, menu click, …).
+    FollowerEvent,
+    /// A message delivered to a follower (reply, customer-service, template, broadcast).
+    Delivery,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 3] = [
+        EventKind::InboundMessage,
+        EventKind::FollowerEvent,
+        EventKind::Delivery,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::InboundMessage => "inbound_message",
+            EventKind::FollowerEvent => "follower_event",
+            EventKind::Delivery => "delivery",
+        }
+    }
+
+    fn code(self) -> u8 {
+        match self {
+            EventKind::InboundMessage => 1,
+            EventKind::FollowerEvent => 2,
+            EventKind::Delivery => 3,
+        }
+    }
+
+    fn from_code(c: u8) -> Option<Self> {
+        EventKind::ALL.into_iter().find(|k| k.code() == c)
+    }
+}
+
+impl std::str::FromStr for EventKind {
+    type Err = PlazaError;
+    fn from_str(s: &str) -> Result<Self> {
+        EventKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| {
+                PlazaError::invalid(format!(
+                    "unknown event kind {s:?}; known: inbound_message, follower_event, delivery"
+                ))
+            })
+    }
+}
+
+/// One entry of the log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoggedEvent {
+    /// Time-ordered and unique within the account; also the paging cursor.
+    #[serde(default)]
+    pub id: String,
+    /// When the host handled it (ms since the epoch).
+    pub at: u64,
+    pub kind: EventKind,
+    /// The follower it is from or to.
+    pub openid: String,
+    /// Inbound message type (`text`, `image`, …) or the delivered content's type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msg_type: Option<String>,
+    /// Follower event name as in the WeChat protocol: `subscribe`, `unsubscribe`, `click`,
+    /// `view`, `scan`, `location`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// The event's key: subscribe scene, menu key or URL, scan scene.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_key: Option<String>,
+    /// How a delivery reached the follower.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
+    /// The plugin that produced a delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<String>,
+    /// The inbound message id, or the delivered outbox entry's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+}
+
+impl LoggedEvent {
+    /// The sub-kind aggregates break counts down by.
+    fn sub(&self) -> &str {
+        match self.kind {
+            EventKind::InboundMessage => self.msg_type.as_deref(),
+            EventKind::FollowerEvent => self.event.as_deref(),
+            EventKind::Delivery => self.delivery.map(delivery_name),
+        }
+        .unwrap_or("other")
+    }
+}
+
+fn delivery_name(d: Delivery) -> &'static str {
+    match d {
+        Delivery::Reply => "reply",
+        Delivery::CustomerService => "customer_service",
+        Delivery::Template => "template",
+        Delivery::Broadcast => "broadcast",
+    }
+}
+
+fn content_type(c: &MessageContent) -> &'static str {
+    match c {
+        MessageContent::Text { .. } => "text",
+        MessageContent::Image { .. } => "image",
+        MessageContent::Voice { .. } => "voice",
+        MessageContent::Video { .. } => "video",
+        MessageContent::News { .. } => "news",
+        MessageContent::TransferCustomerService => "transfer_customer_service",
+    }
+}
+
+fn inbound_type(b: &wit::InboundBody) -> &'static str {
+    match b {
+        wit::InboundBody::Text(_) => "text",
+        wit::InboundBody::Image(_) => "image",
+        wit::InboundBody::Voice(_) => "voice",
+        wit::InboundBody::Video(_) => "video",
+        wit::InboundBody::Location(_) => "location",
+        wit::InboundBody::Link(_) => "link",
+    }
+}
+
+fn follower_event(k: &wit::FollowerEventKind) -> (&'static str, Option<String>) {
+    match k {
+        wit::FollowerEventKind::Subscribe(scene) => ("subscribe", scene.clone()),
+        wit::FollowerEventKind::Unsubscribe => ("unsubscribe", None),
+        wit::FollowerEventKind::MenuClick(key) => ("click", Some(key.clone())),
+        wit::FollowerEventKind::MenuView(url) => ("view", Some(url.clone())),
+        wit::FollowerEventKind::Scan(scene) => ("scan", Some(scene.clone())),
+        wit::FollowerEventKind::Location(_) => ("location", None),
+    }
+}
+
+/// The largest timestamp an id can carry (13 digits, the year 2286).
+pub const MAX_AT: u64 = 9_999_999_999_999;
+
+pub fn event_id(at: u64, seq: &str) -> String {
+    format!("{:013}-{seq}", at.min(MAX_AT))
+}
+
+/// `account \0 {at:013}` — the first key at or after `at`.
+fn time_key(account: &str, at: u64) -> Vec<u8> {
+    let mut k = prefix(&[account]);
+    k.extend_from_slice(format!("{:013}", at.min(MAX_AT)).as_bytes());
+    k
+}
+
+/// Encodes header + JSON (the id lives in the key only).
+fn encode(ev: &LoggedEvent) -> Result<Vec<u8>> {
+    let sub = ev.sub().as_bytes();
+    let sub = &sub[..sub.len().min(255)];
+    let mut out = Vec::with_capacity(2 + sub.len() + 160);
+    out.push(ev.kind.code());
+    out.push(sub.len() as u8);
+    out.extend_from_slice(sub);
+    let body = LoggedEvent {
+        id: String::new(),
+        ..ev.clone()
+    };
+    serde_json::to_writer(&mut out, &body)?;
+    Ok(out)
+}
+
+/// The header only: kind and sub-kind.
+fn header(v: &[u8]) -> Option<(EventKind, &[u8], &[u8])> {
+    let kind = EventKind::from_code(*v.first()?)?;
+    let n = *v.get(1)? as usize;
+    let sub = v.get(2..2 + n)?;
+    let rest = v.get(2 + n..)?;
+    Some((kind, sub, rest))
+}
+
+fn decode(account_prefix_len: usize, k: &[u8], v: &[u8]) -> Result<LoggedEvent> {
+    let (_, _, body) =
+        header(v).ok_or_else(|| PlazaError::internal("event log entry has no header"))?;
+    let mut ev: LoggedEvent = serde_json::from_slice(body)?;
+    ev.id = String::from_utf8_lossy(k.get(account_prefix_len..).unwrap_or_default()).into_owned();
+    Ok(ev)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct AccountSettings {
+    retention_days: u32,
+}
+
+/// The log itself and its per-account retention settings.
+pub struct EventLog {
+    tree: Arc<dyn Tree>,
+    settings: Arc<dyn Tree>,
+    pub options: EventOptions,
+}
+
+/// An account's retention and where it comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Retention {
+    pub days: u32,
+    /// `account` when the account set it, else `default`.
+    pub source: &'static str,
+    pub default_days: u32,
+}
+
+impl EventLog {
+    pub fn new(tree: Arc<dyn Tree>, settings: Arc<dyn Tree>, options: EventOptions) -> Self {
+        EventLog {
+            tree,
+            settings,
+            options,
+        }
+    }
+
+    /// Appends one entry: one insert, no flush (the caller's commit covers it).
+    pub fn append(&self, account: &str, ev: &LoggedEvent) -> Result<()> {
+        let mut k = prefix(&[account]);
+        k.extend_from_slice(ev.id.as_bytes());
+        self.tree.insert(&k, &encode(ev)?)?;
+        Ok(())
+    }
+
+    pub fn retention(&self, account: &str) -> Result<Retention> {
+        let own: Option<AccountSettings> = self
+            .settings
+            .get(account.as_bytes())?
+            .map(|b| serde_json::from_slice(&b))
+            .transpose()?;
+        Ok(Retention {
+            days: own
+                .map(|s| s.retention_days)
+                .unwrap_or(self.options.retention_days),
+            source: if own.is_some() { "account" } else { "default" },
+            default_days: self.options.retention_days,
+        })
+    }
+
+    /// Sets (or with `None` clears) the account's own retention.
+    pub fn set_retention(&self, account: &str, days: Option<u32>) -> Result<Retention> {
+        match days {
+            Some(d) if d == 0 || d > MAX_RETENTION_DAYS => {
+                return Err(PlazaError::invalid(format!(
+                    "retention must be 1-{MAX_RETENTION_DAYS} days, not {d}"
+                )));
+            }
+            Some(d) => {
+                self.settings.insert(
+                    account.as_bytes(),
+                    &serde_json::to_vec(&AccountSettings { retention_days: d })?,
+                )?;
+            }
+            None => {
+                self.settings.remove(account.as_bytes())?;
+            }
+        }
+        self.retention(account)
+    }
+
+    /// Deletes the account's entries older than its retention. Returns how many.
+    pub fn prune(&self, account: &str, now: u64) -> Result<u64> {
+        let days = self.retention(account)?.days as u64;
+        let cutoff = now.saturating_sub(days.saturating_mul(DAY_MS));
+        let (start, end) = (prefix(&[account]), time_key(account, cutoff));
+        let mut removed = 0;
+        loop {
+            let batch = self.tree.range(&start, &end, PRUNE_BATCH)?;
+            if batch.is_empty() {
+                return Ok(removed);
+            }
+            for (k, _) in batch {
+                if self.tree.remove(&k)?.is_some() {
+                    removed += 1;
+                }
+            }
+        }
+    }
+}
+
+impl Platform {
+    fn log_event(&self, account: &str, mut ev: LoggedEvent) -> Result<()> {
+        ev.id = event_id(ev.at, &self.ids.next(""));
+        self.events.append(account, &ev)
+    }
+
+    /// Logs an inbound message or follower event (called once per handled inbound).
+    pub fn log_inbound(&self, account: &str, inbound: &Inbound) -> Result<()> {
+        let at = self.clock.now_ms();
+        let ev = match &inbound.kind {
+            InboundKind::Message { msg_id, body } => LoggedEvent {
+                id: String::new(),
+                at,
+                kind: EventKind::InboundMessage,
+                openid: inbound.from.clone(),
+                msg_type: Some(inbound_type(body).to_string()),
+                event: None,
+                event_key: None,
+                delivery: None,
+                plugin: None,
+                message_id: Some(msg_id.clone()),
+            },
+            InboundKind::Event(kind) => {
+                let (name, key) = follower_event(kind);
+                LoggedEvent {
+                    id: String::new(),
+                    at,
+                    kind: EventKind::FollowerEvent,
+                    openid: inbound.from.clone(),
+                    msg_type: None,
+                    event: Some(name.to_string()),
+                    event_key: key,
+                    delivery: None,
+                    plugin: None,
+                    message_id: None,
+                }
+            }
+        };
+        self.log_event(account, ev)
+    }
+
+    /// Logs a message put in a follower's outbox.
+    pub fn log_delivery(&self, account: &str, openid: &str, entry: &OutboxEntry) -> Result<()> {
+        self.log_event(
+            account,
+            LoggedEvent {
+                id: String::new(),
+                at: entry.at,
+                kind: EventKind::Delivery,
+                openid: openid.to_string(),
+                msg_type: Some(content_type(&entry.content).to_string()),
+                event: None,
+                event_key: None,
+                delivery: Some(entry.delivery),
+                plugin: entry.plugin.clone(),
+                message_id: Some(entry.id.clone()),
+            },
+        )
+    }
+
+    /// Prunes every account's log once. Returns how many entries were deleted.
+    pub fn prune_events(&self) -> Result<u64> {
+        let now = self.clock.now_ms();
+        let mut total = 0;
+        for account in self.accounts.list()? {
+            total += self.events.prune(&account.id, now)?;
+        }
+        Ok(total)
+    }
+
+    /// Prunes at start and then every [`PRUNE_EVERY`]. Runs until the process ends.
+    pub async fn run_event_pruner(self: Arc<Self>) {
+        loop {
+            let platform = self.clone();
+            match tokio::task::spawn_blocking(move || platform.prune_events()).await {
+                Ok(Ok(n)) if n > 0 => tracing::info!(deleted = n, "event log pruned"),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "event log pruning failed"),
+                Err(e) => tracing::error!(error = %e, "event log pruning task failed"),
+            }
+            tokio::time::sleep(PRUNE_EVERY).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{Backend, SledBackend};
+
+    pub(super) fn log(dir: &std::path::Path) -> EventLog {
+        let b = SledBackend::open(dir).unwrap();
+        EventLog::new(
+            b.tree("events").unwrap(),
+            b.tree("settings").unwrap(),
+            EventOptions::default(),
+        )
+    }
+
+    pub(super) fn ev(at: u64, seq: u64, kind: EventKind, openid: &str, sub: &str) -> LoggedEvent {
+        let mut e = LoggedEvent {
+            id: event_id(at, &format!("{seq:020}")),
+            at,
+            kind,
+            openid: openid.into(),
+            msg_type: None,
+            event: None,
+            event_key: None,
+            delivery: None,
+            plugin: None,
+            message_id: None,
+        };
+        match kind {
+            EventKind::InboundMessage => e.msg_type = Some(sub.into()),
+            EventKind::FollowerEvent => e.event = Some(sub.into()),
+            EventKind::Delivery => {
+                e.delivery = Some(match sub {
+                    "broadcast" => Delivery::Broadcast,
+                    _ => Delivery::Reply,
+                });
+                e.msg_type = Some("text".into());
+                e.plugin = Some("probe".into());
+            }
+        }
+        e
+    }
+
+    #[test]
+    fn entries_round_trip_with_their_header() {
+        let e = ev(
+            1_700_000_000_000,
+            7,
+            EventKind::FollowerEvent,
+            "o-1",
+            "subscribe",
+        );
+        let v = encode(&e).unwrap();
+        let (kind, sub, _) = header(&v).unwrap();
+        assert_eq!((kind, sub), (EventKind::FollowerEvent, &b"subscribe"[..]));
+        let mut k = prefix(&["acc"]);
+        let n = k.len();
+        k.extend_from_slice(e.id.as_bytes());
+        assert_eq!(decode(n, &k, &v).unwrap(), e);
+        assert_eq!(
+            "delivery".parse::<EventKind>().unwrap(),
+            EventKind::Delivery
+        );
+        assert!("nope".parse::<EventKind>().is_err());
+    }
+
+    #[test]
+    fn retention_defaults_overrides_and_prunes() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = log(dir.path());
+        let now = 1_000 * DAY_MS;
+        for (i, age_days) in [100u64, 91, 89, 1].iter().enumerate() {
+            log.append(
+                "a",
+                &ev(
+                    now - age_days * DAY_MS,
+                    i as u64,
+                    EventKind::Delivery,
+                    "o",
+                    "reply",
+                ),
+            )
+            .unwrap();
+            log.append(
+                "b",
+                &ev(
+                    now - age_days * DAY_MS,
+                    i as u64,
+                    EventKind::Delivery,
+                    "o",
+                    "reply",
+                ),
+            )
+            .unwrap();
+        }
+        assert_eq!(
+            log.retention("a").unwrap(),
+            Retention {
+                days: 90,
+                source: "default",
+                default_days: 90
+            }
+        );
+        assert!(log.set_retention("b", Some(0)).is_err());
+        assert_eq!(log.set_retention("b", Some(30)).unwrap().source, "account");
+        assert_eq!(log.prune("a", now).unwrap(), 2);
+        assert_eq!(log.prune("b", now).unwrap(), 3);
+        assert_eq!(log.prune("a", now).unwrap(), 0);
+        assert_eq!(
+            log.tree
+                .scan_prefix(&prefix(&["a"]), None, 100)
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            log.tree
+                .scan_prefix(&prefix(&["b"]), None, 100)
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(log.set_retention("b", None).unwrap().days, 90);
+    }
+}
