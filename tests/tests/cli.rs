@@ -66,6 +66,42 @@ fn an_operator_sets_up_an_account_from_the_command_line() {
     let (code, out, _) = plaza(&server, &["messages", "cafe", "o-cli"]);
     assert_eq!(code, 0);
     assert_eq!(out.matches("cli says hi").count(), 1, "{out}");
+
+    // A broadcast from the command line, followed to completion.
+    let (code, out, err) = plaza(
+        &server,
+        &[
+            "broadcast",
+            "send",
+            "cafe",
+            "--text",
+            "Fresh croissants!",
+            "--key",
+            "morning",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let job: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let id = job["id"].as_str().expect("id").to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (code, out, _) = plaza(&server, &["broadcast", "status", "cafe", &id]);
+        assert_eq!(code, 0);
+        let job: serde_json::Value = serde_json::from_str(&out).expect("json");
+        if job["status"] == "done" {
+            assert_eq!(job["delivered"], 1, "{job}");
+            assert_eq!(job["percent"], 100.0);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{job}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // Once a day for a subscription account: the CLI reports the refusal and exits non-zero.
+    let (code, _, err) = plaza(&server, &["broadcast", "send", "cafe", "--text", "again"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("quota exceeded"), "{err}");
+    let (_, out, _) = plaza(&server, &["messages", "cafe", "o-cli"]);
+    assert_eq!(out.matches("Fresh croissants!").count(), 1, "{out}");
 }
 
 #[test]
