@@ -184,6 +184,26 @@ fn a_service_account_reaches_each_follower_four_times_a_month() {
         (Some(1), Some(2)),
         "{job}"
     );
+    let id = all.body["id"].as_str().unwrap_or("");
+    let recipients = server
+        .get(&format!("/api/v1/accounts/svc/broadcasts/{id}/recipients"))
+        .body;
+    assert_eq!(
+        recipients["recipients"],
+        json!([
+            { "openid": "f00000", "status": "skipped_quota" },
+            { "openid": "f00001", "status": "skipped_quota" },
+            { "openid": "f00002", "status": "delivered" }
+        ]),
+        "{recipients}"
+    );
+    let skipped = server
+        .get(&format!(
+            "/api/v1/accounts/svc/broadcasts/{id}/recipients?status=skipped_quota&limit=1"
+        ))
+        .body;
+    assert_eq!(skipped["recipients"].as_array().map(|a| a.len()), Some(1));
+    assert_eq!(skipped["next_cursor"], "f00000");
     assert_eq!(broadcasts_received(&server, "svc", "f00000").len(), 4);
     assert_eq!(broadcasts_received(&server, "svc", "f00002").len(), 1);
 }

@@ -11,13 +11,17 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth::require_admin;
 use super::error::{ApiJson, ApiResult};
-use crate::messaging::broadcast::{BroadcastJob, NewBroadcast};
+use crate::messaging::broadcast::{BroadcastJob, NewBroadcast, RecipientStatus};
 
 /// Routes under `/api/v1`.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/accounts/{account}/broadcasts", post(create).get(list))
         .route("/accounts/{account}/broadcasts/{id}", get(status))
+        .route(
+            "/accounts/{account}/broadcasts/{id}/recipients",
+            get(recipients),
+        )
         .route("/accounts/{account}/reviews", get(reviews))
 }
 
@@ -76,6 +80,33 @@ async fn status(
 ) -> ApiResult<impl IntoResponse> {
     require_admin(&headers, &s.admin_token)?;
     Ok(Json(view(&s.platform.broadcasts.get(&account, &id)?)))
+}
+
+#[derive(Deserialize)]
+struct RecipientQuery {
+    status: Option<RecipientStatus>,
+    after: Option<String>,
+    limit: Option<usize>,
+}
+
+/// `GET /accounts/{a}/broadcasts/{id}/recipients?status=&after=&limit=`: per-recipient status.
+async fn recipients(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((account, id)): Path<(String, String)>,
+    Query(q): Query<RecipientQuery>,
+) -> ApiResult<impl IntoResponse> {
+    require_admin(&headers, &s.admin_token)?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let (rows, next) =
+        s.platform
+            .broadcasts
+            .recipients(&account, &id, q.status, q.after.as_deref(), limit)?;
+    let rows: Vec<Value> = rows
+        .into_iter()
+        .map(|(openid, status)| json!({ "openid": openid, "status": status }))
+        .collect();
+    Ok(Json(json!({ "recipients": rows, "next_cursor": next })))
 }
 
 #[derive(Deserialize)]

@@ -249,6 +249,16 @@ pub enum BroadcastCmd {
         #[command(flatten)]
         remote: Remote,
     },
+    /// A broadcast's recipients and where each stands.
+    Recipients {
+        account: String,
+        id: String,
+        /// Only recipients in this state: pending, delivered or skipped_quota.
+        #[arg(long, value_parser = ["pending", "delivered", "skipped_quota"])]
+        status: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// List an account's broadcasts, newest first.
     List {
         account: String,
@@ -435,6 +445,12 @@ pub fn run_remote(cmd: Command) -> Result<()> {
         }
         Command::Broadcast(BroadcastCmd::Status { account, id, remote }) => {
             remote.client()?.get(&format!("/accounts/{}/broadcasts/{}", seg(&account), seg(&id)))?
+        }
+        Command::Broadcast(BroadcastCmd::Recipients { account, id, status, remote }) => {
+            let filter = status.map(|s| format!("?status={s}&limit=1000")).unwrap_or_else(|| "?limit=1000".into());
+            remote
+                .client()?
+                .get(&format!("/accounts/{}/broadcasts/{}/recipients{filter}", seg(&account), seg(&id)))?
         }
         Command::Broadcast(BroadcastCmd::List { account, remote }) => {
             remote.client()?.get(&format!("/accounts/{}/broadcasts", seg(&account)))?

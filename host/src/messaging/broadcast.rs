@@ -99,6 +99,26 @@ pub struct NewBroadcast {
     pub at: Option<u64>,
 }
 
+/// Where one recipient of a broadcast stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecipientStatus {
+    Pending,
+    Delivered,
+    /// Not sent: the follower had no broadcast left this month (service accounts).
+    SkippedQuota,
+}
+
+impl RecipientStatus {
+    fn from_byte(b: u8) -> Self {
+        match b {
+            DELIVERED => RecipientStatus::Delivered,
+            SKIPPED_QUOTA => RecipientStatus::SkippedQuota,
+            _ => RecipientStatus::Pending,
+        }
+    }
+}
+
 const PENDING: u8 = 0;
 const DELIVERED: u8 = 1;
 const SKIPPED_QUOTA: u8 = 2;
@@ -158,6 +178,39 @@ impl Broadcasts {
         all.reverse();
         all.truncate(limit);
         Ok(all)
+    }
+
+    /// One page of a broadcast's recipients with their status, in openid order, optionally only
+    /// those with `status`.
+    pub fn recipients(
+        &self,
+        account: &str,
+        id: &str,
+        status: Option<RecipientStatus>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<(String, RecipientStatus)>, Option<String>)> {
+        self.get(account, id)?;
+        let base = prefix(&[id]);
+        let mut after = after.map(|a| [base.as_slice(), a.as_bytes()].concat());
+        let mut out = Vec::new();
+        loop {
+            let rows = self.recipients.scan_prefix(&base, after.as_deref(), 1000)?;
+            let Some((last, _)) = rows.last() else {
+                return Ok((out, None));
+            };
+            after = Some(last.clone());
+            for (k, v) in rows {
+                let st = RecipientStatus::from_byte(v.first().copied().unwrap_or(PENDING));
+                if status.is_none_or(|s| s == st) {
+                    out.push((String::from_utf8_lossy(&k[base.len()..]).into_owned(), st));
+                    if out.len() == limit {
+                        let next = out.last().map(|(o, _)| o.clone());
+                        return Ok((out, next));
+                    }
+                }
+            }
+        }
     }
 
     fn recipient_key(id: &str, openid: &str) -> Vec<u8> {
