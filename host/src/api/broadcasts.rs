@@ -98,11 +98,13 @@ async fn recipients(
 ) -> ApiResult<impl IntoResponse> {
     require_admin(&headers, &s.admin_token)?;
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let (rows, next) =
+    let page =
         s.platform
             .broadcasts
             .recipients(&account, &id, q.status, q.after.as_deref(), limit)?;
-    let rows: Vec<Value> = rows
+    let next = page.next_cursor;
+    let rows: Vec<Value> = page
+        .items
         .into_iter()
         .map(|(openid, status)| json!({ "openid": openid, "status": status }))
         .collect();

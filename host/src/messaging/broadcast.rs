@@ -99,6 +99,13 @@ pub struct NewBroadcast {
     pub at: Option<u64>,
 }
 
+/// One page of a broadcast's recipients: `(openid, status)` in openid order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecipientPage {
+    pub items: Vec<(String, RecipientStatus)>,
+    pub next_cursor: Option<String>,
+}
+
 /// Where one recipient of a broadcast stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -189,7 +196,7 @@ impl Broadcasts {
         status: Option<RecipientStatus>,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<(Vec<(String, RecipientStatus)>, Option<String>)> {
+    ) -> Result<RecipientPage> {
         self.get(account, id)?;
         let base = prefix(&[id]);
         let mut after = after.map(|a| [base.as_slice(), a.as_bytes()].concat());
@@ -197,7 +204,10 @@ impl Broadcasts {
         loop {
             let rows = self.recipients.scan_prefix(&base, after.as_deref(), 1000)?;
             let Some((last, _)) = rows.last() else {
-                return Ok((out, None));
+                return Ok(RecipientPage {
+                    items: out,
+                    next_cursor: None,
+                });
             };
             after = Some(last.clone());
             for (k, v) in rows {
@@ -205,8 +215,11 @@ impl Broadcasts {
                 if status.is_none_or(|s| s == st) {
                     out.push((String::from_utf8_lossy(&k[base.len()..]).into_owned(), st));
                     if out.len() == limit {
-                        let next = out.last().map(|(o, _)| o.clone());
-                        return Ok((out, next));
+                        let next_cursor = out.last().map(|(o, _)| o.clone());
+                        return Ok(RecipientPage {
+                            items: out,
+                            next_cursor,
+                        });
                     }
                 }
             }
