@@ -336,6 +336,21 @@ impl Drop for Server {
     }
 }
 
+/// Runs the `plaza` CLI against `server` with the admin token: (exit code, stdout, stderr).
+pub fn plaza(server: &Server, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(plaza_bin())
+        .args(args)
+        .env("PLAZA_SERVER", &server.base)
+        .env("PLAZA_ADMIN_TOKEN", TOKEN)
+        .output()
+        .expect("run plaza");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A fixture's or first-party plugin's manifest text and component bytes.
 pub fn plugin_files(manifest_rel: &str, wasm_stem: &str) -> (String, Vec<u8>) {
     let manifest =

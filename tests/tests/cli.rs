@@ -5,20 +5,6 @@ use std::process::Command;
 
 use plaza_tests::*;
 
-fn plaza(server: &Server, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(plaza_bin())
-        .args(args)
-        .env("PLAZA_SERVER", &server.base)
-        .env("PLAZA_ADMIN_TOKEN", TOKEN)
-        .output()
-        .expect("run plaza");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn an_operator_sets_up_an_account_from_the_command_line() {
     let (_tmp, dir) = data_dir();

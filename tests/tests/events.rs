@@ -2,8 +2,6 @@
 //! filters and a stable cursor, aggregated per day in the account's timezone, kept across
 //! `kill -9`, with retention configurable per account and per server.
 
-use std::process::Command;
-
 use plaza_tests::*;
 use serde_json::{Value, json};
 
@@ -32,20 +30,6 @@ fn summary(evs: &[Value]) -> Vec<String> {
             )
         })
         .collect()
-}
-
-fn plaza(server: &Server, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(plaza_bin())
-        .args(args)
-        .env("PLAZA_SERVER", &server.base)
-        .env("PLAZA_ADMIN_TOKEN", TOKEN)
-        .output()
-        .expect("run plaza");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// Two followers subscribe and talk to the probe; `o-2` also clicks a menu.

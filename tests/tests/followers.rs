@@ -2,7 +2,6 @@
 //! segment listing with a stable cursor, dashboard distributions, and the template registry.
 
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use plaza_tests::*;
@@ -597,20 +596,6 @@ fn templates_crud_render_validation_and_the_active_limit() {
     let server = Server::start(&dir, false);
     let list = server.get("/api/v1/accounts/m/templates");
     assert_eq!(list.body["active"], 25, "{list:?}");
-}
-
-fn plaza(server: &Server, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(plaza_bin())
-        .args(args)
-        .env("PLAZA_SERVER", &server.base)
-        .env("PLAZA_ADMIN_TOKEN", TOKEN)
-        .output()
-        .expect("run plaza");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

@@ -2,7 +2,6 @@
 //! replay, and pending deliveries that survive `kill -9`. Two probes share an account: `pub`
 //! publishes `shop.order.paid`, `sub` subscribes to `shop.*`; `@NAME …` addresses one of them.
 
-use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -81,20 +80,6 @@ fn pending(server: &Server) -> Vec<Value> {
     let a = server.get("/api/v1/accounts/x/topic-deliveries");
     assert_eq!(a.status, 200, "{a:?}");
     a.body["deliveries"].as_array().cloned().unwrap_or_default()
-}
-
-fn plaza(server: &Server, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(plaza_bin())
-        .args(args)
-        .env("PLAZA_SERVER", &server.base)
-        .env("PLAZA_ADMIN_TOKEN", TOKEN)
-        .output()
-        .expect("run plaza");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]
