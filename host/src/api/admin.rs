@@ -2,13 +2,12 @@
 
 use axum::Json;
 use axum::extract::{Multipart, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
-use super::auth::require_admin;
 use super::error::{ApiJson, ApiResult};
 use crate::accounts::NewAccount;
 use crate::error::PlazaError;
@@ -16,8 +15,7 @@ use crate::plugins::registry::PluginInfo;
 use crate::plugins::{InstallRequest, InstallationUpdate};
 use crate::runtime;
 
-pub async fn system(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<impl IntoResponse> {
-    require_admin(&headers, &s.admin_token)?;
+pub async fn system(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
     let stats = &s.platform.plugins.registry.stats;
     Ok(Json(json!({
         "version": env!("CARGO_PKG_VERSION"),
@@ -28,20 +26,14 @@ pub async fn system(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<
     })))
 }
 
-pub async fn list_accounts(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-) -> ApiResult<impl IntoResponse> {
-    require_admin(&headers, &s.admin_token)?;
+pub async fn list_accounts(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
     Ok(Json(json!({ "accounts": s.platform.accounts.list()? })))
 }
 
 pub async fn create_account(
     State(s): State<AppState>,
-    headers: HeaderMap,
     ApiJson(new): ApiJson<NewAccount>,
 ) -> ApiResult<impl IntoResponse> {
-    require_admin(&headers, &s.admin_token)?;
     let account = s.platform.accounts.create(new, s.platform.clock.now_ms())?;
     s.platform.commit.commit().await?;
     Ok((StatusCode::CREATED, Json(account)))
@@ -49,18 +41,12 @@ pub async fn create_account(
 
 pub async fn get_account(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Path(account): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    require_admin(&headers, &s.admin_token)?;
     Ok(Json(s.platform.accounts.get(&account)?))
 }
 
-pub async fn list_plugins(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-) -> ApiResult<impl IntoResponse> {
-    require_admin(&headers, &s.admin_token)?;
+pub async fn list_plugins(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
     let plugins: Vec<PluginInfo> = s
         .platform
         .plugins
@@ -74,10 +60,8 @@ pub async fn list_plugins(
 
 pub async fn plugin_versions(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Path(name): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    require_admin(&headers, &s.admin_token)?;
     let versions: Vec<PluginInfo> = s
         .platform
         .plugins
@@ -95,10 +79,8 @@ pub async fn plugin_versions(
 /// `multipart/form-data` with a `manifest` part (plugin.toml text) and a `wasm` part (component).
 pub async fn upload_plugin(
     State(s): State<AppState>,
-    headers: HeaderMap,
     mut form: Multipart,
 ) -> ApiResult<impl IntoResponse> {
-    require_admin(&headers, &s.admin_token)?;
     let bad = |e: axum::extract::multipart::MultipartError| {
         PlazaError::invalid(format!("upload: {}", e.body_text()))
     };
@@ -136,10 +118,8 @@ pub async fn upload_plugin(
 
 pub async fn list_installations(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Path(account): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    require_admin(&headers, &s.admin_token)?;
     s.platform.accounts.get(&account)?;
     Ok(Json(
         json!({ "installations": s.platform.plugins.installations.list(&account)? }),
@@ -148,21 +128,17 @@ pub async fn list_installations(
 
 pub async fn install(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Path(account): Path<String>,
     ApiJson(req): ApiJson<InstallRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    require_admin(&headers, &s.admin_token)?;
     let inst = s.platform.install_plugin(&account, req).await?;
     Ok((StatusCode::CREATED, Json(inst)))
 }
 
 pub async fn get_installation(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Path((account, plugin)): Path<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
-    require_admin(&headers, &s.admin_token)?;
     Ok(Json(
         s.platform.plugins.installations.get(&account, &plugin)?,
     ))
@@ -170,11 +146,9 @@ pub async fn get_installation(
 
 pub async fn update_installation(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Path((account, plugin)): Path<(String, String)>,
     ApiJson(upd): ApiJson<InstallationUpdate>,
 ) -> ApiResult<impl IntoResponse> {
-    require_admin(&headers, &s.admin_token)?;
     Ok(Json(
         s.platform
             .update_installation(&account, &plugin, upd)
@@ -190,11 +164,9 @@ pub struct UninstallQuery {
 
 pub async fn uninstall(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Path((account, plugin)): Path<(String, String)>,
     Query(q): Query<UninstallQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    require_admin(&headers, &s.admin_token)?;
     s.platform
         .uninstall_plugin(&account, &plugin, q.purge)
         .await?;
@@ -203,10 +175,8 @@ pub async fn uninstall(
 
 pub async fn installation_errors(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Path((account, plugin)): Path<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
-    require_admin(&headers, &s.admin_token)?;
     s.platform.plugins.installations.get(&account, &plugin)?;
     Ok(Json(
         json!({ "errors": s.platform.plugins.installations.errors(&account, &plugin)? }),
@@ -224,11 +194,9 @@ pub struct PageQuery {
 /// `GET /accounts/{a}/followers?segment=…&cursor=…&limit=…`, in openid order.
 pub async fn list_followers(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Path(account): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    require_admin(&headers, &s.admin_token)?;
     let acc = s.platform.accounts.get(&account)?;
     let segment = q
         .segment
@@ -253,9 +221,7 @@ pub async fn list_followers(
 
 pub async fn get_follower(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Path((account, openid)): Path<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
-    require_admin(&headers, &s.admin_token)?;
     Ok(Json(s.platform.followers.get(&account, &openid)?))
 }

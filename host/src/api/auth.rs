@@ -84,3 +84,17 @@ pub fn require_ingress(headers: &HeaderMap, admin_token: &str, account: &Account
         )),
     }
 }
+
+/// Middleware for every admin route: the admin token or a typed 401, before any handler runs, so
+/// no handler can forget the check.
+pub async fn admin_only(
+    axum::extract::State(state): axum::extract::State<super::AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match require_admin(request.headers(), &state.admin_token) {
+        Ok(()) => next.run(request).await,
+        Err(e) => super::error::ApiError(e).into_response(),
+    }
+}

@@ -2,7 +2,6 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -10,7 +9,6 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
-use super::auth::require_admin;
 use super::error::{ApiJson, ApiResult};
 use super::topics::{page_limit, query};
 use crate::error::{PlazaError, Result};
@@ -60,11 +58,9 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 /// timezone (a date as `to` includes that whole day).
 pub async fn list(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Path(account): Path<String>,
     q: std::result::Result<Query<ListQuery>, QueryRejection>,
 ) -> ApiResult<impl IntoResponse> {
-    require_admin(&headers, &s.admin_token)?;
     let q = query(q)?;
     let acc = s.platform.accounts.get(&account)?;
     let tz = parse_timezone(&acc.timezone)?;
@@ -104,11 +100,9 @@ pub struct DailyQuery {
 /// `from..=to` in the account's timezone (default: the last 7 days up to today).
 pub async fn daily(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Path(account): Path<String>,
     q: std::result::Result<Query<DailyQuery>, QueryRejection>,
 ) -> ApiResult<impl IntoResponse> {
-    require_admin(&headers, &s.admin_token)?;
     let q = query(q)?;
     let acc = s.platform.accounts.get(&account)?;
     let tz = parse_timezone(&acc.timezone)?;
@@ -136,10 +130,8 @@ pub async fn daily(
 
 pub async fn get_retention(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Path(account): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    require_admin(&headers, &s.admin_token)?;
     s.platform.accounts.get(&account)?;
     Ok(Json(s.platform.events.retention(&account)?))
 }
@@ -154,11 +146,9 @@ pub struct RetentionBody {
 /// `PUT …/events/retention` with `{"days": N}` or `{"days": null}`.
 pub async fn set_retention(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Path(account): Path<String>,
     ApiJson(body): ApiJson<RetentionBody>,
 ) -> ApiResult<impl IntoResponse> {
-    require_admin(&headers, &s.admin_token)?;
     s.platform.accounts.get(&account)?;
     let r = s.platform.events.set_retention(&account, body.days)?;
     s.platform.commit.commit().await?;

@@ -70,12 +70,18 @@ pub fn router(state: AppState) -> Router {
             "/accounts/{account}/followers/{openid}/messages",
             get(ingress::follower_messages),
         )
-        .route("/accounts/{account}/inbound", post(ingress::inbound))
         .merge(broadcasts::routes())
         .merge(followers::routes())
         .merge(templates::routes())
         .merge(topics::routes())
         .merge(events::routes())
+        // Every route above needs the admin token; the inbound endpoint below does its own check
+        // (admin token or the account's ingress key).
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::admin_only,
+        ))
+        .route("/accounts/{account}/inbound", post(ingress::inbound))
         .fallback(error::not_found);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))

@@ -2,7 +2,6 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -10,7 +9,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::auth::require_admin;
 use super::error::ApiResult;
 use crate::error::{PlazaError, Result};
 use crate::topics::TopicDelivery;
@@ -69,11 +67,9 @@ fn views(ds: &[TopicDelivery]) -> Result<Vec<Value>> {
 /// `GET /api/v1/accounts/{account}/topic-deliveries`: deliveries waiting (with attempts so far).
 pub async fn list_pending(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Path(account): Path<String>,
     q: std::result::Result<Query<PageQuery>, QueryRejection>,
 ) -> ApiResult<impl IntoResponse> {
-    require_admin(&headers, &s.admin_token)?;
     let q = query(q)?;
     s.platform.accounts.get(&account)?;
     let (items, next) = s.platform.topics.list_pending(
@@ -91,11 +87,9 @@ pub async fn list_pending(
 /// `GET /api/v1/accounts/{account}/dead-letters`: deliveries given up on, oldest first.
 pub async fn list_dead(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Path(account): Path<String>,
     q: std::result::Result<Query<PageQuery>, QueryRejection>,
 ) -> ApiResult<impl IntoResponse> {
-    require_admin(&headers, &s.admin_token)?;
     let q = query(q)?;
     s.platform.accounts.get(&account)?;
     let (items, next) = s.platform.topics.list_dead(
@@ -112,10 +106,8 @@ pub async fn list_dead(
 
 pub async fn get_dead(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Path((account, id)): Path<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
-    require_admin(&headers, &s.admin_token)?;
     s.platform.accounts.get(&account)?;
     Ok(Json(view(&s.platform.topics.get_dead(&account, &id)?)?))
 }
@@ -123,10 +115,8 @@ pub async fn get_dead(
 /// `POST …/dead-letters/{id}/replay`: re-queued with its attempt count reset.
 pub async fn replay_one(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Path((account, id)): Path<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
-    require_admin(&headers, &s.admin_token)?;
     let d = s.platform.replay_dead_letter(&account, &id).await?;
     Ok(Json(json!({ "replayed": view(&d)? })))
 }
@@ -134,10 +124,8 @@ pub async fn replay_one(
 /// `POST …/dead-letters/replay`: every dead letter whose subscriber is still installed.
 pub async fn replay_all(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Path(account): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    require_admin(&headers, &s.admin_token)?;
     let report = s.platform.replay_all_dead_letters(&account).await?;
     Ok(Json(json!({
         "replayed": views(&report.replayed)?,
@@ -148,10 +136,8 @@ pub async fn replay_all(
 /// `DELETE …/dead-letters/{id}`: dropped for good.
 pub async fn discard(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Path((account, id)): Path<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
-    require_admin(&headers, &s.admin_token)?;
     let d = s.platform.discard_dead_letter(&account, &id).await?;
     Ok(Json(json!({ "discarded": view(&d)? })))
 }
