@@ -366,4 +366,13 @@ fn tag_and_segment_audiences_reach_exactly_their_followers() {
         "for the rest"
     );
     assert_eq!(broadcasts_received(&server, "t", "f00004").len(), 1);
+    // Broadcast deliveries are in the event log like every other delivery.
+    let log = server
+        .get("/api/v1/accounts/t/events?kind=delivery&limit=100")
+        .body;
+    let broadcast_entries = log["events"]
+        .as_array()
+        .map(|a| a.iter().filter(|e| e["delivery"] == "broadcast").count())
+        .unwrap_or(0);
+    assert_eq!(broadcast_entries, 10, "{log}");
 }

@@ -554,6 +554,9 @@ impl Platform {
                             content: job.content.clone(),
                         };
                         self.outbox.append(&account.id, &openid, &entry)?;
+                        // On a resumed batch a recipient cut short may be logged twice; the
+                        // outbox entry itself is rewritten, never duplicated.
+                        self.log_delivery(&account.id, &openid, &entry)?;
                         if let Some(m) = &month {
                             b.monthly
                                 .insert(&key(&[&account.id, &openid, m, &job.id]), b"")?;
