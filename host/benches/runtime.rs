@@ -17,8 +17,9 @@ use serde_json::json;
 fn setup(rt: &tokio::runtime::Runtime) -> (tempfile::TempDir, Arc<Platform>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let platform = Platform::open(PlatformOptions::new(dir.path().join("data"))).expect("platform");
-    demo::register_bundled(&platform).expect("bundled plugins");
-    platform
+    rt.block_on(demo::register_bundled(&platform))
+        .expect("bundled plugins");
+    let account = platform
         .accounts
         .create(
             NewAccount {
@@ -31,6 +32,7 @@ fn setup(rt: &tokio::runtime::Runtime) -> (tempfile::TempDir, Arc<Platform>) {
             0,
         )
         .expect("account");
+    rt.block_on(account.durable()).expect("account");
     let config = json!({
         "rules": [
             { "keyword": "price", "match": "contains", "reply": "See the menu." },

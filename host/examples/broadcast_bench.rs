@@ -9,6 +9,7 @@ use plaza_host::accounts::followers::Touch;
 use plaza_host::accounts::{AccountKind, NewAccount};
 use plaza_host::messaging::broadcast::{Audience, NewBroadcast};
 use plaza_host::messaging::content::MessageContent;
+use plaza_host::storage::Pending;
 use plaza_host::{Platform, PlatformOptions};
 
 fn peak_rss_kib() -> u64 {
@@ -38,17 +39,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         verified: true,
         timezone: None,
     };
-    platform.accounts.create(account, platform.clock.now_ms())?;
+    platform
+        .accounts
+        .create(account, platform.clock.now_ms())?
+        .durable()
+        .await?;
     let t = Instant::now();
+    let mut written = Vec::with_capacity(n);
     for i in 0..n {
-        platform.followers.touch(
+        written.push(platform.followers.touch(
             "bench",
             &format!("o{i:07}"),
             Touch::Subscribe { scene: None },
             1,
-        )?;
+        )?);
     }
-    platform.commit.commit().await?;
+    // One flush covers every follower.
+    Pending::all(written).durable().await?;
     println!("created {n} followers in {:.2?}", t.elapsed());
     let rss_before = peak_rss_kib();
 

@@ -14,20 +14,22 @@ use crate::plugins::grants::Capability;
 pub const DEMO_ACCOUNT: &str = "demo";
 
 /// Registers every plugin built into the binary (a no-op when already registered).
-pub fn register_bundled(platform: &Platform) -> Result<()> {
+pub async fn register_bundled(platform: &Platform) -> Result<()> {
     let now = platform.clock.now_ms();
     for b in BUNDLED {
         platform
             .plugins
             .registry
-            .register(b.manifest, b.wasm, true, now)?;
+            .register(b.manifest, b.wasm, true, now)?
+            .durable()
+            .await?;
     }
     Ok(())
 }
 
 /// Creates account `demo` (service, verified) with auto-reply answering a follow and `hello`.
 pub async fn ensure_demo(platform: &Arc<Platform>) -> Result<()> {
-    match platform.accounts.create(
+    let created = platform.accounts.create(
         NewAccount {
             id: DEMO_ACCOUNT.into(),
             name: Some("Plaza Demo".into()),
@@ -36,8 +38,12 @@ pub async fn ensure_demo(platform: &Arc<Platform>) -> Result<()> {
             timezone: None,
         },
         platform.clock.now_ms(),
-    ) {
-        Ok(_) | Err(PlazaError::Conflict(_)) => {}
+    );
+    match created {
+        Ok(p) => {
+            p.durable().await?;
+        }
+        Err(PlazaError::Conflict(_)) => {}
         Err(e) => return Err(e),
     }
     if platform

@@ -4,8 +4,10 @@
 //! there is no global mutable state.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde::Serialize;
 
 use crate::accounts::AccountStore;
 use crate::accounts::followers::FollowerStore;
@@ -20,7 +22,7 @@ use crate::plugins::installations::InstallationStore;
 use crate::plugins::registry::PluginRegistry;
 use crate::runtime::{PoolSize, Runtime};
 use crate::scheduling::{JobStore, MissedJobs};
-use crate::storage::{Backend, GroupCommit, KvLimits, PluginKv, SledBackend};
+use crate::storage::{Backend, Bytes, KvLimits, PluginKv, SledBackend, Store, Table};
 use crate::templates::TemplateStore;
 use crate::topics::{TopicOptions, TopicQueue};
 
@@ -92,6 +94,9 @@ pub struct PlatformOptions {
     pub topics: TopicOptions,
     /// Event log retention default.
     pub events: EventOptions,
+    /// How long an inbound message's de-duplication record is kept (retries after that are
+    /// handled again).
+    pub dedup_retention_ms: u64,
 }
 
 impl PlatformOptions {
@@ -105,6 +110,33 @@ impl PlatformOptions {
             missed_jobs: MissedJobs::default(),
             topics: TopicOptions::default(),
             events: EventOptions::default(),
+            dedup_retention_ms: crate::channels::DEFAULT_DEDUP_RETENTION_MS,
+        }
+    }
+}
+
+/// A stored record that no longer decodes, found at start and set aside so that everything else
+/// keeps working. Operators see these in `GET /api/v1/system` and remove them with
+/// `DELETE /api/v1/system/problems/{id}` (or fix the cause, e.g. uninstall the plugin).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredRecordProblem {
+    /// `<table>:<hex key>`, for the removal endpoint.
+    pub id: String,
+    pub table: String,
+    /// The key, readable (NUL separators shown as `/`).
+    pub key: String,
+    pub error: String,
+    pub remedy: String,
+}
+
+impl StoredRecordProblem {
+    fn new(table: &str, key: &[u8], error: &PlazaError, remedy: String) -> Self {
+        StoredRecordProblem {
+            id: format!("{table}:{}", hex::encode(key)),
+            table: table.to_string(),
+            key: String::from_utf8_lossy(key).replace('\0', "/"),
+            error: error.to_string(),
+            remedy,
         }
     }
 }
@@ -113,7 +145,8 @@ pub struct Platform {
     pub data_dir: PathBuf,
     pub clock: Arc<dyn Clock>,
     pub ids: Ids,
-    pub commit: Arc<GroupCommit>,
+    /// Every write goes through it (units of work, group commit, backups).
+    pub store: Arc<Store>,
     pub accounts: AccountStore,
     pub followers: FollowerStore,
     pub templates: TemplateStore,
@@ -128,59 +161,169 @@ pub struct Platform {
     pub missed_jobs: MissedJobs,
     pub topics: TopicQueue,
     pub events: EventLog,
+    problems: Mutex<Vec<StoredRecordProblem>>,
+}
+
+/// Creates the data directory readable by its owner only (it holds every account's data), and
+/// tightens an existing one.
+fn private_dir(dir: &Path) -> Result<()> {
+    let fail = |e: std::io::Error| {
+        PlazaError::Unavailable(format!(
+            "cannot create data directory {}: {e}",
+            dir.display()
+        ))
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(fail)?;
+        let mode = std::fs::metadata(dir).map_err(fail)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
+                PlazaError::Unavailable(format!(
+                    "data directory {} is readable by others (mode {:o}) and cannot be restricted: {e}",
+                    dir.display(),
+                    mode & 0o777
+                ))
+            })?;
+        }
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(dir).map_err(fail)?;
+    Ok(())
 }
 
 impl Platform {
     /// Opens (or creates) the data directory and loads every registered plugin and installation.
     pub fn open(opts: PlatformOptions) -> Result<Arc<Platform>> {
         let dir = &opts.data_dir;
-        std::fs::create_dir_all(dir).map_err(|e| {
-            PlazaError::Unavailable(format!(
-                "cannot create data directory {}: {e}",
-                dir.display()
-            ))
-        })?;
+        private_dir(dir)?;
         let backend: Arc<dyn Backend> = Arc::new(SledBackend::open(&dir.join("db"))?);
-        let tree = |name: &str| backend.tree(name);
+        let store = Store::new(backend);
         let runtime = Runtime::new(&dir.join("compiled"), opts.pool).map_err(|e| {
             PlazaError::Unavailable(format!("cannot start the wasm runtime: {e:#}"))
         })?;
-        let registry = PluginRegistry::new(runtime, dir.join("wasm"), tree("plugins")?)?;
-        let plugins = PluginManager::new(
-            registry,
-            InstallationStore::new(tree("installations")?, tree("plugin_errors")?),
-        );
+        let registry = PluginRegistry::new(runtime, dir.join("wasm"), store.clone())?;
+        let plugins = PluginManager::new(registry, InstallationStore::new(store.clone())?);
         let now = opts.clock.now_ms();
         let platform = Platform {
             data_dir: dir.clone(),
             ids: Ids::new(now),
-            commit: GroupCommit::start(backend.clone()),
-            accounts: AccountStore::new(tree("accounts")?),
-            followers: FollowerStore::new(tree("followers")?, tree("follower_tags")?),
-            templates: TemplateStore::new(tree("templates")?),
-            kv: PluginKv::new(tree("kv")?, tree("kv_usage")?, opts.kv_limits),
-            outbox: Outbox::new(tree("outbox")?),
-            broadcasts: Broadcasts::new(&tree, opts.broadcast_rate)?,
-            reviews: ReviewQueue::new(tree("review_blocked")?),
+            accounts: AccountStore::new(store.clone())?,
+            followers: FollowerStore::new(store.clone())?,
+            templates: TemplateStore::new(store.clone())?,
+            kv: PluginKv::new(store.clone(), opts.kv_limits)?,
+            outbox: Outbox::new(&store)?,
+            broadcasts: Broadcasts::new(&store, opts.broadcast_rate)?,
+            reviews: ReviewQueue::new(&store)?,
             plugins,
-            jobs: JobStore::new(tree("jobs")?, tree("jobs_due")?),
-            inbound: InboundDedup::new(tree("inbound_dedup")?),
+            jobs: JobStore::new(store.clone())?,
+            inbound: InboundDedup::new(&store, opts.dedup_retention_ms)?,
             scheduler_wake: tokio::sync::Notify::new(),
             missed_jobs: opts.missed_jobs,
-            topics: TopicQueue::open(
-                tree("topic_pending")?,
-                tree("topic_due")?,
-                tree("topic_dead")?,
-                opts.topics,
-            )?,
-            events: EventLog::new(tree("events")?, tree("event_settings")?, opts.events),
+            topics: TopicQueue::open(store.clone(), opts.topics)?,
+            events: EventLog::new(store.clone(), opts.events)?,
             clock: opts.clock,
+            store,
+            problems: Mutex::new(Vec::new()),
         };
-        platform.plugins.registry.load_all()?;
-        for account in platform.accounts.list()? {
-            platform.plugins.refresh(&account)?;
-        }
+        platform.load()?;
         Ok(Arc::new(platform))
+    }
+
+    /// Loads plugins, accounts and their installations, setting aside (and reporting) any stored
+    /// record that no longer decodes: one bad record must not keep every account down.
+    fn load(&self) -> Result<()> {
+        let mut problems = Vec::new();
+        let plugins_table = self.plugins.registry.table().name().to_string();
+        for (k, e) in self.plugins.registry.load_all()? {
+            problems.push(StoredRecordProblem::new(
+                &plugins_table,
+                &k,
+                &e,
+                "upload the plugin version again, or remove this record".into(),
+            ));
+        }
+        let migrated = self.accounts.hash_legacy_ingress_keys()?.detach();
+        if migrated > 0 {
+            tracing::info!(
+                accounts = migrated,
+                "ingress keys stored in clear were hashed"
+            );
+        }
+        let (accounts, bad_accounts) = self.accounts.list_lenient()?;
+        for (k, e) in bad_accounts {
+            tracing::error!(key = %String::from_utf8_lossy(&k), error = %e, "stored account does not decode; skipped");
+            problems.push(StoredRecordProblem::new(
+                "accounts",
+                &k,
+                &e,
+                "remove this record (the account's other data stays)".into(),
+            ));
+        }
+        let inst_table = self.plugins.installations.table().name().to_string();
+        for account in accounts {
+            for (k, e) in self.plugins.refresh(&account)? {
+                let plugin = k
+                    .rsplit(|b| *b == 0)
+                    .next()
+                    .map(|p| String::from_utf8_lossy(p).into_owned())
+                    .unwrap_or_default();
+                problems.push(StoredRecordProblem::new(
+                    &inst_table,
+                    &k,
+                    &e,
+                    format!("plaza uninstall {} {plugin}", account.id),
+                ));
+            }
+        }
+        for p in &problems {
+            tracing::error!(table = %p.table, key = %p.key, error = %p.error, remedy = %p.remedy,
+                "a stored record was set aside at start");
+        }
+        *self
+            .problems
+            .lock()
+            .map_err(|_| PlazaError::internal("problems lock poisoned"))? = problems;
+        Ok(())
+    }
+
+    /// Stored records set aside at start because they no longer decode.
+    pub fn problems(&self) -> Vec<StoredRecordProblem> {
+        self.problems.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    /// Drops a problem from the list once its record is gone.
+    pub(crate) fn forget_problem(&self, table: &str, key: &[u8]) {
+        let id = format!("{table}:{}", hex::encode(key));
+        if let Ok(mut p) = self.problems.lock() {
+            p.retain(|p| p.id != id);
+        }
+    }
+
+    /// Removes a record set aside at start (an operator's decision; the data is gone).
+    pub async fn remove_problem_record(&self, id: &str) -> Result<StoredRecordProblem> {
+        let problem = self
+            .problems()
+            .into_iter()
+            .find(|p| p.id == id)
+            .ok_or_else(|| PlazaError::not_found(format!("stored-record problem {id:?}")))?;
+        let key = problem
+            .id
+            .split_once(':')
+            .and_then(|(_, k)| hex::decode(k).ok())
+            .ok_or_else(|| PlazaError::internal("malformed problem id"))?;
+        let table: Table<Bytes> = self.store.table(&problem.table)?;
+        self.store
+            .write(|tx| tx.delete(&table, &key).map(drop))?
+            .durable()
+            .await?;
+        self.forget_problem(&problem.table, &key);
+        Ok(problem)
     }
 
     pub fn data_dir(&self) -> &Path {

@@ -32,6 +32,9 @@ async fn platform(
     p.plugins
         .registry
         .register(manifest, &wasm, false, START)
+        .expect("register")
+        .durable()
+        .await
         .expect("register");
     let new = NewAccount {
         id: "sh".into(),
@@ -40,7 +43,12 @@ async fn platform(
         verified: true,
         timezone: Some("Asia/Shanghai".into()),
     };
-    p.accounts.create(new, START).expect("account");
+    p.accounts
+        .create(new, START)
+        .expect("account")
+        .durable()
+        .await
+        .expect("account");
     p.install_plugin(
         "sh",
         InstallRequest {
@@ -69,7 +77,7 @@ fn cron_job(p: &Platform, expr: &str, first: u64) -> Job {
         attempt: 0,
         created_at: START,
     };
-    p.jobs.add(&job).expect("add job");
+    p.jobs.add(&job).expect("add job").detach();
     job
 }
 

@@ -1,13 +1,14 @@
 //! Followers of an account: created on subscribe, marked on unsubscribe, touched on every interaction.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::tags::TagRegistry;
 use crate::error::{PlazaError, Result};
-use crate::storage::backend::{Tree, key, prefix};
+use crate::storage::backend::{key, prefix};
+use crate::storage::{Json, Pending, Store, Table, Tx};
 
 /// Tags one follower may carry (the platform's own limit).
 pub const MAX_TAGS_PER_FOLLOWER: usize = 20;
@@ -54,12 +55,11 @@ pub enum Touch<'a> {
 }
 
 pub struct FollowerStore {
-    pub(super) tree: Arc<dyn Tree>,
+    pub(super) store: Arc<Store>,
+    /// `(account, openid)` → follower.
+    pub(super) table: Table<Json<Follower>>,
     /// The account's tag registry (see `tags`).
     pub(super) tags: TagRegistry,
-    /// Tagging holds this shared; creating, renaming and deleting tags hold it exclusively, so no
-    /// follower is tagged with a tag that is being deleted and the per-account tag limit holds.
-    pub(super) tag_lock: RwLock<()>,
 }
 
 pub fn validate_openid(openid: &str) -> Result<()> {
@@ -71,74 +71,80 @@ pub fn validate_openid(openid: &str) -> Result<()> {
     Ok(())
 }
 
+fn not_found(account: &str, openid: &str) -> PlazaError {
+    PlazaError::not_found(format!("follower {openid:?} of account {account:?}"))
+}
+
 impl FollowerStore {
-    pub fn new(tree: Arc<dyn Tree>, tags: Arc<dyn Tree>) -> Self {
-        FollowerStore {
-            tree,
-            tags: TagRegistry::new(tags),
-            tag_lock: RwLock::new(()),
-        }
+    pub fn new(store: Arc<Store>) -> Result<Self> {
+        Ok(FollowerStore {
+            table: store.table("followers")?,
+            tags: TagRegistry::new(
+                store.table("follower_tags")?,
+                store.table("follower_tag_counts")?,
+            ),
+            store,
+        })
     }
 
-    /// Records an interaction atomically and returns the follower as it is now. An unknown openid
-    /// that interacts (e.g. a message before the subscribe event reached us) becomes a follower.
+    /// Records an interaction inside a unit of work and returns the follower as it is now. An
+    /// unknown openid that interacts (e.g. a message before the subscribe event reached us)
+    /// becomes a follower.
+    pub fn touch_in(
+        &self,
+        tx: &mut Tx<'_>,
+        account: &str,
+        openid: &str,
+        touch: &Touch<'_>,
+        at: u64,
+    ) -> Result<Follower> {
+        validate_openid(openid)?;
+        let mut f = tx
+            .get(&self.table, &key(&[account, openid]))?
+            .unwrap_or_else(|| Follower {
+                openid: openid.to_string(),
+                subscribed: true,
+                subscribed_at: at,
+                ..Default::default()
+            });
+        match touch {
+            Touch::Subscribe { scene } => {
+                f.subscribed = true;
+                f.subscribed_at = at;
+                f.subscribe_scene = scene.map(str::to_string);
+                f.unsubscribed_at = None;
+            }
+            Touch::Unsubscribe => {
+                f.subscribed = false;
+                f.unsubscribed_at = Some(at);
+            }
+            Touch::Interaction { counter } => {
+                *f.counters.entry((*counter).to_string()).or_default() += 1;
+            }
+        }
+        if !matches!(touch, Touch::Unsubscribe) {
+            f.last_interaction_at = f.last_interaction_at.max(at);
+        }
+        tx.put(&self.table, &key(&[account, openid]), &f)?;
+        Ok(f)
+    }
+
+    /// [`FollowerStore::touch_in`] as a unit of work of its own.
     pub fn touch(
         &self,
         account: &str,
         openid: &str,
         touch: Touch<'_>,
         at: u64,
-    ) -> Result<Follower> {
-        validate_openid(openid)?;
-        let k = key(&[account, openid]);
-        let mut failure = None;
-        let new = self.tree.update(&k, &mut |old| {
-            let mut f: Follower = match old.map(serde_json::from_slice).transpose() {
-                Ok(f) => f.unwrap_or_else(|| Follower {
-                    openid: openid.to_string(),
-                    subscribed: true,
-                    subscribed_at: at,
-                    ..Default::default()
-                }),
-                Err(e) => {
-                    failure = Some(PlazaError::from(e));
-                    return old.map(<[u8]>::to_vec);
-                }
-            };
-            match &touch {
-                Touch::Subscribe { scene } => {
-                    f.subscribed = true;
-                    f.subscribed_at = at;
-                    f.subscribe_scene = scene.map(str::to_string);
-                    f.unsubscribed_at = None;
-                }
-                Touch::Unsubscribe => {
-                    f.subscribed = false;
-                    f.unsubscribed_at = Some(at);
-                }
-                Touch::Interaction { counter } => {
-                    *f.counters.entry((*counter).to_string()).or_default() += 1;
-                }
-            }
-            if !matches!(touch, Touch::Unsubscribe) {
-                f.last_interaction_at = f.last_interaction_at.max(at);
-            }
-            serde_json::to_vec(&f).ok()
-        })?;
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        let new = new.ok_or_else(|| PlazaError::internal("follower record vanished"))?;
-        Ok(serde_json::from_slice(&new)?)
+    ) -> Result<Pending<Follower>> {
+        self.store
+            .write(|tx| self.touch_in(tx, account, openid, &touch, at))
     }
 
     pub fn get(&self, account: &str, openid: &str) -> Result<Follower> {
-        match self.tree.get(&key(&[account, openid]))? {
-            Some(b) => Ok(serde_json::from_slice(&b)?),
-            None => Err(PlazaError::not_found(format!(
-                "follower {openid:?} of account {account:?}"
-            ))),
-        }
+        self.table
+            .get(&key(&[account, openid]))?
+            .ok_or_else(|| not_found(account, openid))
     }
 
     /// One page of followers in openid order; the cursor is the last openid of the previous page.
@@ -148,59 +154,38 @@ impl FollowerStore {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<Follower>, Option<String>)> {
-        let base = prefix(&[account]);
-        let after = cursor.map(|c| [base.as_slice(), c.as_bytes()].concat());
-        let mut rows = self.tree.scan_prefix(&base, after.as_deref(), limit + 1)?;
-        let more = rows.len() > limit;
-        rows.truncate(limit);
-        let items: Vec<Follower> = rows
-            .into_iter()
-            .map(|(_, v)| serde_json::from_slice(&v))
-            .collect::<std::result::Result<_, _>>()?;
-        let next = if more {
-            items.last().map(|f| f.openid.clone())
-        } else {
-            None
-        };
-        Ok((items, next))
+        let page = self.table.page(&prefix(&[account]), cursor, limit)?;
+        let next = page.next_cursor.clone();
+        Ok((page.values(), next))
     }
 
-    /// Applies `f` to an existing follower atomically; `f` may refuse with an error.
-    pub fn modify(
+    /// Applies `f` to an existing follower inside a unit of work; `f` may refuse with an error,
+    /// which aborts the whole unit.
+    pub fn modify_in(
         &self,
+        tx: &mut Tx<'_>,
         account: &str,
         openid: &str,
         f: &mut dyn FnMut(&mut Follower) -> Result<()>,
     ) -> Result<Follower> {
         let k = key(&[account, openid]);
-        let mut failure = None;
-        let mut found = false;
-        let new = self.tree.update(&k, &mut |old| {
-            let old = old?;
-            found = true;
-            let mut follower: Follower = match serde_json::from_slice(old) {
-                Ok(x) => x,
-                Err(e) => {
-                    failure = Some(PlazaError::from(e));
-                    return Some(old.to_vec());
-                }
-            };
-            if let Err(e) = f(&mut follower) {
-                failure = Some(e);
-                return Some(old.to_vec());
-            }
-            serde_json::to_vec(&follower).ok()
-        })?;
-        if !found {
-            return Err(PlazaError::not_found(format!(
-                "follower {openid:?} of account {account:?}"
-            )));
-        }
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        let new = new.ok_or_else(|| PlazaError::internal("follower record vanished"))?;
-        Ok(serde_json::from_slice(&new)?)
+        let mut follower = tx
+            .get(&self.table, &k)?
+            .ok_or_else(|| not_found(account, openid))?;
+        f(&mut follower)?;
+        tx.put(&self.table, &k, &follower)?;
+        Ok(follower)
+    }
+
+    /// [`FollowerStore::modify_in`] as a unit of work of its own.
+    pub fn modify(
+        &self,
+        account: &str,
+        openid: &str,
+        f: &mut dyn FnMut(&mut Follower) -> Result<()>,
+    ) -> Result<Pending<Follower>> {
+        self.store
+            .write(|tx| self.modify_in(tx, account, openid, &mut *f))
     }
 
     pub fn set_attribute(
@@ -209,7 +194,7 @@ impl FollowerStore {
         openid: &str,
         name: &str,
         value: &str,
-    ) -> Result<Follower> {
+    ) -> Result<Pending<Follower>> {
         validate_attribute(name, value)?;
         self.modify(account, openid, &mut |f| {
             if !f.attributes.contains_key(name) && f.attributes.len() >= MAX_ATTRIBUTES {
@@ -223,20 +208,24 @@ impl FollowerStore {
         })
     }
 
-    pub fn count(&self, account: &str, openid: &str, counter: &str, delta: i64) -> Result<i64> {
+    pub fn count(
+        &self,
+        account: &str,
+        openid: &str,
+        counter: &str,
+        delta: i64,
+    ) -> Result<Pending<i64>> {
         if counter.is_empty() || counter.len() > 64 {
             return Err(PlazaError::invalid("counter names are 1-64 bytes"));
         }
-        let mut value = 0;
-        self.modify(account, openid, &mut |f| {
+        let follower = self.modify(account, openid, &mut |f| {
             let c = f.counters.entry(counter.to_string()).or_default();
             *c = c
                 .checked_add(delta)
                 .ok_or_else(|| PlazaError::invalid("counter overflow"))?;
-            value = *c;
             Ok(())
         })?;
-        Ok(value)
+        Ok(follower.map(|f| f.counters.get(counter).copied().unwrap_or(0)))
     }
 }
 
@@ -348,13 +337,7 @@ fn bump(map: &mut BTreeMap<String, u64>, value: &str) {
 impl FollowerStore {
     /// Up to `n` followers after `after` (an openid) in openid order.
     fn page(&self, account: &str, after: Option<&str>, n: usize) -> Result<Vec<Follower>> {
-        let base = prefix(&[account]);
-        let after = after.map(|c| [base.as_slice(), c.as_bytes()].concat());
-        self.tree
-            .scan_prefix(&base, after.as_deref(), n)?
-            .into_iter()
-            .map(|(_, v)| Ok(serde_json::from_slice(&v)?))
-            .collect()
+        Ok(self.table.page(&prefix(&[account]), after, n)?.values())
     }
 
     /// Calls `f` for every follower of the account, in openid order.
@@ -472,7 +455,7 @@ impl FollowerStore {
         account: &str,
         openid: &str,
         update: &ProfileUpdate,
-    ) -> Result<Follower> {
+    ) -> Result<Pending<Follower>> {
         update.validate()?;
         self.modify(account, openid, &mut |f| {
             if let Some(n) = &update.nickname {
@@ -512,16 +495,14 @@ impl FollowerStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::accounts::segments::Segment;
-    use crate::storage::{Backend, SledBackend};
+    use crate::storage::testing::{done, faulty_store};
 
     pub(crate) fn store() -> (tempfile::TempDir, FollowerStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let b = SledBackend::open(dir.path()).unwrap();
-        let s = FollowerStore::new(b.tree("followers").unwrap(), b.tree("tags").unwrap());
-        (dir, s)
+        let (dir, _faulty, store) = faulty_store();
+        (dir, FollowerStore::new(store).unwrap())
     }
 
     #[test]
@@ -529,18 +510,16 @@ mod tests {
         let (_d, s) = store();
         for i in 0..300 {
             let id = format!("o-{i:03}");
-            s.touch("a", &id, Touch::Subscribe { scene: None }, 1000 + i)
-                .unwrap();
+            done(s.touch("a", &id, Touch::Subscribe { scene: None }, 1000 + i)).unwrap();
             if i % 3 == 0 {
-                s.set_attribute("a", &id, "level", "gold").unwrap();
+                done(s.set_attribute("a", &id, "level", "gold")).unwrap();
             }
             if i % 10 == 0 {
-                s.touch("a", &id, Touch::Unsubscribe, 5000).unwrap();
+                done(s.touch("a", &id, Touch::Unsubscribe, 5000)).unwrap();
             }
         }
-        s.touch("b", "o-000", Touch::Subscribe { scene: None }, 1)
-            .unwrap();
-        s.set_attribute("b", "o-000", "level", "gold").unwrap();
+        done(s.touch("b", "o-000", Touch::Subscribe { scene: None }, 1)).unwrap();
+        done(s.set_attribute("b", "o-000", "level", "gold")).unwrap();
         let seg = Segment::parse("attr.level = gold", "UTC").unwrap();
         let mut seen = Vec::new();
         let mut cursor = None;
@@ -582,9 +561,8 @@ mod tests {
             ("o-3", "", "female"),
             ("o-4", "Beijing", ""),
         ] {
-            s.touch("a", id, Touch::Subscribe { scene: None }, t)
-                .unwrap();
-            s.update_profile(
+            done(s.touch("a", id, Touch::Subscribe { scene: None }, t)).unwrap();
+            done(s.update_profile(
                 "a",
                 id,
                 &ProfileUpdate {
@@ -593,10 +571,10 @@ mod tests {
                     language: Some("zh_CN".into()),
                     ..Default::default()
                 },
-            )
+            ))
             .unwrap();
         }
-        s.touch("a", "o-4", Touch::Unsubscribe, t + 1).unwrap();
+        done(s.touch("a", "o-4", Touch::Unsubscribe, t + 1)).unwrap();
         let st = s.stats("a", "Asia/Shanghai", None, t).unwrap();
         assert_eq!((st.total, st.subscribed, st.unsubscribed), (4, 3, 1));
         assert_eq!(st.by_region.get("Shanghai"), Some(&2));
@@ -616,31 +594,28 @@ mod tests {
     #[test]
     fn profile_updates_validate_and_remove_attributes() {
         let (_d, s) = store();
-        s.touch("a", "o-1", Touch::Subscribe { scene: None }, 1)
-            .unwrap();
-        let f = s
-            .update_profile(
-                "a",
-                "o-1",
-                &ProfileUpdate {
-                    nickname: Some("小明".into()),
-                    attributes: [("level".to_string(), Some("gold".to_string()))].into(),
-                    ..Default::default()
-                },
-            )
-            .unwrap();
+        done(s.touch("a", "o-1", Touch::Subscribe { scene: None }, 1)).unwrap();
+        let f = done(s.update_profile(
+            "a",
+            "o-1",
+            &ProfileUpdate {
+                nickname: Some("小明".into()),
+                attributes: [("level".to_string(), Some("gold".to_string()))].into(),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
         assert_eq!(f.nickname, "小明");
         assert_eq!(f.attributes.get("level").map(String::as_str), Some("gold"));
-        let f = s
-            .update_profile(
-                "a",
-                "o-1",
-                &ProfileUpdate {
-                    attributes: [("level".to_string(), None)].into(),
-                    ..Default::default()
-                },
-            )
-            .unwrap();
+        let f = done(s.update_profile(
+            "a",
+            "o-1",
+            &ProfileUpdate {
+                attributes: [("level".to_string(), None)].into(),
+                ..Default::default()
+            },
+        ))
+        .unwrap();
         assert!(f.attributes.is_empty());
         assert_eq!(f.nickname, "小明", "absent fields stay");
         for bad in [
@@ -661,12 +636,10 @@ mod tests {
                 ..Default::default()
             },
         ] {
-            let e = s.update_profile("a", "o-1", &bad).unwrap_err();
+            let e = done(s.update_profile("a", "o-1", &bad)).unwrap_err();
             assert_eq!(e.code(), "invalid", "{bad:?}: {e}");
         }
-        let e = s
-            .update_profile("a", "o-404", &ProfileUpdate::default())
-            .unwrap_err();
+        let e = done(s.update_profile("a", "o-404", &ProfileUpdate::default())).unwrap_err();
         assert_eq!(e.code(), "not_found");
     }
 }

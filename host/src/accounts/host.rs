@@ -1,7 +1,7 @@
-//! WIT host impls of `accounts` and `followers`: check the grant, then call the stores.
+//! WIT host impls of `accounts` and `followers`: the account comes from the call's followers
+//! grant; writes are durable before the plugin hears back.
 
 use crate::error::Result;
-use crate::plugins::grants::Capability;
 use crate::runtime::bindings::v0_1_0::plaza::platform::{accounts, followers};
 use crate::runtime::state::CallState;
 use crate::runtime::wit;
@@ -41,20 +41,14 @@ fn to_wit(f: Follower) -> followers::Follower {
 
 impl accounts::Host for CallState {
     async fn current(&mut self) -> wasmtime::Result<wit::Account> {
-        Ok((&self.install.account).into())
-    }
-}
-
-impl CallState {
-    fn require(&self, cap: Capability) -> Result<()> {
-        self.install.installation.grants.require(&cap)
+        Ok(self.account().into())
     }
 }
 
 impl followers::Host for CallState {
     async fn get(&mut self, id: String) -> Result<followers::Follower> {
-        self.require(Capability::FollowersRead)?;
-        Ok(to_wit(self.platform.followers.get(self.account_id(), &id)?))
+        let scope = self.grants.followers_read()?;
+        Ok(to_wit(self.platform.followers.get(&scope.account, &id)?))
     }
 
     async fn list(
@@ -63,12 +57,12 @@ impl followers::Host for CallState {
         cursor: Option<String>,
         limit: u32,
     ) -> Result<followers::Page> {
-        self.require(Capability::FollowersRead)?;
+        let scope = self.grants.followers_read()?;
         let segment = segment
-            .map(|s| Segment::parse(&s, &self.install.account.timezone))
+            .map(|s| Segment::parse(&s, &self.account().timezone))
             .transpose()?;
         let (items, next_cursor) = self.platform.followers.list_matching(
-            self.account_id(),
+            &scope.account,
             segment.as_ref(),
             cursor.as_deref(),
             limit.clamp(1, 1000) as usize,
@@ -81,36 +75,41 @@ impl followers::Host for CallState {
     }
 
     async fn tag(&mut self, ids: Vec<String>, tag: String) -> Result<()> {
-        self.require(Capability::FollowersWrite)?;
+        let scope = self.grants.followers_write()?;
         self.platform
             .followers
-            .tag_many(self.account_id(), &ids, &tag)?;
-        self.platform.commit.commit().await
+            .tag_many(&scope.account, &ids, &tag)?
+            .durable()
+            .await
+            .map(drop)
     }
 
     async fn untag(&mut self, ids: Vec<String>, tag: String) -> Result<()> {
-        self.require(Capability::FollowersWrite)?;
+        let scope = self.grants.followers_write()?;
         self.platform
             .followers
-            .untag_many(self.account_id(), &ids, &tag)?;
-        self.platform.commit.commit().await
+            .untag_many(&scope.account, &ids, &tag)?
+            .durable()
+            .await
+            .map(drop)
     }
 
     async fn set_attribute(&mut self, id: String, key: String, value: String) -> Result<()> {
-        self.require(Capability::FollowersWrite)?;
+        let scope = self.grants.followers_write()?;
         self.platform
             .followers
-            .set_attribute(self.account_id(), &id, &key, &value)?;
-        self.platform.commit.commit().await
+            .set_attribute(&scope.account, &id, &key, &value)?
+            .durable()
+            .await
+            .map(drop)
     }
 
     async fn count(&mut self, id: String, counter: String, delta: i64) -> Result<i64> {
-        self.require(Capability::FollowersWrite)?;
-        let v = self
-            .platform
+        let scope = self.grants.followers_write()?;
+        self.platform
             .followers
-            .count(self.account_id(), &id, &counter, delta)?;
-        self.platform.commit.commit().await?;
-        Ok(v)
+            .count(&scope.account, &id, &counter, delta)?
+            .durable()
+            .await
     }
 }

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{PlazaError, Result};
-use crate::storage::backend::Tree;
+use crate::storage::table::Undecodable;
+use crate::storage::{Json, Pending, Store, Table};
 
 /// 订阅号 (subscription) or 服务号 (service): the kind decides broadcast quotas and template rights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,7 +34,7 @@ impl std::str::FromStr for AccountKind {
     }
 }
 
-/// An official account.
+/// An official account, as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Account {
     pub id: String,
@@ -43,7 +44,51 @@ pub struct Account {
     /// IANA zone name; quotas and cron are evaluated in it.
     pub timezone: String,
     pub created_at: u64,
-    /// Secret a channel presents to post inbound messages for this account only.
+    /// SHA-256 (hex) of the secret a channel presents to post inbound messages for this account
+    /// only. The secret itself is shown once, when it is made, and never stored.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub ingress_key_sha256: String,
+    /// A secret stored in clear by an older version; hashed into `ingress_key_sha256` on start.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "ingress_key"
+    )]
+    pub legacy_ingress_key: Option<String>,
+}
+
+/// An account as the admin API shows it: everything but secrets.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AccountInfo {
+    pub id: String,
+    pub name: String,
+    pub kind: AccountKind,
+    pub verified: bool,
+    pub timezone: String,
+    pub created_at: u64,
+    /// Whether an ingress key is set (it is shown only when made: at creation and rotation).
+    pub ingress_key_set: bool,
+}
+
+impl From<&Account> for AccountInfo {
+    fn from(a: &Account) -> Self {
+        AccountInfo {
+            id: a.id.clone(),
+            name: a.name.clone(),
+            kind: a.kind,
+            verified: a.verified,
+            timezone: a.timezone.clone(),
+            created_at: a.created_at,
+            ingress_key_set: !a.ingress_key_sha256.is_empty(),
+        }
+    }
+}
+
+/// A freshly made account with its ingress key, shown this once.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreatedAccount {
+    #[serde(flatten)]
+    pub account: AccountInfo,
     pub ingress_key: String,
 }
 
@@ -85,16 +130,33 @@ pub fn random_token(bytes: usize) -> Result<String> {
     Ok(hex::encode(buf))
 }
 
+/// SHA-256 (hex) of a secret, as stored in place of the secret.
+pub fn secret_digest(secret: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(secret.as_bytes()))
+}
+
+/// A new ingress key and its digest.
+fn new_ingress_key() -> Result<(String, String)> {
+    let key = format!("ik_{}", random_token(16)?);
+    let digest = secret_digest(&key);
+    Ok((key, digest))
+}
+
 pub struct AccountStore {
-    tree: Arc<dyn Tree>,
+    store: Arc<Store>,
+    table: Table<Json<Account>>,
 }
 
 impl AccountStore {
-    pub fn new(tree: Arc<dyn Tree>) -> Self {
-        AccountStore { tree }
+    pub fn new(store: Arc<Store>) -> Result<Self> {
+        Ok(AccountStore {
+            table: store.table("accounts")?,
+            store,
+        })
     }
 
-    pub fn create(&self, new: NewAccount, now: u64) -> Result<Account> {
+    pub fn create(&self, new: NewAccount, now: u64) -> Result<Pending<CreatedAccount>> {
         validate_id("account id", &new.id)?;
         let timezone = new.timezone.unwrap_or_else(|| DEFAULT_TIMEZONE.to_string());
         if timezone.parse::<chrono_tz::Tz>().is_err() {
@@ -106,6 +168,7 @@ impl AccountStore {
         if name.trim().is_empty() || name.len() > 128 {
             return Err(PlazaError::invalid("account name must be 1-128 bytes"));
         }
+        let (ingress_key, digest) = new_ingress_key()?;
         let account = Account {
             id: new.id,
             name,
@@ -113,33 +176,76 @@ impl AccountStore {
             verified: new.verified,
             timezone,
             created_at: now,
-            ingress_key: random_token(16)?,
+            ingress_key_sha256: digest,
+            legacy_ingress_key: None,
         };
-        let bytes = serde_json::to_vec(&account)?;
-        if !self
-            .tree
-            .compare_and_swap(account.id.as_bytes(), None, Some(&bytes))?
-        {
-            return Err(PlazaError::Conflict(format!(
-                "account {:?} already exists",
-                account.id
-            )));
-        }
-        Ok(account)
+        self.store
+            .write(|tx| {
+                if !tx.insert_new(&self.table, account.id.as_bytes(), &account)? {
+                    return Err(PlazaError::Conflict(format!(
+                        "account {:?} already exists",
+                        account.id
+                    )));
+                }
+                Ok(())
+            })
+            .map(|p| {
+                p.map(|()| CreatedAccount {
+                    account: AccountInfo::from(&account),
+                    ingress_key,
+                })
+            })
+    }
+
+    /// Replaces the account's ingress key; the new key is returned this once.
+    pub fn rotate_ingress_key(&self, id: &str) -> Result<Pending<String>> {
+        let (ingress_key, digest) = new_ingress_key()?;
+        self.store
+            .write(|tx| {
+                tx.update(&self.table, id.as_bytes(), |old| {
+                    let mut a =
+                        old.ok_or_else(|| PlazaError::not_found(format!("account {id:?}")))?;
+                    a.ingress_key_sha256 = digest.clone();
+                    a.legacy_ingress_key = None;
+                    Ok(Some(a))
+                })
+                .map(drop)
+            })
+            .map(|p| p.map(|()| ingress_key))
+    }
+
+    /// Hashes ingress keys an older version stored in clear. Returns how many.
+    pub fn hash_legacy_ingress_keys(&self) -> Result<Pending<usize>> {
+        let legacy: Vec<Account> = self
+            .list_lenient()?
+            .0
+            .into_iter()
+            .filter(|a| a.legacy_ingress_key.is_some())
+            .collect();
+        self.store.write(|tx| {
+            for a in &legacy {
+                let mut a = a.clone();
+                if let Some(key) = a.legacy_ingress_key.take() {
+                    a.ingress_key_sha256 = secret_digest(&key);
+                }
+                tx.put(&self.table, a.id.as_bytes(), &a)?;
+            }
+            Ok(legacy.len())
+        })
     }
 
     pub fn get(&self, id: &str) -> Result<Account> {
-        match self.tree.get(id.as_bytes())? {
-            Some(b) => Ok(serde_json::from_slice(&b)?),
-            None => Err(PlazaError::not_found(format!("account {id:?}"))),
-        }
+        self.table
+            .get(id.as_bytes())?
+            .ok_or_else(|| PlazaError::not_found(format!("account {id:?}")))
     }
 
     pub fn list(&self) -> Result<Vec<Account>> {
-        self.tree
-            .scan_prefix(b"", None, usize::MAX)?
-            .into_iter()
-            .map(|(_, v)| Ok(serde_json::from_slice(&v)?))
-            .collect()
+        self.table.values(b"")
+    }
+
+    /// Like [`AccountStore::list`], setting aside records that no longer decode.
+    pub fn list_lenient(&self) -> Result<(Vec<Account>, Undecodable)> {
+        self.table.values_lenient(b"")
     }
 }

@@ -7,13 +7,13 @@
 //! functions here, so the rules cannot differ between the admin API and the WIT `followers` import.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::followers::{Follower, FollowerStore, MAX_TAGS_PER_FOLLOWER};
 use crate::error::{PlazaError, Result};
-use crate::storage::backend::{Tree, key, prefix};
+use crate::storage::backend::{key, prefix};
+use crate::storage::{Json, Pending, Table, Tx};
 
 /// Tags one account may define (the platform's own limit).
 pub const MAX_TAGS_PER_ACCOUNT: usize = 100;
@@ -27,6 +27,18 @@ pub const MAX_TAG_NAME: usize = 30;
 pub struct Tag {
     pub name: String,
     pub created_at: u64,
+    /// Set while the tag is being taken off (or renamed on) every follower: it can no longer be
+    /// put on anyone, and repeating the delete or rename finishes a run cut short by a crash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retiring: Option<Retiring>,
+}
+
+/// What happens to a retiring tag's followers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Retiring {
+    Deleted,
+    RenamedTo(String),
 }
 
 /// A tag with the number of subscribed followers carrying it.
@@ -56,54 +68,61 @@ pub fn validate_tag_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// The registry itself: `(account, name) → Tag`.
+/// The registry: `(account, name) → Tag`, and `account → number of tags`, so that creating a tag
+/// checks the limit and inserts in one unit of work.
 pub struct TagRegistry {
-    tree: Arc<dyn Tree>,
+    tags: Table<Json<Tag>>,
+    counts: Table<Json<u64>>,
 }
 
 impl TagRegistry {
-    pub fn new(tree: Arc<dyn Tree>) -> Self {
-        TagRegistry { tree }
+    pub fn new(tags: Table<Json<Tag>>, counts: Table<Json<u64>>) -> Self {
+        TagRegistry { tags, counts }
     }
 
+    /// The account's tags, retiring ones included.
+    fn all(&self, account: &str) -> Result<Vec<Tag>> {
+        self.tags.values(&prefix(&[account]))
+    }
+
+    /// The account's usable tags (not being deleted or renamed).
     pub fn list(&self, account: &str) -> Result<Vec<Tag>> {
-        self.tree
-            .scan_prefix(&prefix(&[account]), None, usize::MAX)?
+        Ok(self
+            .all(account)?
             .into_iter()
-            .map(|(_, v)| Ok(serde_json::from_slice(&v)?))
-            .collect()
+            .filter(|t| t.retiring.is_none())
+            .collect())
     }
 
     pub fn get(&self, account: &str, name: &str) -> Result<Option<Tag>> {
         validate_tag_name(name)?;
-        self.tree
-            .get(&key(&[account, name]))?
-            .map(|b| Ok(serde_json::from_slice(&b)?))
-            .transpose()
+        self.tags.get(&key(&[account, name]))
     }
 
     /// The tag, or `NotFound` saying how to create it.
     pub fn require(&self, account: &str, name: &str) -> Result<Tag> {
-        self.get(account, name)?.ok_or_else(|| {
-            PlazaError::not_found(format!(
-                "tag {name:?} does not exist on account {account:?}; create it first"
-            ))
-        })
+        usable(account, name, self.get(account, name)?)
     }
 
-    fn insert(&self, account: &str, tag: &Tag) -> Result<bool> {
-        self.tree.compare_and_swap(
-            &key(&[account, &tag.name]),
-            None,
-            Some(&serde_json::to_vec(tag)?),
-        )
-    }
-
-    fn remove(&self, account: &str, name: &str) -> Result<()> {
-        self.tree.remove(&key(&[account, name]))?;
-        Ok(())
+    /// Like [`TagRegistry::require`], inside a unit of work (so the tag cannot retire meanwhile).
+    fn require_in(&self, tx: &mut Tx<'_>, account: &str, name: &str) -> Result<Tag> {
+        validate_tag_name(name)?;
+        let tag = tx.get(&self.tags, &key(&[account, name]))?;
+        usable(account, name, tag)
     }
 }
+
+fn usable(account: &str, name: &str, tag: Option<Tag>) -> Result<Tag> {
+    match tag {
+        Some(t) if t.retiring.is_none() => Ok(t),
+        _ => Err(PlazaError::not_found(format!(
+            "tag {name:?} does not exist on account {account:?}; create it first"
+        ))),
+    }
+}
+
+/// Followers changed per unit of work when a tag is deleted or renamed everywhere.
+const RETAG_BATCH: usize = 500;
 
 /// Checks a batch of openids and drops repeats (keeping the first occurrence's order).
 fn batch(ids: &[String]) -> Result<Vec<&str>> {
@@ -139,18 +158,6 @@ fn quote_list(ids: &[&str]) -> String {
 }
 
 impl FollowerStore {
-    fn read_lock(&self) -> Result<std::sync::RwLockReadGuard<'_, ()>> {
-        self.tag_lock
-            .read()
-            .map_err(|_| PlazaError::internal("tag lock poisoned"))
-    }
-
-    fn write_lock(&self) -> Result<std::sync::RwLockWriteGuard<'_, ()>> {
-        self.tag_lock
-            .write()
-            .map_err(|_| PlazaError::internal("tag lock poisoned"))
-    }
-
     /// The tag from the account's registry, or `NotFound` (e.g. for a broadcast audience `tag:X`).
     pub fn require_tag(&self, account: &str, name: &str) -> Result<Tag> {
         self.tags.require(account, name)
@@ -180,16 +187,21 @@ impl FollowerStore {
             .collect())
     }
 
-    pub fn create_tag(&self, account: &str, name: &str, now: u64) -> Result<Tag> {
-        validate_tag_name(name)?;
-        let _guard = self.write_lock()?;
-        let existing = self.tags.list(account)?;
-        if existing.iter().any(|t| t.name == name) {
-            return Err(PlazaError::Conflict(format!(
-                "tag {name:?} already exists on account {account:?}"
-            )));
-        }
-        if existing.len() >= MAX_TAGS_PER_ACCOUNT {
+    /// Adds `tag` to the registry, counting it against the account's limit in the same unit of
+    /// work.
+    /// How many tags the account has, for registries written before the count record existed
+    /// (read before a unit of work: a table cannot be scanned inside one).
+    fn uncounted_tags(&self, account: &str) -> Result<u64> {
+        Ok(self.tags.all(account)?.len() as u64)
+    }
+
+    fn insert_tag(&self, tx: &mut Tx<'_>, account: &str, tag: &Tag, uncounted: u64) -> Result<()> {
+        self.put_new_tag(tx, account, tag)?;
+        let reg = &self.tags;
+        let count = tx
+            .get(&reg.counts, account.as_bytes())?
+            .unwrap_or(uncounted);
+        if count as usize >= MAX_TAGS_PER_ACCOUNT {
             return Err(PlazaError::QuotaExceeded {
                 message: format!(
                     "account {account:?} already has {MAX_TAGS_PER_ACCOUNT} tags, the most an account may have; delete one first"
@@ -197,160 +209,249 @@ impl FollowerStore {
                 resets_at: None,
             });
         }
+        tx.put(&reg.counts, account.as_bytes(), &(count + 1))
+    }
+
+    /// Adds `tag` under a name not yet taken (a rename: the count does not change, the old name
+    /// takes the count with it).
+    fn put_new_tag(&self, tx: &mut Tx<'_>, account: &str, tag: &Tag) -> Result<()> {
+        let reg = &self.tags;
+        if tx.contains(&reg.tags, &key(&[account, &tag.name]))? {
+            return Err(PlazaError::Conflict(format!(
+                "tag {:?} already exists on account {account:?}",
+                tag.name
+            )));
+        }
+        tx.put(&reg.tags, &key(&[account, &tag.name]), tag)
+    }
+
+    pub fn create_tag(&self, account: &str, name: &str, now: u64) -> Result<Pending<Tag>> {
+        validate_tag_name(name)?;
         let tag = Tag {
             name: name.to_string(),
             created_at: now,
+            retiring: None,
         };
-        if !self.tags.insert(account, &tag)? {
-            return Err(PlazaError::Conflict(format!(
-                "tag {name:?} already exists on account {account:?}"
-            )));
-        }
-        Ok(tag)
+        let uncounted = self.uncounted_tags(account)?;
+        self.store.write(|tx| {
+            self.insert_tag(tx, account, &tag, uncounted)?;
+            Ok(tag.clone())
+        })
     }
 
-    /// Renames a tag in the registry and on every follower carrying it.
-    pub fn rename_tag(&self, account: &str, from: &str, to: &str) -> Result<Tag> {
+    /// Renames a tag in the registry and on every follower carrying it. The new name is usable
+    /// at once; followers are moved over in batches, and a rename cut short is finished by
+    /// repeating it.
+    pub async fn rename_tag(&self, account: &str, from: &str, to: &str) -> Result<Tag> {
         validate_tag_name(to)?;
-        let _guard = self.write_lock()?;
-        let old = self.tags.require(account, from)?;
-        if from == to {
-            return Ok(old);
+        let tag = self
+            .store
+            .write(|tx| {
+                let reg = &self.tags;
+                validate_tag_name(from)?;
+                let old = tx
+                    .get(&reg.tags, &key(&[account, from]))?
+                    .ok_or_else(|| usable(account, from, None).unwrap_err())?;
+                let target = Retiring::RenamedTo(to.to_string());
+                match &old.retiring {
+                    None if from == to => return Ok(old),
+                    None => {}
+                    // Repeating the rename that was cut short.
+                    Some(r) if *r == target => return Ok(old),
+                    Some(_) => return usable(account, from, None),
+                }
+                let new = Tag {
+                    name: to.to_string(),
+                    created_at: old.created_at,
+                    retiring: None,
+                };
+                self.put_new_tag(tx, account, &new)?;
+                let retiring = Tag {
+                    retiring: Some(target),
+                    ..old
+                };
+                tx.put(&reg.tags, &key(&[account, from]), &retiring)?;
+                Ok(new)
+            })?
+            .durable()
+            .await?;
+        if from != to {
+            self.retire(account, from).await?;
         }
-        let tag = Tag {
+        Ok(Tag {
             name: to.to_string(),
-            created_at: old.created_at,
+            ..tag
+        })
+    }
+
+    /// Deletes a tag: it stops being usable at once, is taken off every follower in batches,
+    /// then leaves the registry (a delete cut short is finished by repeating it). Returns how many
+    /// followers carried it.
+    pub async fn delete_tag(&self, account: &str, name: &str) -> Result<u64> {
+        self.store
+            .write(|tx| {
+                let reg = &self.tags;
+                validate_tag_name(name)?;
+                let tag = tx
+                    .get(&reg.tags, &key(&[account, name]))?
+                    .ok_or_else(|| usable(account, name, None).unwrap_err())?;
+                match tag.retiring {
+                    None => tx.put(
+                        &reg.tags,
+                        &key(&[account, name]),
+                        &Tag {
+                            retiring: Some(Retiring::Deleted),
+                            ..tag
+                        },
+                    ),
+                    Some(Retiring::Deleted) => Ok(()),
+                    Some(Retiring::RenamedTo(_)) => usable(account, name, None).map(drop),
+                }
+            })?
+            .durable()
+            .await?;
+        self.retire(account, name).await
+    }
+
+    /// Moves every follower off the retiring tag `name` (to its new name, or nowhere), then
+    /// removes it from the registry. Returns how many followers carried it.
+    async fn retire(&self, account: &str, name: &str) -> Result<u64> {
+        let reg = &self.tags;
+        let Some(tag) = reg.tags.get(&key(&[account, name]))? else {
+            return Ok(0);
         };
-        if !self.tags.insert(account, &tag)? {
-            return Err(PlazaError::Conflict(format!(
-                "tag {to:?} already exists on account {account:?}"
-            )));
-        }
-        self.retag_everyone(account, from, Some(to))?;
-        self.tags.remove(account, from)?;
-        Ok(tag)
-    }
-
-    /// Deletes a tag: takes it off every follower, then out of the registry (so a delete cut short
-    /// by a crash can simply be repeated). Returns how many followers carried it.
-    pub fn delete_tag(&self, account: &str, name: &str) -> Result<u64> {
-        let _guard = self.write_lock()?;
-        self.tags.require(account, name)?;
-        let n = self.retag_everyone(account, name, None)?;
-        self.tags.remove(account, name)?;
-        Ok(n)
-    }
-
-    /// Replaces (or with `None` removes) tag `from` on every follower of the account.
-    fn retag_everyone(&self, account: &str, from: &str, to: Option<&str>) -> Result<u64> {
+        let to = match &tag.retiring {
+            Some(Retiring::RenamedTo(to)) => Some(to.clone()),
+            Some(Retiring::Deleted) => None,
+            None => return Ok(0),
+        };
         let mut carriers = Vec::new();
         self.for_each(account, &mut |f| {
-            if f.tags.iter().any(|t| t == from) {
+            if f.tags.iter().any(|t| t == name) {
                 carriers.push(f.openid.clone());
             }
             Ok(())
         })?;
-        for openid in &carriers {
-            self.modify(account, openid, &mut |f| {
-                match to {
-                    Some(to) if !f.tags.iter().any(|t| t == to) => {
-                        for t in f.tags.iter_mut().filter(|t| *t == from) {
-                            *t = to.to_string();
-                        }
+        for batch in carriers.chunks(RETAG_BATCH) {
+            self.store
+                .write(|tx| {
+                    for openid in batch {
+                        self.modify_in(tx, account, openid, &mut |f| {
+                            match &to {
+                                Some(to) if !f.tags.iter().any(|t| t == to) => {
+                                    for t in f.tags.iter_mut().filter(|t| *t == name) {
+                                        *t = to.clone();
+                                    }
+                                }
+                                _ => f.tags.retain(|t| t != name),
+                            }
+                            Ok(())
+                        })?;
                     }
-                    _ => f.tags.retain(|t| t != from),
+                    Ok(())
+                })?
+                .durable()
+                .await?;
+        }
+        let uncounted = self.uncounted_tags(account)?;
+        let renamed = to.is_some();
+        self.store
+            .write(|tx| {
+                if tx.delete(&reg.tags, &key(&[account, name]))? && !renamed {
+                    let count = tx
+                        .get(&reg.counts, account.as_bytes())?
+                        .unwrap_or(uncounted);
+                    tx.put(&reg.counts, account.as_bytes(), &count.saturating_sub(1))?;
                 }
                 Ok(())
-            })?;
-        }
+            })?
+            .durable()
+            .await?;
         Ok(carriers.len() as u64)
     }
 
-    /// Puts `tag` on each follower named (at most [`MAX_TAG_BATCH`]). All or nothing as far as
-    /// checks go: an unknown tag or openid is `NotFound`, and a follower already carrying
-    /// [`MAX_TAGS_PER_FOLLOWER`] other tags is `QuotaExceeded`, before anyone is tagged. Followers
-    /// who already carry the tag are left as they are. Returns the followers as they are now.
-    pub fn tag_many(&self, account: &str, ids: &[String], tag: &str) -> Result<Vec<Follower>> {
+    /// Puts `tag` on each follower named (at most [`MAX_TAG_BATCH`]), in one unit of work: an
+    /// unknown tag or openid is `NotFound`, and a follower already carrying
+    /// [`MAX_TAGS_PER_FOLLOWER`] other tags is `QuotaExceeded`, and then nobody is tagged.
+    /// Followers who already carry the tag are left as they are. Returns the followers as they
+    /// are now.
+    pub fn tag_many(
+        &self,
+        account: &str,
+        ids: &[String],
+        tag: &str,
+    ) -> Result<Pending<Vec<Follower>>> {
         let ids = batch(ids)?;
-        let _guard = self.read_lock()?;
-        self.tags.require(account, tag)?;
-        let mut missing = Vec::new();
-        let mut full = Vec::new();
-        for id in &ids {
-            match self.get(account, id) {
-                Ok(f) => {
-                    if !f.tags.iter().any(|t| t == tag) && f.tags.len() >= MAX_TAGS_PER_FOLLOWER {
-                        full.push(*id);
-                    }
-                }
-                Err(PlazaError::NotFound(_)) => missing.push(*id),
-                Err(e) => return Err(e),
-            }
-        }
-        if !missing.is_empty() {
-            return Err(PlazaError::not_found(format!(
-                "no follower {} on account {account:?}; nobody was tagged",
-                quote_list(&missing)
-            )));
-        }
-        if !full.is_empty() {
-            return Err(PlazaError::QuotaExceeded {
-                message: format!(
-                    "follower {} already has {MAX_TAGS_PER_FOLLOWER} tags, the most a follower may have; nobody was tagged",
-                    quote_list(&full)
-                ),
-                resets_at: None,
-            });
-        }
-        ids.iter()
-            .map(|id| {
-                self.modify(account, id, &mut |f| {
-                    if f.tags.iter().any(|t| t == tag) {
-                        return Ok(());
-                    }
+        self.store.write(|tx| {
+            self.tags.require_in(tx, account, tag)?;
+            let (mut missing, mut full, mut out) = (Vec::new(), Vec::new(), Vec::new());
+            for id in &ids {
+                let k = key(&[account, id]);
+                let Some(mut f) = tx.get(&self.table, &k)? else {
+                    missing.push(*id);
+                    continue;
+                };
+                if !f.tags.iter().any(|t| t == tag) {
                     if f.tags.len() >= MAX_TAGS_PER_FOLLOWER {
-                        return Err(PlazaError::QuotaExceeded {
-                            message: format!(
-                                "follower {id:?} already has {MAX_TAGS_PER_FOLLOWER} tags, the most a follower may have"
-                            ),
-                            resets_at: None,
-                        });
+                        full.push(*id);
+                        continue;
                     }
                     f.tags.push(tag.to_string());
-                    Ok(())
-                })
-            })
-            .collect()
+                    tx.put(&self.table, &k, &f)?;
+                }
+                out.push(f);
+            }
+            if !missing.is_empty() {
+                return Err(PlazaError::not_found(format!(
+                    "no follower {} on account {account:?}; nobody was tagged",
+                    quote_list(&missing)
+                )));
+            }
+            if !full.is_empty() {
+                return Err(PlazaError::QuotaExceeded {
+                    message: format!(
+                        "follower {} already has {MAX_TAGS_PER_FOLLOWER} tags, the most a follower may have; nobody was tagged",
+                        quote_list(&full)
+                    ),
+                    resets_at: None,
+                });
+            }
+            Ok(out)
+        })
     }
 
-    /// Takes `tag` off each follower named (at most [`MAX_TAG_BATCH`]); unknown tag or openid is
-    /// `NotFound` before anyone is changed.
-    pub fn untag_many(&self, account: &str, ids: &[String], tag: &str) -> Result<Vec<Follower>> {
+    /// Takes `tag` off each follower named (at most [`MAX_TAG_BATCH`]) in one unit of work;
+    /// unknown tag or openid is `NotFound` and then nobody is changed.
+    pub fn untag_many(
+        &self,
+        account: &str,
+        ids: &[String],
+        tag: &str,
+    ) -> Result<Pending<Vec<Follower>>> {
         let ids = batch(ids)?;
-        let _guard = self.read_lock()?;
-        self.tags.require(account, tag)?;
-        let mut missing = Vec::new();
-        for id in &ids {
-            match self.get(account, id) {
-                Ok(_) => {}
-                Err(PlazaError::NotFound(_)) => missing.push(*id),
-                Err(e) => return Err(e),
-            }
-        }
-        if !missing.is_empty() {
-            return Err(PlazaError::not_found(format!(
-                "no follower {} on account {account:?}; nobody was untagged",
-                quote_list(&missing)
-            )));
-        }
-        ids.iter()
-            .map(|id| {
-                self.modify(account, id, &mut |f| {
+        self.store.write(|tx| {
+            self.tags.require_in(tx, account, tag)?;
+            let (mut missing, mut out) = (Vec::new(), Vec::new());
+            for id in &ids {
+                let k = key(&[account, id]);
+                let Some(mut f) = tx.get(&self.table, &k)? else {
+                    missing.push(*id);
+                    continue;
+                };
+                if f.tags.iter().any(|t| t == tag) {
                     f.tags.retain(|t| t != tag);
-                    Ok(())
-                })
-            })
-            .collect()
+                    tx.put(&self.table, &k, &f)?;
+                }
+                out.push(f);
+            }
+            if !missing.is_empty() {
+                return Err(PlazaError::not_found(format!(
+                    "no follower {} on account {account:?}; nobody was untagged",
+                    quote_list(&missing)
+                )));
+            }
+            Ok(out)
+        })
     }
 }
 
@@ -358,21 +459,19 @@ impl FollowerStore {
 mod tests {
     use super::*;
     use crate::accounts::followers::Touch;
-    use crate::storage::{Backend, SledBackend};
+    use crate::storage::testing::ok;
 
     fn store() -> (tempfile::TempDir, FollowerStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let b = SledBackend::open(dir.path()).unwrap();
-        let s = FollowerStore::new(b.tree("followers").unwrap(), b.tree("tags").unwrap());
-        (dir, s)
+        crate::accounts::followers::tests::store()
     }
 
     fn ids(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
     }
 
-    fn follow(s: &FollowerStore, account: &str, id: &str) {
-        s.touch(account, id, Touch::Subscribe { scene: None }, 1)
+    async fn follow(s: &FollowerStore, account: &str, id: &str) {
+        ok(s.touch(account, id, Touch::Subscribe { scene: None }, 1))
+            .await
             .unwrap();
     }
 
@@ -399,50 +498,63 @@ mod tests {
         }
     }
 
-    #[test]
-    fn tagging_needs_a_registered_tag_and_respects_limits() {
+    #[tokio::test]
+    async fn tagging_needs_a_registered_tag_and_respects_limits() {
         let (_d, s) = store();
-        follow(&s, "a", "o-1");
-        follow(&s, "a", "o-2");
-        let e = s.tag_many("a", &ids(&["o-1"]), "vip").unwrap_err();
+        follow(&s, "a", "o-1").await;
+        follow(&s, "a", "o-2").await;
+        let e = ok(s.tag_many("a", &ids(&["o-1"]), "vip"))
+            .await
+            .unwrap_err();
         assert_eq!(e.code(), "not_found");
         assert!(e.message().contains("create it first"), "{e}");
-        s.create_tag("a", "vip", 1).unwrap();
-        assert_eq!(s.create_tag("a", "vip", 1).unwrap_err().code(), "conflict");
+        ok(s.create_tag("a", "vip", 1)).await.unwrap();
+        assert_eq!(
+            ok(s.create_tag("a", "vip", 1)).await.unwrap_err().code(),
+            "conflict"
+        );
         // A tag of another account does not count.
         assert_eq!(
-            s.tag_many("b", &ids(&["o-1"]), "vip").unwrap_err().code(),
+            ok(s.tag_many("b", &ids(&["o-1"]), "vip"))
+                .await
+                .unwrap_err()
+                .code(),
             "not_found"
         );
         // Unknown openid: nobody is tagged.
-        let e = s.tag_many("a", &ids(&["o-1", "o-404"]), "vip").unwrap_err();
+        let e = ok(s.tag_many("a", &ids(&["o-1", "o-404"]), "vip"))
+            .await
+            .unwrap_err();
         assert_eq!(e.code(), "not_found");
         assert!(e.message().contains("o-404"), "{e}");
         assert!(s.get("a", "o-1").unwrap().tags.is_empty());
-        let tagged = s
-            .tag_many("a", &ids(&["o-1", "o-2", "o-1"]), "vip")
+        let tagged = ok(s.tag_many("a", &ids(&["o-1", "o-2", "o-1"]), "vip"))
+            .await
             .unwrap();
         assert_eq!(tagged.len(), 2);
         // Idempotent.
-        s.tag_many("a", &ids(&["o-1"]), "vip").unwrap();
+        ok(s.tag_many("a", &ids(&["o-1"]), "vip")).await.unwrap();
         assert_eq!(s.get("a", "o-1").unwrap().tags, ["vip"]);
         // Batch size.
         let many: Vec<String> = (0..51).map(|i| format!("o-{i}")).collect();
         assert_eq!(
-            s.tag_many("a", &many, "vip").unwrap_err().code(),
+            ok(s.tag_many("a", &many, "vip")).await.unwrap_err().code(),
             "too_large"
         );
-        assert_eq!(s.tag_many("a", &[], "vip").unwrap_err().code(), "invalid");
+        assert_eq!(
+            ok(s.tag_many("a", &[], "vip")).await.unwrap_err().code(),
+            "invalid"
+        );
         // Per follower: 20.
         for i in 1..MAX_TAGS_PER_FOLLOWER {
             let t = format!("t{i}");
-            s.create_tag("a", &t, 1).unwrap();
-            s.tag_many("a", &ids(&["o-1"]), &t).unwrap();
+            ok(s.create_tag("a", &t, 1)).await.unwrap();
+            ok(s.tag_many("a", &ids(&["o-1"]), &t)).await.unwrap();
         }
         assert_eq!(s.get("a", "o-1").unwrap().tags.len(), MAX_TAGS_PER_FOLLOWER);
-        s.create_tag("a", "one-more", 1).unwrap();
-        let e = s
-            .tag_many("a", &ids(&["o-2", "o-1"]), "one-more")
+        ok(s.create_tag("a", "one-more", 1)).await.unwrap();
+        let e = ok(s.tag_many("a", &ids(&["o-2", "o-1"]), "one-more"))
+            .await
             .unwrap_err();
         assert_eq!(e.code(), "quota_exceeded");
         assert!(e.message().contains("\"o-1\""), "{e}");
@@ -451,39 +563,44 @@ mod tests {
             "all or nothing"
         );
         // Re-tagging with a tag already carried is fine at the limit.
-        s.tag_many("a", &ids(&["o-1"]), "vip").unwrap();
-        s.untag_many("a", &ids(&["o-1"]), "t1").unwrap();
-        s.tag_many("a", &ids(&["o-1"]), "one-more").unwrap();
+        ok(s.tag_many("a", &ids(&["o-1"]), "vip")).await.unwrap();
+        ok(s.untag_many("a", &ids(&["o-1"]), "t1")).await.unwrap();
+        ok(s.tag_many("a", &ids(&["o-1"]), "one-more"))
+            .await
+            .unwrap();
     }
 
-    #[test]
-    fn an_account_has_at_most_100_tags() {
+    #[tokio::test]
+    async fn an_account_has_at_most_100_tags() {
         let (_d, s) = store();
         for i in 0..MAX_TAGS_PER_ACCOUNT {
-            s.create_tag("a", &format!("t{i}"), 1).unwrap();
+            ok(s.create_tag("a", &format!("t{i}"), 1)).await.unwrap();
         }
-        let e = s.create_tag("a", "t100", 1).unwrap_err();
+        let e = ok(s.create_tag("a", "t100", 1)).await.unwrap_err();
         assert_eq!(e.code(), "quota_exceeded");
-        s.create_tag("b", "t100", 1).unwrap();
-        s.delete_tag("a", "t0").unwrap();
-        s.create_tag("a", "t100", 1).unwrap();
+        ok(s.create_tag("b", "t100", 1)).await.unwrap();
+        s.delete_tag("a", "t0").await.unwrap();
+        ok(s.create_tag("a", "t100", 1)).await.unwrap();
     }
 
-    #[test]
-    fn rename_and_delete_reach_every_follower() {
+    #[tokio::test]
+    async fn rename_and_delete_reach_every_follower() {
         let (_d, s) = store();
         for id in ["o-1", "o-2", "o-3"] {
-            follow(&s, "a", id);
+            follow(&s, "a", id).await;
         }
-        follow(&s, "b", "o-1");
-        s.create_tag("a", "vip", 5).unwrap();
-        s.create_tag("a", "new", 5).unwrap();
-        s.create_tag("b", "vip", 5).unwrap();
-        s.tag_many("a", &ids(&["o-1", "o-2", "o-3"]), "vip")
+        follow(&s, "b", "o-1").await;
+        ok(s.create_tag("a", "vip", 5)).await.unwrap();
+        ok(s.create_tag("a", "new", 5)).await.unwrap();
+        ok(s.create_tag("b", "vip", 5)).await.unwrap();
+        ok(s.tag_many("a", &ids(&["o-1", "o-2", "o-3"]), "vip"))
+            .await
             .unwrap();
-        s.tag_many("a", &ids(&["o-1"]), "new").unwrap();
-        s.tag_many("b", &ids(&["o-1"]), "vip").unwrap();
-        s.touch("a", "o-3", Touch::Unsubscribe, 2).unwrap();
+        ok(s.tag_many("a", &ids(&["o-1"]), "new")).await.unwrap();
+        ok(s.tag_many("b", &ids(&["o-1"]), "vip")).await.unwrap();
+        ok(s.touch("a", "o-3", Touch::Unsubscribe, 2))
+            .await
+            .unwrap();
         let list = s.list_tags("a").unwrap();
         assert_eq!(
             list.iter()
@@ -493,14 +610,14 @@ mod tests {
             "counts are of subscribed followers"
         );
         assert_eq!(
-            s.rename_tag("a", "vip", "new").unwrap_err().code(),
+            s.rename_tag("a", "vip", "new").await.unwrap_err().code(),
             "conflict"
         );
         assert_eq!(
-            s.rename_tag("a", "nope", "x").unwrap_err().code(),
+            s.rename_tag("a", "nope", "x").await.unwrap_err().code(),
             "not_found"
         );
-        let t = s.rename_tag("a", "vip", "gold").unwrap();
+        let t = s.rename_tag("a", "vip", "gold").await.unwrap();
         assert_eq!((t.name.as_str(), t.created_at), ("gold", 5));
         assert_eq!(s.get("a", "o-2").unwrap().tags, ["gold"]);
         assert_eq!(s.get("a", "o-1").unwrap().tags, ["gold", "new"]);
@@ -510,13 +627,19 @@ mod tests {
             "other account untouched"
         );
         assert_eq!(
-            s.tag_many("a", &ids(&["o-1"]), "vip").unwrap_err().code(),
+            ok(s.tag_many("a", &ids(&["o-1"]), "vip"))
+                .await
+                .unwrap_err()
+                .code(),
             "not_found"
         );
-        assert_eq!(s.delete_tag("a", "gold").unwrap(), 3);
+        assert_eq!(s.delete_tag("a", "gold").await.unwrap(), 3);
         assert_eq!(s.get("a", "o-1").unwrap().tags, ["new"]);
         assert!(s.get("a", "o-3").unwrap().tags.is_empty());
-        assert_eq!(s.delete_tag("a", "gold").unwrap_err().code(), "not_found");
+        assert_eq!(
+            s.delete_tag("a", "gold").await.unwrap_err().code(),
+            "not_found"
+        );
         assert_eq!(
             s.list_tags("a")
                 .unwrap()
@@ -525,5 +648,40 @@ mod tests {
                 .collect::<Vec<_>>(),
             ["new"]
         );
+    }
+
+    #[tokio::test]
+    async fn a_delete_cut_short_is_finished_by_repeating_it() {
+        let (_d, faulty, store) = crate::storage::testing::faulty_store();
+        let s = FollowerStore::new(store).unwrap();
+        for id in ["o-1", "o-2", "o-3"] {
+            follow(&s, "a", id).await;
+        }
+        ok(s.create_tag("a", "vip", 1)).await.unwrap();
+        ok(s.tag_many("a", &ids(&["o-1", "o-2", "o-3"]), "vip"))
+            .await
+            .unwrap();
+        // The tag is marked retiring (write 1); moving its followers off fails part-way.
+        faulty.fail_next_at(3);
+        assert_eq!(
+            s.delete_tag("a", "vip").await.unwrap_err().code(),
+            "unavailable"
+        );
+        faulty.disarm();
+        // The batch was all or nothing, and the tag can no longer be used or seen.
+        assert_eq!(s.get("a", "o-1").unwrap().tags, ["vip"]);
+        assert!(s.list_tags("a").unwrap().is_empty());
+        assert_eq!(
+            ok(s.tag_many("a", &ids(&["o-1"]), "vip"))
+                .await
+                .unwrap_err()
+                .code(),
+            "not_found"
+        );
+        assert_eq!(s.delete_tag("a", "vip").await.unwrap(), 3);
+        assert!(s.get("a", "o-2").unwrap().tags.is_empty());
+        // The name is free again, and counted once.
+        ok(s.create_tag("a", "vip", 2)).await.unwrap();
+        assert_eq!(s.list_tags("a").unwrap().len(), 1);
     }
 }

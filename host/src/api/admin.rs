@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::error::{ApiJson, ApiResult};
-use crate::accounts::NewAccount;
+use crate::accounts::{AccountInfo, NewAccount};
 use crate::error::PlazaError;
 use crate::plugins::registry::PluginInfo;
 use crate::plugins::{InstallRequest, InstallationUpdate};
@@ -23,27 +23,65 @@ pub async fn system(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
         "plugins_loaded": s.platform.plugins.registry.list().len(),
         "components_compiled": stats.compiled.load(std::sync::atomic::Ordering::Relaxed),
         "components_from_cache": stats.cache_hits.load(std::sync::atomic::Ordering::Relaxed),
+        "problems": s.platform.problems(),
     })))
 }
 
-pub async fn list_accounts(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
-    Ok(Json(json!({ "accounts": s.platform.accounts.list()? })))
+/// `DELETE /system/problems/{id}`: removes a stored record that was set aside at start because
+/// it no longer decodes.
+pub async fn remove_problem(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let removed = s.platform.remove_problem_record(&id).await?;
+    Ok(Json(json!({ "removed": removed })))
 }
 
+pub async fn list_accounts(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
+    let accounts: Vec<AccountInfo> = s
+        .platform
+        .accounts
+        .list()?
+        .iter()
+        .map(AccountInfo::from)
+        .collect();
+    Ok(Json(json!({ "accounts": accounts })))
+}
+
+/// Creates an account; the answer carries its ingress key, shown this once.
 pub async fn create_account(
     State(s): State<AppState>,
     ApiJson(new): ApiJson<NewAccount>,
 ) -> ApiResult<impl IntoResponse> {
-    let account = s.platform.accounts.create(new, s.platform.clock.now_ms())?;
-    s.platform.commit.commit().await?;
-    Ok((StatusCode::CREATED, Json(account)))
+    let created = s
+        .platform
+        .accounts
+        .create(new, s.platform.clock.now_ms())?
+        .durable()
+        .await?;
+    Ok((StatusCode::CREATED, Json(created)))
 }
 
 pub async fn get_account(
     State(s): State<AppState>,
     Path(account): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    Ok(Json(s.platform.accounts.get(&account)?))
+    Ok(Json(AccountInfo::from(&s.platform.accounts.get(&account)?)))
+}
+
+/// `POST /accounts/{a}/ingress-key`: replaces the account's ingress key; the new key is in the
+/// answer, this once (the old one stops working at once).
+pub async fn rotate_ingress_key(
+    State(s): State<AppState>,
+    Path(account): Path<String>,
+) -> ApiResult<impl IntoResponse> {
+    let key = s
+        .platform
+        .accounts
+        .rotate_ingress_key(&account)?
+        .durable()
+        .await?;
+    Ok(Json(json!({ "account": account, "ingress_key": key })))
 }
 
 pub async fn list_plugins(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
@@ -111,8 +149,9 @@ pub async fn upload_plugin(
             .register(&manifest, &wasm, false, now)
     })
     .await
-    .map_err(|e| PlazaError::internal(format!("compile task failed: {e}")))??;
-    s.platform.commit.commit().await?;
+    .map_err(|e| PlazaError::internal(format!("compile task failed: {e}")))??
+    .durable()
+    .await?;
     Ok((StatusCode::CREATED, Json(PluginInfo::from(&*plugin))))
 }
 

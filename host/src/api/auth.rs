@@ -78,7 +78,16 @@ pub fn require_ingress(headers: &HeaderMap, admin_token: &str, account: &Account
         None => Err(PlazaError::Unauthorized(
             "missing admin token or account ingress key".into(),
         )),
-        Some(t) if same_secret(t, admin_token) || same_secret(t, &account.ingress_key) => Ok(()),
+        Some(t)
+            if same_secret(t, admin_token)
+                || (!account.ingress_key_sha256.is_empty()
+                    && same_secret(
+                        &crate::accounts::secret_digest(t),
+                        &account.ingress_key_sha256,
+                    )) =>
+        {
+            Ok(())
+        }
         Some(_) => Err(PlazaError::Unauthorized(
             "token is neither the admin token nor this account's ingress key".into(),
         )),

@@ -150,7 +150,6 @@ pub async fn set_retention(
     ApiJson(body): ApiJson<RetentionBody>,
 ) -> ApiResult<impl IntoResponse> {
     s.platform.accounts.get(&account)?;
-    let r = s.platform.events.set_retention(&account, body.days)?;
-    s.platform.commit.commit().await?;
+    let r = s.platform.events.set_retention(&account, body.days).await?;
     Ok(Json(r))
 }

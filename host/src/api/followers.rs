@@ -44,8 +44,9 @@ async fn update_follower(
     let f = s
         .platform
         .followers
-        .update_profile(&account, &openid, &update)?;
-    s.platform.commit.commit().await?;
+        .update_profile(&account, &openid, &update)?
+        .durable()
+        .await?;
     Ok(Json(f))
 }
 
@@ -107,8 +108,9 @@ async fn create_tag(
     let tag = s
         .platform
         .followers
-        .create_tag(&account, &body.name, s.platform.clock.now_ms())?;
-    s.platform.commit.commit().await?;
+        .create_tag(&account, &body.name, s.platform.clock.now_ms())?
+        .durable()
+        .await?;
     Ok((StatusCode::CREATED, Json(tag)))
 }
 
@@ -119,13 +121,11 @@ async fn rename_tag(
     ApiJson(body): ApiJson<TagName>,
 ) -> ApiResult<impl IntoResponse> {
     s.platform.accounts.get(&account)?;
-    let platform = s.platform.clone();
-    let renamed = tokio::task::spawn_blocking(move || {
-        platform.followers.rename_tag(&account, &tag, &body.name)
-    })
-    .await
-    .map_err(|e| crate::error::PlazaError::internal(format!("rename failed: {e}")))??;
-    s.platform.commit.commit().await?;
+    let renamed = s
+        .platform
+        .followers
+        .rename_tag(&account, &tag, &body.name)
+        .await?;
     Ok(Json(renamed))
 }
 
@@ -135,13 +135,7 @@ async fn delete_tag(
     Path((account, tag)): Path<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
     s.platform.accounts.get(&account)?;
-    let platform = s.platform.clone();
-    let name = tag.clone();
-    let untagged =
-        tokio::task::spawn_blocking(move || platform.followers.delete_tag(&account, &name))
-            .await
-            .map_err(|e| crate::error::PlazaError::internal(format!("delete failed: {e}")))??;
-    s.platform.commit.commit().await?;
+    let untagged = s.platform.followers.delete_tag(&account, &tag).await?;
     Ok(Json(json!({ "deleted": tag, "untagged": untagged })))
 }
 
@@ -161,8 +155,9 @@ async fn tag_followers(
     let done = s
         .platform
         .followers
-        .tag_many(&account, &body.openids, &tag)?;
-    s.platform.commit.commit().await?;
+        .tag_many(&account, &body.openids, &tag)?
+        .durable()
+        .await?;
     Ok(Json(json!({ "tag": tag, "followers": done.len() })))
 }
 
@@ -176,7 +171,8 @@ async fn untag_followers(
     let done = s
         .platform
         .followers
-        .untag_many(&account, &body.openids, &tag)?;
-    s.platform.commit.commit().await?;
+        .untag_many(&account, &body.openids, &tag)?
+        .durable()
+        .await?;
     Ok(Json(json!({ "tag": tag, "followers": done.len() })))
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{any, get, post};
+use axum::routing::{any, delete, get, post};
 
 use crate::platform::Platform;
 
@@ -40,6 +40,11 @@ pub fn router(state: AppState) -> Router {
             get(admin::list_accounts).post(admin::create_account),
         )
         .route("/accounts/{account}", get(admin::get_account))
+        .route(
+            "/accounts/{account}/ingress-key",
+            post(admin::rotate_ingress_key),
+        )
+        .route("/system/problems/{id}", delete(admin::remove_problem))
         .route(
             "/plugins",
             get(admin::list_plugins)

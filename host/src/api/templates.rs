@@ -48,8 +48,9 @@ async fn create(
     let t = s
         .platform
         .templates
-        .create(&account, new, s.platform.clock.now_ms())?;
-    s.platform.commit.commit().await?;
+        .create(&account, new, s.platform.clock.now_ms())?
+        .durable()
+        .await?;
     Ok((StatusCode::CREATED, Json(t)))
 }
 
@@ -70,8 +71,9 @@ async fn update(
     let t = s
         .platform
         .templates
-        .update(&account, &id, upd, s.platform.clock.now_ms())?;
-    s.platform.commit.commit().await?;
+        .update(&account, &id, upd, s.platform.clock.now_ms())?
+        .durable()
+        .await?;
     Ok(Json(t))
 }
 
@@ -80,8 +82,11 @@ async fn remove(
     Path((account, id)): Path<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
     s.platform.accounts.get(&account)?;
-    s.platform.templates.delete(&account, &id)?;
-    s.platform.commit.commit().await?;
+    s.platform
+        .templates
+        .delete(&account, &id)?
+        .durable()
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

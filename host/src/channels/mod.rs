@@ -14,10 +14,13 @@ use crate::accounts::followers::Touch;
 use crate::error::{PlazaError, Result};
 use crate::messaging::content::MessageContent;
 use crate::messaging::outbox::Delivery;
+use crate::messaging::outbox::OutboxEntry;
 use crate::messaging::review::Review;
 use crate::platform::Platform;
 use crate::runtime::{Invocation, Outcome, wit};
-use crate::storage::backend::{Tree, key};
+use crate::storage::backend::key;
+use crate::storage::due::DueIndex;
+use crate::storage::{Bytes, Json, Store, Table, Tx};
 
 /// One inbound message or event, channel-neutral.
 #[derive(Debug, Clone)]
@@ -48,27 +51,64 @@ pub struct InboundOutcome {
     pub plugin: Option<String>,
 }
 
-type Pending = watch::Receiver<Option<InboundOutcome>>;
+type Waiting = watch::Receiver<Option<InboundOutcome>>;
 
-/// Durable record of handled inbound keys plus the in-flight set, so that concurrent retries of one
-/// message wait for the first instead of calling plugins twice.
+/// How long a handled message's de-duplication record is kept by default: far longer than any
+/// channel retries (WeChat retries three times within 15 s).
+pub const DEFAULT_DEDUP_RETENTION_MS: u64 = 3_600_000;
+/// Expired de-duplication records removed per unit of work.
+const DEDUP_PRUNE_BATCH: usize = 1000;
+
+/// Where a de-duplicated message stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Seen {
+    /// The interaction is recorded (follower, event log); plugins have not answered yet. A retry
+    /// after a crash runs the plugins again without recording the interaction twice.
+    Recorded,
+    /// Handled: a retry gets this answer.
+    Done(InboundOutcome),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct SeenRecord {
+    /// When the record expires.
+    expires_at: u64,
+    seen: Seen,
+}
+
+/// Durable record of handled inbound messages, keyed by account, sender and the channel's message
+/// key (WeChat de-duplicates messages by MsgId per sender and events by FromUserName +
+/// CreateTime), kept for a retention window; plus the in-flight set, so that concurrent retries
+/// of one message wait for the first instead of calling plugins twice.
 pub struct InboundDedup {
-    done: Arc<dyn Tree>,
-    in_flight: Mutex<HashMap<Vec<u8>, Pending>>,
+    seen: Table<Json<SeenRecord>>,
+    expiry: DueIndex,
+    /// Records of an older version, keyed without the sender; removed by the pruner.
+    legacy: Table<Bytes>,
+    retention_ms: u64,
+    in_flight: Mutex<HashMap<Vec<u8>, Waiting>>,
 }
 
 enum Claim {
     Done(InboundOutcome),
-    Wait(Pending),
-    Mine(watch::Sender<Option<InboundOutcome>>),
+    Wait(Waiting),
+    Mine {
+        tx: watch::Sender<Option<InboundOutcome>>,
+        /// A previous attempt recorded the interaction, then stopped (crash) before answering.
+        recorded: bool,
+    },
 }
 
 impl InboundDedup {
-    pub fn new(done: Arc<dyn Tree>) -> Self {
-        InboundDedup {
-            done,
+    pub fn new(store: &Store, retention_ms: u64) -> Result<Self> {
+        Ok(InboundDedup {
+            seen: store.table("inbound_seen")?,
+            expiry: DueIndex::new(store.table("inbound_seen_expiry")?),
+            legacy: store.table("inbound_dedup")?,
+            retention_ms: retention_ms.max(1),
             in_flight: Mutex::new(HashMap::new()),
-        }
+        })
     }
 
     fn claim(&self, k: &[u8]) -> Result<Claim> {
@@ -79,12 +119,20 @@ impl InboundDedup {
         if let Some(rx) = in_flight.get(k) {
             return Ok(Claim::Wait(rx.clone()));
         }
-        if let Some(b) = self.done.get(k)? {
-            return Ok(Claim::Done(serde_json::from_slice(&b)?));
-        }
+        let recorded = match self.seen.get(k)? {
+            Some(SeenRecord {
+                seen: Seen::Done(o),
+                ..
+            }) => return Ok(Claim::Done(o)),
+            Some(SeenRecord {
+                seen: Seen::Recorded,
+                ..
+            }) => true,
+            None => false,
+        };
         let (tx, rx) = watch::channel(None);
         in_flight.insert(k.to_vec(), rx);
-        Ok(Claim::Mine(tx))
+        Ok(Claim::Mine { tx, recorded })
     }
 
     fn release(&self, k: &[u8]) {
@@ -92,16 +140,26 @@ impl InboundDedup {
             m.remove(k);
         }
     }
+
+    /// Writes the record of `k` in the caller's unit of work, expiring `retention` after `now`.
+    fn mark(&self, tx: &mut Tx<'_>, k: &[u8], seen: Seen, now: u64) -> Result<()> {
+        let expires_at = now.saturating_add(self.retention_ms);
+        if let Some(old) = tx.get(&self.seen, k)? {
+            self.expiry.unschedule(tx, old.expires_at, k)?;
+        }
+        tx.put(&self.seen, k, &SeenRecord { expires_at, seen })?;
+        self.expiry.schedule(tx, expires_at, k)
+    }
 }
 
-fn counter_for(kind: &InboundKind) -> Touch<'static> {
+fn counter_for(kind: &InboundKind) -> Touch<'_> {
     match kind {
         InboundKind::Message { .. } => Touch::Interaction {
             counter: "messages",
         },
-        InboundKind::Event(wit::FollowerEventKind::Subscribe(_)) => {
-            Touch::Subscribe { scene: None }
-        }
+        InboundKind::Event(wit::FollowerEventKind::Subscribe(scene)) => Touch::Subscribe {
+            scene: scene.as_deref(),
+        },
         InboundKind::Event(wit::FollowerEventKind::Unsubscribe) => Touch::Unsubscribe,
         InboundKind::Event(
             wit::FollowerEventKind::MenuClick(_) | wit::FollowerEventKind::MenuView(_),
@@ -119,11 +177,9 @@ impl Platform {
     ) -> Result<InboundOutcome> {
         let account = self.accounts.get(account_id)?;
         let Some(dk) = &inbound.dedup_key else {
-            let outcome = self.process(&account.id, inbound).await?;
-            self.commit.commit().await?;
-            return Ok(outcome);
+            return self.process(&account.id, None, false, inbound).await;
         };
-        let k = key(&[&account.id, dk]);
+        let k = key(&[&account.id, &inbound.from, dk]);
         loop {
             match self.inbound.claim(&k)? {
                 Claim::Done(o) => return Ok(o),
@@ -139,8 +195,10 @@ impl Platform {
                         Err(_) => continue,
                     }
                 }
-                Claim::Mine(tx) => {
-                    let result = self.process_once(&account.id, &k, inbound.clone()).await;
+                Claim::Mine { tx, recorded } => {
+                    let result = self
+                        .process(&account.id, Some(&k), recorded, inbound.clone())
+                        .await;
                     if let Ok(o) = &result {
                         tx.send_replace(Some(o.clone()));
                     }
@@ -151,36 +209,65 @@ impl Platform {
         }
     }
 
-    async fn process_once(
+    /// Records the interaction, asks the plugins in priority order, delivers the first reply.
+    /// Two units of work: the interaction (follower, event log, "recorded" mark) before the
+    /// plugins run, so they see it; the answer (outbox, delivery log, "done" mark) after. The
+    /// answer is returned once both are durable.
+    async fn process(
         self: &Arc<Self>,
         account: &str,
-        k: &[u8],
+        dedup: Option<&[u8]>,
+        already_recorded: bool,
         inbound: Inbound,
     ) -> Result<InboundOutcome> {
-        let outcome = self.process(account, inbound).await?;
-        self.inbound
-            .done
-            .insert(k, &serde_json::to_vec(&outcome)?)?;
-        // One group commit covers the follower update, the outbox entry and the de-dup record.
-        self.commit.commit().await?;
+        let now = self.clock.now_ms();
+        let recorded = if already_recorded {
+            None
+        } else {
+            Some(self.store.write(|tx| {
+                self.followers.touch_in(
+                    tx,
+                    account,
+                    &inbound.from,
+                    &counter_for(&inbound.kind),
+                    inbound.at,
+                )?;
+                self.log_inbound_in(tx, account, &inbound)?;
+                if let Some(k) = dedup {
+                    self.inbound.mark(tx, k, Seen::Recorded, now)?;
+                }
+                Ok(())
+            })?)
+        };
+        let (outcome, delivery) = self.ask_plugins(account, &inbound).await?;
+        let answered = self.store.write(|tx| {
+            if let Some(entry) = &delivery {
+                self.deliver_in(tx, account, &inbound.from, entry)?;
+            }
+            if let Some(k) = dedup {
+                self.inbound.mark(tx, k, Seen::Done(outcome.clone()), now)?;
+            }
+            Ok(())
+        })?;
+        // The answer was committed after the interaction: one flush covers both.
+        if let Some(r) = recorded {
+            r.covered_by(&answered);
+        }
+        answered.durable().await?;
         Ok(outcome)
     }
 
-    async fn process(self: &Arc<Self>, account: &str, inbound: Inbound) -> Result<InboundOutcome> {
-        let touch = match &inbound.kind {
-            InboundKind::Event(wit::FollowerEventKind::Subscribe(scene)) => Touch::Subscribe {
-                scene: scene.as_deref(),
-            },
-            other => counter_for(other),
-        };
-        self.followers
-            .touch(account, &inbound.from, touch, inbound.at)?;
-        self.log_inbound(account, &inbound)?;
+    /// Calls `on-message` / `on-event` of the account's enabled plugins in priority order until
+    /// one replies; reviews that reply. Returns the outcome and the outbox entry to deliver.
+    async fn ask_plugins(
+        self: &Arc<Self>,
+        account: &str,
+        inbound: &Inbound,
+    ) -> Result<(InboundOutcome, Option<OutboxEntry>)> {
         let unsubscribe = matches!(
             inbound.kind,
             InboundKind::Event(wit::FollowerEventKind::Unsubscribe)
         );
-
         for active in self.plugins.active(account).iter() {
             let from = inbound.from.clone();
             let result = match &inbound.kind {
@@ -225,27 +312,88 @@ impl Platform {
                     )
                     .await?;
                 let Review::Allow(content) = review else {
-                    return Ok(InboundOutcome {
-                        reply: None,
-                        plugin: Some(plugin),
-                    });
+                    return Ok((
+                        InboundOutcome {
+                            reply: None,
+                            plugin: Some(plugin),
+                        },
+                        None,
+                    ));
                 };
-                self.deliver(
-                    account,
-                    &inbound.from,
-                    Delivery::Reply,
-                    Some(&plugin),
-                    content.clone(),
-                )?;
-                return Ok(InboundOutcome {
-                    reply: Some(content),
-                    plugin: Some(plugin),
-                });
+                let entry = self.outbox_entry(Delivery::Reply, Some(&plugin), content.clone());
+                return Ok((
+                    InboundOutcome {
+                        reply: Some(content),
+                        plugin: Some(plugin),
+                    },
+                    Some(entry),
+                ));
             }
         }
-        Ok(InboundOutcome {
-            reply: None,
-            plugin: None,
-        })
+        Ok((
+            InboundOutcome {
+                reply: None,
+                plugin: None,
+            },
+            None,
+        ))
+    }
+
+    /// Prunes expired de-duplication records every minute. Runs until the process ends.
+    pub async fn run_dedup_pruner(self: Arc<Self>) {
+        loop {
+            let platform = self.clone();
+            match tokio::task::spawn_blocking(move || platform.prune_inbound_dedup()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "pruning inbound de-duplication records failed")
+                }
+                Err(e) => tracing::error!(error = %e, "pruning task failed"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        }
+    }
+
+    /// Removes expired de-duplication records (and a batch of an older version's). Returns how
+    /// many.
+    pub fn prune_inbound_dedup(&self) -> Result<u64> {
+        let d = &self.inbound;
+        let now = self.clock.now_ms();
+        let mut removed = 0;
+        loop {
+            let expired = d.expiry.due(now, DEDUP_PRUNE_BATCH)?;
+            if expired.is_empty() {
+                break;
+            }
+            removed += self
+                .store
+                .write(|tx| {
+                    let mut n = 0;
+                    for (at, k) in &expired {
+                        d.expiry.unschedule(tx, *at, k)?;
+                        // A record refreshed since has a later expiry of its own.
+                        if tx.get(&d.seen, k)?.is_some_and(|r| r.expires_at <= now)
+                            && tx.delete(&d.seen, k)?
+                        {
+                            n += 1;
+                        }
+                    }
+                    Ok(n)
+                })?
+                .detach();
+        }
+        let legacy = d.legacy.keys(b"", None, DEDUP_PRUNE_BATCH)?;
+        if !legacy.is_empty() {
+            removed += self
+                .store
+                .write(|tx| {
+                    for k in &legacy {
+                        tx.delete(&d.legacy, k)?;
+                    }
+                    Ok(legacy.len() as u64)
+                })?
+                .detach();
+        }
+        Ok(removed)
     }
 }

@@ -54,11 +54,11 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     opts.topics.backoff_base_ms = args.topic_backoff_ms;
     opts.events.retention_days = args.event_retention_days;
     let platform = Platform::open(opts)?;
-    demo::register_bundled(&platform)?;
+    demo::register_bundled(&platform).await?;
     if args.demo {
         demo::ensure_demo(&platform).await?;
     }
-    platform.commit.commit().await?;
+    platform.store.sync().await?;
     let (token, created) =
         auth::load_or_create_admin_token(&args.data_dir, std::env::var("PLAZA_ADMIN_TOKEN").ok())?;
     if created {
@@ -71,6 +71,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     tokio::spawn(platform.clone().run_broadcasts());
     tokio::spawn(platform.clone().run_topic_delivery());
     tokio::spawn(platform.clone().run_event_pruner());
+    tokio::spawn(platform.clone().run_dedup_pruner());
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -100,7 +101,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .map_err(|e| PlazaError::Unavailable(format!("server error: {e}")))?;
-    platform.commit.commit().await?;
+    platform.store.sync().await?;
     Ok(())
 }
 

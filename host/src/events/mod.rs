@@ -29,7 +29,8 @@ use crate::messaging::content::MessageContent;
 use crate::messaging::outbox::{Delivery, OutboxEntry};
 use crate::platform::Platform;
 use crate::runtime::wit;
-use crate::storage::backend::{Tree, prefix};
+use crate::storage::backend::{child, prefix};
+use crate::storage::{Bytes, Json, Store, Table, Tx};
 
 pub const DEFAULT_RETENTION_DAYS: u32 = 90;
 /// The longest retention an account may set (10 years).
@@ -249,8 +250,9 @@ struct AccountSettings {
 
 /// The log itself and its per-account retention settings.
 pub struct EventLog {
-    tree: Arc<dyn Tree>,
-    settings: Arc<dyn Tree>,
+    store: Arc<Store>,
+    pub(crate) tree: Table<Bytes>,
+    settings: Table<Json<AccountSettings>>,
     pub options: EventOptions,
 }
 
@@ -264,28 +266,36 @@ pub struct Retention {
 }
 
 impl EventLog {
-    pub fn new(tree: Arc<dyn Tree>, settings: Arc<dyn Tree>, options: EventOptions) -> Self {
-        EventLog {
-            tree,
-            settings,
+    pub fn new(store: Arc<Store>, options: EventOptions) -> Result<Self> {
+        Ok(EventLog {
+            tree: store.table("events")?,
+            settings: store.table("event_settings")?,
+            store,
             options,
-        }
+        })
     }
 
-    /// Appends one entry: one insert, no flush (the caller's commit covers it).
-    pub fn append(&self, account: &str, ev: &LoggedEvent) -> Result<()> {
-        let mut k = prefix(&[account]);
-        k.extend_from_slice(ev.id.as_bytes());
-        self.tree.insert(&k, &encode(ev)?)?;
+    /// Appends one entry in the caller's unit of work (so the message or delivery it records
+    /// and the entry are durable together).
+    pub fn append_in(&self, tx: &mut Tx<'_>, account: &str, ev: &LoggedEvent) -> Result<()> {
+        tx.put_bytes(
+            &self.tree,
+            &child(&[account], ev.id.as_bytes()),
+            &encode(ev)?,
+        )
+    }
+
+    /// Appends one entry as a unit of work of its own (tests).
+    #[cfg(test)]
+    pub(crate) fn append(&self, account: &str, ev: &LoggedEvent) -> Result<()> {
+        self.store
+            .write(|tx| self.append_in(tx, account, ev))?
+            .detach();
         Ok(())
     }
 
     pub fn retention(&self, account: &str) -> Result<Retention> {
-        let own: Option<AccountSettings> = self
-            .settings
-            .get(account.as_bytes())?
-            .map(|b| serde_json::from_slice(&b))
-            .transpose()?;
+        let own = self.settings.get(account.as_bytes())?;
         Ok(Retention {
             days: own
                 .map(|s| s.retention_days)
@@ -296,54 +306,71 @@ impl EventLog {
     }
 
     /// Sets (or with `None` clears) the account's own retention.
-    pub fn set_retention(&self, account: &str, days: Option<u32>) -> Result<Retention> {
-        match days {
-            Some(d) if d == 0 || d > MAX_RETENTION_DAYS => {
-                return Err(PlazaError::invalid(format!(
-                    "retention must be 1-{MAX_RETENTION_DAYS} days, not {d}"
-                )));
-            }
-            Some(d) => {
-                self.settings.insert(
-                    account.as_bytes(),
-                    &serde_json::to_vec(&AccountSettings { retention_days: d })?,
-                )?;
-            }
-            None => {
-                self.settings.remove(account.as_bytes())?;
-            }
+    pub async fn set_retention(&self, account: &str, days: Option<u32>) -> Result<Retention> {
+        if let Some(d) = days
+            && (d == 0 || d > MAX_RETENTION_DAYS)
+        {
+            return Err(PlazaError::invalid(format!(
+                "retention must be 1-{MAX_RETENTION_DAYS} days, not {d}"
+            )));
         }
+        self.store
+            .write(|tx| match days {
+                Some(d) => tx.put(
+                    &self.settings,
+                    account.as_bytes(),
+                    &AccountSettings { retention_days: d },
+                ),
+                None => tx.delete(&self.settings, account.as_bytes()).map(drop),
+            })?
+            .durable()
+            .await?;
         self.retention(account)
     }
 
-    /// Deletes the account's entries older than its retention. Returns how many.
+    /// Deletes the account's entries older than its retention, in units of work of
+    /// [`PRUNE_BATCH`]. Returns how many. Nobody waits on a prune, so it is not awaited durable:
+    /// entries a crash brings back are pruned again by the next pass.
     pub fn prune(&self, account: &str, now: u64) -> Result<u64> {
         let days = self.retention(account)?.days as u64;
         let cutoff = now.saturating_sub(days.saturating_mul(DAY_MS));
         let (start, end) = (prefix(&[account]), time_key(account, cutoff));
         let mut removed = 0;
         loop {
-            let batch = self.tree.range(&start, &end, PRUNE_BATCH)?;
+            let batch: Vec<Vec<u8>> = self
+                .tree
+                .range(&start, &end, PRUNE_BATCH)?
+                .into_iter()
+                .map(|(k, _)| k)
+                .collect();
             if batch.is_empty() {
                 return Ok(removed);
             }
-            for (k, _) in batch {
-                if self.tree.remove(&k)?.is_some() {
-                    removed += 1;
-                }
-            }
+            removed += self
+                .store
+                .write(|tx| {
+                    let mut n = 0;
+                    for k in &batch {
+                        if tx.delete(&self.tree, k)? {
+                            n += 1;
+                        }
+                    }
+                    Ok(n)
+                })?
+                .detach();
         }
     }
 }
 
 impl Platform {
-    fn log_event(&self, account: &str, mut ev: LoggedEvent) -> Result<()> {
+    fn log_event_in(&self, tx: &mut Tx<'_>, account: &str, mut ev: LoggedEvent) -> Result<()> {
         ev.id = event_id(ev.at, &self.ids.next(""));
-        self.events.append(account, &ev)
+        self.events.append_in(tx, account, &ev)
     }
 
-    /// Logs an inbound message or follower event (called once per handled inbound).
-    pub fn log_inbound(&self, account: &str, inbound: &Inbound) -> Result<()> {
+    /// Logs an inbound message or follower event (once per handled inbound), in the unit of
+    /// work that records the interaction.
+    pub fn log_inbound_in(&self, tx: &mut Tx<'_>, account: &str, inbound: &Inbound) -> Result<()> {
         let at = self.clock.now_ms();
         let ev = match &inbound.kind {
             InboundKind::Message { msg_id, body } => LoggedEvent {
@@ -374,12 +401,19 @@ impl Platform {
                 }
             }
         };
-        self.log_event(account, ev)
+        self.log_event_in(tx, account, ev)
     }
 
-    /// Logs a message put in a follower's outbox.
-    pub fn log_delivery(&self, account: &str, openid: &str, entry: &OutboxEntry) -> Result<()> {
-        self.log_event(
+    /// Logs a message put in a follower's outbox, in the unit of work that delivers it.
+    pub fn log_delivery_in(
+        &self,
+        tx: &mut Tx<'_>,
+        account: &str,
+        openid: &str,
+        entry: &OutboxEntry,
+    ) -> Result<()> {
+        self.log_event_in(
+            tx,
             account,
             LoggedEvent {
                 id: String::new(),
@@ -427,12 +461,8 @@ mod tests {
     use crate::storage::{Backend, SledBackend};
 
     pub(super) fn log(dir: &std::path::Path) -> EventLog {
-        let b = SledBackend::open(dir).unwrap();
-        EventLog::new(
-            b.tree("events").unwrap(),
-            b.tree("settings").unwrap(),
-            EventOptions::default(),
-        )
+        let b: Arc<dyn Backend> = Arc::new(SledBackend::open(dir).unwrap());
+        EventLog::new(Store::new(b), EventOptions::default()).unwrap()
     }
 
     pub(super) fn ev(at: u64, seq: u64, kind: EventKind, openid: &str, sub: &str) -> LoggedEvent {
@@ -486,8 +516,8 @@ mod tests {
         assert!("nope".parse::<EventKind>().is_err());
     }
 
-    #[test]
-    fn retention_defaults_overrides_and_prunes() {
+    #[tokio::test]
+    async fn retention_defaults_overrides_and_prunes() {
         let dir = tempfile::tempdir().unwrap();
         let log = log(dir.path());
         let now = 1_000 * DAY_MS;
@@ -523,25 +553,16 @@ mod tests {
                 default_days: 90
             }
         );
-        assert!(log.set_retention("b", Some(0)).is_err());
-        assert_eq!(log.set_retention("b", Some(30)).unwrap().source, "account");
+        assert!(log.set_retention("b", Some(0)).await.is_err());
+        assert_eq!(
+            log.set_retention("b", Some(30)).await.unwrap().source,
+            "account"
+        );
         assert_eq!(log.prune("a", now).unwrap(), 2);
         assert_eq!(log.prune("b", now).unwrap(), 3);
         assert_eq!(log.prune("a", now).unwrap(), 0);
-        assert_eq!(
-            log.tree
-                .scan_prefix(&prefix(&["a"]), None, 100)
-                .unwrap()
-                .len(),
-            2
-        );
-        assert_eq!(
-            log.tree
-                .scan_prefix(&prefix(&["b"]), None, 100)
-                .unwrap()
-                .len(),
-            1
-        );
-        assert_eq!(log.set_retention("b", None).unwrap().days, 90);
+        assert_eq!(log.tree.scan(&prefix(&["a"]), None, 100).unwrap().len(), 2);
+        assert_eq!(log.tree.scan(&prefix(&["b"]), None, 100).unwrap().len(), 1);
+        assert_eq!(log.set_retention("b", None).await.unwrap().days, 90);
     }
 }

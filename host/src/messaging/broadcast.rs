@@ -1,14 +1,15 @@
 //! Broadcasts (群发): one message to many followers, as a durable job.
 //!
-//! Creating a broadcast checks the account's quota, runs the review chain once on the content,
-//! claims the caller's idempotency key and persists the job and one record per recipient before it
-//! is acknowledged. A worker then delivers in batches, each batch committed before the job's
-//! progress moves on; after a crash the worker resumes with the recipients still pending.
+//! Creating a broadcast resolves its audience, checks the account's quotas and runs the review
+//! chain once on the content; then **one unit of work** claims the caller's idempotency key,
+//! takes the day's quota slot (subscription accounts), and stores the job with its recipients
+//! (in chunks of sorted openids). Nothing is claimed by a refused broadcast, so a retry with the
+//! same key can succeed once the cause is fixed.
 //!
-//! Exactly once per recipient: a recipient's outbox entry has a key derived from the broadcast id,
-//! and its quota mark is a set member (not a counter), so re-running a batch that was cut short
-//! rewrites the same keys instead of delivering or counting twice.
-
+//! A worker then delivers in batches; each batch's outbox entries, delivery log entries,
+//! per-recipient statuses, monthly quota marks and the job's progress commit together, so after a
+//! crash the worker resumes exactly where the last committed batch ended: every recipient gets the
+//! message once.
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,7 +24,8 @@ use crate::accounts::followers::Follower;
 use crate::accounts::segments::Segment;
 use crate::error::{PlazaError, Result};
 use crate::platform::Platform;
-use crate::storage::backend::{Tree, key, prefix};
+use crate::storage::backend::{key, prefix};
+use crate::storage::{Bytes, Json, Pending, Store, Table, Tx};
 
 /// Recipients one broadcast may name explicitly.
 pub const MAX_OPENIDS: usize = 10_000;
@@ -69,7 +71,7 @@ pub struct BroadcastJob {
     /// Recipients skipped because they already had their monthly broadcasts (service accounts).
     pub skipped_quota: u64,
     pub finished_at: Option<u64>,
-    /// The last recipient handled, so a batch does not rescan the ones before it.
+    /// The last recipient handled (in openid order), for operators following progress.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
 }
@@ -116,75 +118,79 @@ pub enum RecipientStatus {
     SkippedQuota,
 }
 
-impl RecipientStatus {
-    fn from_byte(b: u8) -> Self {
-        match b {
-            DELIVERED => RecipientStatus::Delivered,
-            SKIPPED_QUOTA => RecipientStatus::SkippedQuota,
-            _ => RecipientStatus::Pending,
-        }
-    }
-}
-
-const PENDING: u8 = 0;
 const DELIVERED: u8 = 1;
 const SKIPPED_QUOTA: u8 = 2;
 
+/// Recipients per stored chunk of a broadcast's recipient list.
+const CHUNK: usize = 1000;
+
+/// Where the worker stands in a running broadcast's recipient list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// The chunk being worked through.
+    pub chunk: u32,
+    /// Recipients of that chunk already handled.
+    pub offset: u32,
+}
+
 pub struct Broadcasts {
-    jobs: Arc<dyn Tree>,
-    keys: Arc<dyn Tree>,
-    recipients: Arc<dyn Tree>,
+    /// `(account, id)` → job.
+    jobs: Table<Json<BroadcastJob>>,
+    /// `(account, source, idempotency key)` → broadcast id.
+    keys: Table<Bytes>,
+    /// `(id, chunk {:08})` → up to [`CHUNK`] recipients, sorted; chunks concatenate in order.
+    chunks: Table<Json<Vec<String>>>,
+    /// `(id, openid)` → status byte, for recipients already handled (absent = pending).
+    statuses: Table<Bytes>,
+    /// Where each running broadcast's worker stands: `id` → progress.
+    progress: Table<Json<Progress>>,
     /// Service accounts: `account, openid, month, broadcast` set members.
-    monthly: Arc<dyn Tree>,
+    monthly: Table<Bytes>,
     /// Subscription accounts: `account, day` → broadcast id.
-    daily: Arc<dyn Tree>,
+    daily: Table<Bytes>,
     /// Unfinished broadcasts: `broadcast id` → account.
-    active: Arc<dyn Tree>,
+    active: Table<Bytes>,
     pub(crate) wake: tokio::sync::Notify,
     /// Recipients per second; `None` = as fast as the disk allows.
     rate: Option<u32>,
 }
 
+fn chunk_key(id: &str, chunk: u32) -> Vec<u8> {
+    key(&[id, &format!("{chunk:08}")])
+}
+
 impl Broadcasts {
-    pub fn new(tree: &dyn Fn(&str) -> Result<Arc<dyn Tree>>, rate: Option<u32>) -> Result<Self> {
+    pub fn new(store: &Store, rate: Option<u32>) -> Result<Self> {
         Ok(Broadcasts {
-            jobs: tree("broadcasts")?,
-            keys: tree("broadcast_keys")?,
-            recipients: tree("broadcast_recipients")?,
-            monthly: tree("broadcast_monthly")?,
-            daily: tree("broadcast_daily")?,
-            active: tree("broadcast_active")?,
+            jobs: store.table("broadcasts")?,
+            keys: store.table("broadcast_keys")?,
+            chunks: store.table("broadcast_chunks")?,
+            statuses: store.table("broadcast_recipients")?,
+            progress: store.table("broadcast_progress")?,
+            monthly: store.table("broadcast_monthly")?,
+            daily: store.table("broadcast_daily")?,
+            active: store.table("broadcast_active")?,
             wake: tokio::sync::Notify::new(),
             rate,
         })
     }
 
     pub fn get(&self, account: &str, id: &str) -> Result<BroadcastJob> {
-        match self.jobs.get(&key(&[account, id]))? {
-            Some(b) => Ok(serde_json::from_slice(&b)?),
-            None => Err(PlazaError::not_found(format!(
-                "broadcast {id:?} of account {account:?}"
-            ))),
-        }
-    }
-
-    fn put(&self, job: &BroadcastJob) -> Result<()> {
-        self.jobs
-            .insert(&key(&[&job.account, &job.id]), &serde_json::to_vec(job)?)?;
-        Ok(())
+        self.jobs.get(&key(&[account, id]))?.ok_or_else(|| {
+            PlazaError::not_found(format!("broadcast {id:?} of account {account:?}"))
+        })
     }
 
     /// An account's broadcasts, newest first.
     pub fn list(&self, account: &str, limit: usize) -> Result<Vec<BroadcastJob>> {
-        let mut all: Vec<BroadcastJob> = self
-            .jobs
-            .scan_prefix(&prefix(&[account]), None, usize::MAX)?
-            .into_iter()
-            .map(|(_, v)| serde_json::from_slice(&v))
-            .collect::<std::result::Result<_, _>>()?;
+        let mut all = self.jobs.values(&prefix(&[account]))?;
         all.reverse();
         all.truncate(limit);
         Ok(all)
+    }
+
+    fn chunk(&self, id: &str, chunk: u32) -> Result<Option<Vec<String>>> {
+        self.chunks.get(&chunk_key(id, chunk))
     }
 
     /// One page of a broadcast's recipients with their status, in openid order, optionally only
@@ -198,22 +204,28 @@ impl Broadcasts {
         limit: usize,
     ) -> Result<RecipientPage> {
         self.get(account, id)?;
-        let base = prefix(&[id]);
-        let mut after = after.map(|a| [base.as_slice(), a.as_bytes()].concat());
         let mut out = Vec::new();
-        loop {
-            let rows = self.recipients.scan_prefix(&base, after.as_deref(), 1000)?;
-            let Some((last, _)) = rows.last() else {
-                return Ok(RecipientPage {
-                    items: out,
-                    next_cursor: None,
-                });
-            };
-            after = Some(last.clone());
-            for (k, v) in rows {
-                let st = RecipientStatus::from_byte(v.first().copied().unwrap_or(PENDING));
+        let mut n = 0;
+        while let Some(chunk) = self.chunk(id, n)? {
+            n += 1;
+            if after.is_some_and(|a| chunk.last().is_none_or(|last| last.as_str() <= a)) {
+                continue;
+            }
+            for openid in chunk {
+                if after.is_some_and(|a| openid.as_str() <= a) {
+                    continue;
+                }
+                let st = match self
+                    .statuses
+                    .get(&key(&[id, &openid]))?
+                    .and_then(|v| v.first().copied())
+                {
+                    Some(DELIVERED) => RecipientStatus::Delivered,
+                    Some(SKIPPED_QUOTA) => RecipientStatus::SkippedQuota,
+                    _ => RecipientStatus::Pending,
+                };
                 if status.is_none_or(|s| s == st) {
-                    out.push((String::from_utf8_lossy(&k[base.len()..]).into_owned(), st));
+                    out.push((openid, st));
                     if out.len() == limit {
                         let next_cursor = out.last().map(|(o, _)| o.clone());
                         return Ok(RecipientPage {
@@ -224,19 +236,30 @@ impl Broadcasts {
                 }
             }
         }
-    }
-
-    fn recipient_key(id: &str, openid: &str) -> Vec<u8> {
-        key(&[id, openid])
+        Ok(RecipientPage {
+            items: out,
+            next_cursor: None,
+        })
     }
 
     fn months_used(&self, account: &str, openid: &str, month: &str, except: &str) -> Result<usize> {
         Ok(self
             .monthly
-            .scan_prefix(&prefix(&[account, openid, month]), None, usize::MAX)?
+            .keys(&prefix(&[account, openid, month]), None, usize::MAX)?
             .iter()
-            .filter(|(k, _)| !k.ends_with(except.as_bytes()))
+            .filter(|k| !k.ends_with(except.as_bytes()))
             .count())
+    }
+
+    /// Stores a starting broadcast's recipients and progress, in the caller's unit of work.
+    fn start_in(&self, tx: &mut Tx<'_>, job: &mut BroadcastJob, openids: &[String]) -> Result<()> {
+        for (i, chunk) in openids.chunks(CHUNK).enumerate() {
+            tx.put(&self.chunks, &chunk_key(&job.id, i as u32), &chunk.to_vec())?;
+        }
+        tx.put(&self.progress, job.id.as_bytes(), &Progress::default())?;
+        job.total = openids.len() as u64;
+        job.status = BroadcastStatus::Running;
+        tx.put(&self.jobs, &key(&[&job.account, &job.id]), job)
     }
 }
 
@@ -298,14 +321,38 @@ impl Platform {
             }
             Audience::All | Audience::Openids(_) => {}
         }
+        let id = self.ids.next("b");
+        let mut job = BroadcastJob {
+            id: id.clone(),
+            account: account.id.clone(),
+            source: source.map(str::to_string),
+            idempotency_key: req.idempotency_key,
+            audience: req.audience,
+            content: req.content,
+            created_at: now,
+            at: req.at,
+            status: BroadcastStatus::Scheduled,
+            total: 0,
+            delivered: 0,
+            skipped_quota: 0,
+            finished_at: None,
+            cursor: None,
+        };
+        let recipients = if due <= now {
+            let recipients = self.resolve_audience(&account.id, &job.audience)?;
+            self.check_monthly_quota(&job, &recipients, now)?;
+            Some(recipients)
+        } else {
+            None
+        };
         // Reviewed once for every recipient, before anything is promised.
-        let content = match self
+        job.content = match self
             .review_outbound(
                 &account.id,
                 Delivery::Broadcast,
                 source,
                 "broadcast",
-                req.content.clone(),
+                job.content.clone(),
             )
             .await?
         {
@@ -317,58 +364,48 @@ impl Platform {
                 )));
             }
         };
-        let id = self.ids.next("b");
-        if !b.keys.compare_and_swap(&key_k, None, Some(id.as_bytes()))? {
-            let existing = b.keys.get(&key_k)?.unwrap_or_default();
-            return b.get(&account.id, &String::from_utf8_lossy(&existing));
-        }
-        if account.kind == AccountKind::Subscription {
-            let (day, resets_at) = quota::day(due, &account.timezone)?;
-            if !b
-                .daily
-                .compare_and_swap(&key(&[&account.id, &day]), None, Some(id.as_bytes()))?
-            {
-                b.keys.remove(&key_k)?;
-                return Err(PlazaError::QuotaExceeded {
-                    message: format!(
-                        "subscription account {} already broadcast on {day} ({} per day)",
-                        account.id,
-                        quota::SUBSCRIPTION_BROADCASTS_PER_DAY
-                    ),
-                    resets_at: Some(resets_at),
-                });
-            }
-        }
-        let mut job = BroadcastJob {
-            id: id.clone(),
-            account: account.id.clone(),
-            source: source.map(str::to_string),
-            idempotency_key: req.idempotency_key,
-            audience: req.audience,
-            content,
-            created_at: now,
-            at: req.at,
-            status: BroadcastStatus::Scheduled,
-            total: 0,
-            delivered: 0,
-            skipped_quota: 0,
-            finished_at: None,
-            cursor: None,
+        let daily_slot = match account.kind {
+            AccountKind::Subscription => Some(quota::day(due, &account.timezone)?),
+            AccountKind::Service => None,
         };
-        if due <= now {
-            let recipients = self.resolve_audience(&account.id, &job.audience)?;
-            if let Err(e) = self.check_monthly_quota(&job, &recipients, now) {
-                b.keys.remove(&key_k)?;
-                return Err(e);
+        let created = self
+            .store
+            .write(|tx| {
+                // A concurrent request with the same key may have won.
+                if let Some(existing) = tx.get(&b.keys, &key_k)? {
+                    return Ok(Err(String::from_utf8_lossy(&existing).into_owned()));
+                }
+                if let Some((day, resets_at)) = &daily_slot {
+                    let slot = key(&[&account.id, day]);
+                    if !tx.insert_new(&b.daily, &slot, &id.as_bytes().to_vec())? {
+                        return Err(PlazaError::QuotaExceeded {
+                            message: format!(
+                                "subscription account {} already broadcast on {day} ({} per day)",
+                                account.id,
+                                quota::SUBSCRIPTION_BROADCASTS_PER_DAY
+                            ),
+                            resets_at: Some(*resets_at),
+                        });
+                    }
+                }
+                let mut job = job.clone();
+                match &recipients {
+                    Some(r) => b.start_in(tx, &mut job, r)?,
+                    None => tx.put(&b.jobs, &key(&[&account.id, &id]), &job)?,
+                }
+                tx.put_bytes(&b.keys, &key_k, id.as_bytes())?;
+                tx.put_bytes(&b.active, id.as_bytes(), account.id.as_bytes())?;
+                Ok(Ok(job))
+            })?
+            .durable()
+            .await?;
+        match created {
+            Ok(job) => {
+                b.wake.notify_one();
+                Ok(job)
             }
-            self.start_broadcast(&mut job, &recipients)?;
-        } else {
-            b.put(&job)?;
+            Err(existing) => b.get(&account.id, &existing),
         }
-        b.active.insert(id.as_bytes(), account.id.as_bytes())?;
-        self.commit.commit().await?;
-        b.wake.notify_one();
-        Ok(job)
     }
 
     /// The subscribed followers the audience names, in openid order.
@@ -424,18 +461,6 @@ impl Platform {
         })
     }
 
-    /// Chooses the recipients and records each as pending; the job becomes running.
-    fn start_broadcast(&self, job: &mut BroadcastJob, openids: &[String]) -> Result<()> {
-        let b = &self.broadcasts;
-        for openid in openids {
-            b.recipients
-                .insert(&Broadcasts::recipient_key(&job.id, openid), &[PENDING])?;
-        }
-        job.total = openids.len() as u64;
-        job.status = BroadcastStatus::Running;
-        b.put(job)
-    }
-
     /// Openids of the account's subscribed followers matching `pred`.
     pub fn subscribed_followers(
         &self,
@@ -443,19 +468,13 @@ impl Platform {
         pred: impl Fn(&Follower) -> bool,
     ) -> Result<Vec<String>> {
         let mut out = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let (page, next) = self.followers.list(account, cursor.as_deref(), 1000)?;
-            out.extend(
-                page.into_iter()
-                    .filter(|f| f.subscribed && pred(f))
-                    .map(|f| f.openid),
-            );
-            match next {
-                Some(n) => cursor = Some(n),
-                None => return Ok(out),
+        self.followers.for_each(account, &mut |f| {
+            if f.subscribed && pred(f) {
+                out.push(f.openid.clone());
             }
-        }
+            Ok(())
+        })?;
+        Ok(out)
     }
 
     /// Runs until the process ends: starts due broadcasts and delivers unfinished ones.
@@ -475,7 +494,7 @@ impl Platform {
         let b = &self.broadcasts;
         let now = self.clock.now_ms();
         let mut more = false;
-        for (id, account) in b.active.scan_prefix(b"", None, usize::MAX)? {
+        for (id, account) in b.active.scan(b"", None, usize::MAX)? {
             let (id, account) = (
                 String::from_utf8_lossy(&id).into_owned(),
                 String::from_utf8_lossy(&account).into_owned(),
@@ -488,17 +507,19 @@ impl Platform {
                 // Scheduled broadcasts choose their recipients when they start; the monthly
                 // quota then skips recipients who have none left.
                 let recipients = self.resolve_audience(&account, &job.audience)?;
-                self.start_broadcast(&mut job, &recipients)?;
+                job = self
+                    .store
+                    .write(|tx| {
+                        let mut started = job.clone();
+                        b.start_in(tx, &mut started, &recipients)?;
+                        Ok(started)
+                    })?
+                    .durable()
+                    .await?;
             }
             let started = std::time::Instant::now();
-            let handled = self.deliver_batch(&mut job, now)?;
-            self.commit.commit().await?;
+            let handled = self.deliver_batch(&mut job, now)?.durable().await?;
             if handled == 0 {
-                job.status = BroadcastStatus::Done;
-                job.finished_at = Some(self.clock.now_ms());
-                b.put(&job)?;
-                b.active.remove(id.as_bytes())?;
-                self.commit.commit().await?;
                 tracing::info!(account, broadcast = %id, delivered = job.delivered, skipped = job.skipped_quota, "broadcast done");
             } else {
                 more = true;
@@ -513,31 +534,27 @@ impl Platform {
         Ok(more)
     }
 
-    /// Delivers up to one batch of pending recipients; returns how many were handled.
-    fn deliver_batch(&self, job: &mut BroadcastJob, now: u64) -> Result<usize> {
+    /// Delivers up to one batch of pending recipients in one unit of work, or finishes the job
+    /// when none is left. Returns how many recipients were handled.
+    fn deliver_batch(&self, job: &mut BroadcastJob, now: u64) -> Result<Pending<usize>> {
         let b = &self.broadcasts;
         let account = self.accounts.get(&job.account)?;
         let month = match account.kind {
             AccountKind::Service => Some(quota::month(now, &account.timezone)?.0),
             AccountKind::Subscription => None,
         };
-        let base = prefix(&[&job.id]);
-        let mut handled = 0;
-        let mut after: Option<Vec<u8>> = job
-            .cursor
-            .as_ref()
-            .map(|c| [base.as_slice(), c.as_bytes()].concat());
-        while handled < BATCH {
-            let rows = b.recipients.scan_prefix(&base, after.as_deref(), BATCH)?;
-            if rows.is_empty() {
+        let start = b.progress.get(job.id.as_bytes())?.unwrap_or_default();
+        // Who is next, and whether each has a broadcast left this month (reads, outside the
+        // unit of work).
+        let mut batch: Vec<(String, u8)> = Vec::new();
+        let mut at = start;
+        while batch.len() < BATCH {
+            let Some(chunk) = b.chunk(&job.id, at.chunk)? else {
                 break;
-            }
-            after = rows.last().map(|(k, _)| k.clone());
-            for (k, v) in rows {
-                if v.first() != Some(&PENDING) {
-                    continue;
-                }
-                let openid = String::from_utf8_lossy(&k[base.len()..]).into_owned();
+            };
+            let rest = chunk.len().saturating_sub(at.offset as usize);
+            let take = rest.min(BATCH - batch.len());
+            for openid in chunk.into_iter().skip(at.offset as usize).take(take) {
                 let status = match &month {
                     Some(m)
                         if b.months_used(&account.id, &openid, m, &job.id)?
@@ -545,41 +562,58 @@ impl Platform {
                     {
                         SKIPPED_QUOTA
                     }
-                    _ => {
-                        let entry = OutboxEntry {
-                            id: outbox_id(&job.id),
-                            at: now,
-                            delivery: Delivery::Broadcast,
-                            plugin: job.source.clone(),
-                            content: job.content.clone(),
-                        };
-                        self.outbox.append(&account.id, &openid, &entry)?;
-                        // On a resumed batch a recipient cut short may be logged twice; the
-                        // outbox entry itself is rewritten, never duplicated.
-                        self.log_delivery(&account.id, &openid, &entry)?;
-                        if let Some(m) = &month {
-                            b.monthly
-                                .insert(&key(&[&account.id, &openid, m, &job.id]), b"")?;
-                        }
-                        DELIVERED
-                    }
+                    _ => DELIVERED,
                 };
-                b.recipients.insert(&k, &[status])?;
-                job.cursor = Some(openid);
-                match status {
-                    DELIVERED => job.delivered += 1,
-                    _ => job.skipped_quota += 1,
-                }
-                handled += 1;
-                if handled == BATCH {
-                    break;
-                }
+                batch.push((openid, status));
+            }
+            at.offset += take as u32;
+            if at.offset as usize >= CHUNK || take == rest {
+                at = Progress {
+                    chunk: at.chunk + 1,
+                    offset: 0,
+                };
             }
         }
-        if handled > 0 {
-            b.put(job)?;
+        let entry = OutboxEntry {
+            id: outbox_id(&job.id),
+            at: now,
+            delivery: Delivery::Broadcast,
+            plugin: job.source.clone(),
+            content: job.content.clone(),
+        };
+        let mut updated = job.clone();
+        for (openid, status) in &batch {
+            updated.cursor = Some(openid.clone());
+            match *status {
+                DELIVERED => updated.delivered += 1,
+                _ => updated.skipped_quota += 1,
+            }
         }
-        Ok(handled)
+        if batch.is_empty() {
+            updated.status = BroadcastStatus::Done;
+            updated.finished_at = Some(self.clock.now_ms());
+        }
+        let pending = self.store.write(|tx| {
+            for (openid, status) in &batch {
+                if *status == DELIVERED {
+                    self.deliver_in(tx, &account.id, openid, &entry)?;
+                    if let Some(m) = &month {
+                        tx.put_bytes(&b.monthly, &key(&[&account.id, openid, m, &job.id]), b"")?;
+                    }
+                }
+                tx.put_bytes(&b.statuses, &key(&[&job.id, openid]), &[*status])?;
+            }
+            tx.put(&b.jobs, &key(&[&account.id, &job.id]), &updated)?;
+            if batch.is_empty() {
+                tx.delete(&b.progress, job.id.as_bytes())?;
+                tx.delete(&b.active, job.id.as_bytes())?;
+            } else {
+                tx.put(&b.progress, job.id.as_bytes(), &at)?;
+            }
+            Ok(batch.len())
+        })?;
+        *job = updated;
+        Ok(pending)
     }
 }
 

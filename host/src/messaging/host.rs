@@ -1,7 +1,7 @@
-//! WIT host impl of `messaging`: grant check → account rules → outbox, durable before return.
+//! WIT host impl of `messaging`: the sender comes from the call's messaging grant; then account
+//! rules, review, outbox — durable before the plugin hears back.
 
 use crate::error::{PlazaError, Result};
-use crate::plugins::grants::Capability;
 use crate::runtime::bindings::v0_1_0::plaza::platform::messaging;
 use crate::runtime::state::CallState;
 use crate::runtime::{MAX_CONTENT_BYTES, content_size, wit};
@@ -20,29 +20,22 @@ fn check_content(c: &wit::Content) -> Result<()> {
     Ok(())
 }
 
-impl CallState {
-    fn grant(&self, cap: Capability) -> Result<()> {
-        self.install.installation.grants.require(&cap)
-    }
-}
-
 impl messaging::Host for CallState {
     async fn send(&mut self, to: String, content: wit::Content) -> Result<String> {
-        self.grant(Capability::MessagingSend)?;
+        let sender = self.grants.send()?;
         check_content(&content)?;
-        let account = self.account_id().to_string();
-        self.platform.check_service_window(&account, &to)?;
-        let (platform, plugin) = (self.platform.clone(), self.plugin_name().to_string());
-        let entry = platform
+        self.platform.check_service_window(&sender.account, &to)?;
+        let entry = self
+            .platform
+            .clone()
             .deliver_reviewed(
-                &account,
+                &sender.account,
                 &to,
                 Delivery::CustomerService,
-                Some(&plugin),
+                Some(&sender.plugin),
                 content.into(),
             )
             .await?;
-        platform.commit.commit().await?;
         Ok(entry.id)
     }
 
@@ -53,10 +46,9 @@ impl messaging::Host for CallState {
         fields: Vec<messaging::TemplateField>,
         url: Option<String>,
     ) -> Result<String> {
-        self.grant(Capability::MessagingTemplate)?;
-        let account = &self.install.account;
-        crate::templates::check_template_rights(account)?;
-        let follower = self.platform.followers.get(&account.id, &to)?;
+        let sender = self.grants.send_template()?;
+        crate::templates::check_template_rights(self.account())?;
+        let follower = self.platform.followers.get(&sender.account, &to)?;
         if !follower.subscribed {
             return Err(PlazaError::invalid(format!(
                 "follower {to:?} has unsubscribed"
@@ -66,20 +58,22 @@ impl messaging::Host for CallState {
         let mut text = self
             .platform
             .templates
-            .render(&account.id, &template_id, &values)?;
+            .render(&sender.account, &template_id, &values)?;
         if let Some(url) = url {
             text.push_str(&format!("\n{url}"));
         }
         let content = MessageContent::Text { content: text };
-        let (platform, account, plugin) = (
-            self.platform.clone(),
-            account.id.clone(),
-            self.plugin_name().to_string(),
-        );
-        let entry = platform
-            .deliver_reviewed(&account, &to, Delivery::Template, Some(&plugin), content)
+        let entry = self
+            .platform
+            .clone()
+            .deliver_reviewed(
+                &sender.account,
+                &to,
+                Delivery::Template,
+                Some(&sender.plugin),
+                content,
+            )
             .await?;
-        platform.commit.commit().await?;
         Ok(entry.id)
     }
 
@@ -90,7 +84,7 @@ impl messaging::Host for CallState {
         at: Option<u64>,
         idempotency_key: String,
     ) -> Result<String> {
-        self.grant(Capability::MessagingBroadcast)?;
+        let sender = self.grants.broadcast()?;
         check_content(&content)?;
         let audience = match audience {
             messaging::Audience::All => Audience::All,
@@ -104,29 +98,25 @@ impl messaging::Host for CallState {
             content: content.into(),
             at,
         };
-        let (platform, account, plugin) = (
-            self.platform.clone(),
-            self.account_id().to_string(),
-            self.plugin_name().to_string(),
-        );
-        Ok(platform
-            .create_broadcast(&account, Some(&plugin), req)
+        Ok(self
+            .platform
+            .clone()
+            .create_broadcast(&sender.account, Some(&sender.plugin), req)
             .await?
             .id)
     }
 
     async fn publish(&mut self, topic: String, payload: Vec<u8>) -> Result<String> {
-        self.grant(Capability::TopicPublish(topic.clone()))?;
+        let publisher = self.grants.publish(&topic)?;
         if payload.len() > MAX_CONTENT_BYTES {
             return Err(PlazaError::TooLarge(format!(
                 "payload is {} bytes; the limit is {MAX_CONTENT_BYTES}",
                 payload.len()
             )));
         }
-        let account = self.account_id().to_string();
-        let plugin = self.plugin_name().to_string();
         self.platform
-            .publish_topic(&account, &plugin, &topic, payload)
+            .clone()
+            .publish_topic(&publisher.account, &publisher.plugin, &topic, payload)
             .await
     }
 }

@@ -12,13 +12,42 @@ use self::content::MessageContent;
 use self::outbox::{Delivery, OutboxEntry};
 use crate::error::{PlazaError, Result};
 use crate::platform::Platform;
+use crate::storage::{Pending, Tx};
 
 /// The customer-service window: a follower can be messaged for 48 h after they last interacted.
 pub const SERVICE_WINDOW_MS: u64 = 48 * 3600 * 1000;
 
 impl Platform {
-    /// Puts one message in a follower's outbox. Not yet durable: the caller commits (once per
-    /// request or batch, so concurrent deliveries share a flush).
+    /// A new outbox entry for one message, stamped now.
+    pub fn outbox_entry(
+        &self,
+        delivery: Delivery,
+        plugin: Option<&str>,
+        content: MessageContent,
+    ) -> OutboxEntry {
+        OutboxEntry {
+            id: self.ids.next("m"),
+            at: self.clock.now_ms(),
+            delivery,
+            plugin: plugin.map(str::to_string),
+            content,
+        }
+    }
+
+    /// Puts one message in a follower's outbox and logs the delivery, in the caller's unit of
+    /// work (so the message and its log entry are durable together).
+    pub fn deliver_in(
+        &self,
+        tx: &mut Tx<'_>,
+        account: &str,
+        openid: &str,
+        entry: &OutboxEntry,
+    ) -> Result<()> {
+        self.outbox.append_in(tx, account, openid, entry)?;
+        self.log_delivery_in(tx, account, openid, entry)
+    }
+
+    /// Delivers one message as a unit of work of its own.
     pub fn deliver(
         &self,
         account: &str,
@@ -26,17 +55,11 @@ impl Platform {
         delivery: Delivery,
         plugin: Option<&str>,
         content: MessageContent,
-    ) -> Result<OutboxEntry> {
-        let entry = OutboxEntry {
-            id: self.ids.next("m"),
-            at: self.clock.now_ms(),
-            delivery,
-            plugin: plugin.map(str::to_string),
-            content,
-        };
-        self.outbox.append(account, openid, &entry)?;
-        self.log_delivery(account, openid, &entry)?;
-        Ok(entry)
+    ) -> Result<Pending<OutboxEntry>> {
+        let entry = self.outbox_entry(delivery, plugin, content);
+        self.store
+            .write(|tx| self.deliver_in(tx, account, openid, &entry))
+            .map(|p| p.map(|()| entry))
     }
 
     /// Checks that a follower can be sent a customer-service message now.

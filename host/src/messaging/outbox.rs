@@ -1,12 +1,11 @@
 //! The local channel's outbox: every message delivered to a follower, in order, pollable.
 
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
 
 use super::content::MessageContent;
 use crate::error::Result;
-use crate::storage::backend::{Tree, prefix};
+use crate::storage::backend::{child, prefix};
+use crate::storage::{Json, Store, Table, Tx};
 
 /// How a message reached the follower.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -31,21 +30,32 @@ pub struct OutboxEntry {
     pub content: MessageContent,
 }
 
+/// `(account, openid) ++ entry id` → entry. Entry ids are time-ordered and unique (see `Ids`),
+/// so a follower's outbox reads in delivery order.
 pub struct Outbox {
-    tree: Arc<dyn Tree>,
+    table: Table<Json<OutboxEntry>>,
 }
 
 impl Outbox {
-    pub fn new(tree: Arc<dyn Tree>) -> Self {
-        Outbox { tree }
+    pub fn new(store: &Store) -> Result<Self> {
+        Ok(Outbox {
+            table: store.table("outbox")?,
+        })
     }
 
-    /// Appends under the entry's id, which is time-ordered and unique (see `Ids`).
-    pub fn append(&self, account: &str, openid: &str, entry: &OutboxEntry) -> Result<()> {
-        let mut k = prefix(&[account, openid]);
-        k.extend_from_slice(entry.id.as_bytes());
-        self.tree.insert(&k, &serde_json::to_vec(entry)?)?;
-        Ok(())
+    /// Puts the entry in the follower's outbox as part of a unit of work.
+    pub fn append_in(
+        &self,
+        tx: &mut Tx<'_>,
+        account: &str,
+        openid: &str,
+        entry: &OutboxEntry,
+    ) -> Result<()> {
+        tx.put(
+            &self.table,
+            &child(&[account, openid], entry.id.as_bytes()),
+            entry,
+        )
     }
 
     /// Messages after the entry id `after` (all when `None`), oldest first.
@@ -56,12 +66,9 @@ impl Outbox {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<OutboxEntry>> {
-        let base = prefix(&[account, openid]);
-        let after = after.map(|a| [base.as_slice(), a.as_bytes()].concat());
-        self.tree
-            .scan_prefix(&base, after.as_deref(), limit)?
-            .into_iter()
-            .map(|(_, v)| Ok(serde_json::from_slice(&v)?))
-            .collect()
+        Ok(self
+            .table
+            .page(&prefix(&[account, openid]), after, limit)?
+            .values())
     }
 }

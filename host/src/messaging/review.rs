@@ -17,7 +17,8 @@ use crate::error::Result;
 use crate::platform::Platform;
 use crate::plugins::grants::Capability;
 use crate::runtime::{Invocation, Outcome, wit};
-use crate::storage::backend::{Tree, prefix};
+use crate::storage::backend::{child, prefix};
+use crate::storage::{Json, Store, Table};
 
 /// What the chain decided.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,20 +44,16 @@ pub struct BlockedMessage {
     pub content: MessageContent,
 }
 
+/// `account ++ review id` → the blocked message.
 pub struct ReviewQueue {
-    tree: Arc<dyn Tree>,
+    table: Table<Json<BlockedMessage>>,
 }
 
 impl ReviewQueue {
-    pub fn new(tree: Arc<dyn Tree>) -> Self {
-        ReviewQueue { tree }
-    }
-
-    fn record(&self, account: &str, b: &BlockedMessage) -> Result<()> {
-        let mut k = prefix(&[account]);
-        k.extend_from_slice(b.id.as_bytes());
-        self.tree.insert(&k, &serde_json::to_vec(b)?)?;
-        Ok(())
+    pub fn new(store: &Store) -> Result<Self> {
+        Ok(ReviewQueue {
+            table: store.table("review_blocked")?,
+        })
     }
 
     /// Blocked messages of an account, oldest first, after the id `after`.
@@ -66,13 +63,7 @@ impl ReviewQueue {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<BlockedMessage>> {
-        let base = prefix(&[account]);
-        let after = after.map(|a| [base.as_slice(), a.as_bytes()].concat());
-        self.tree
-            .scan_prefix(&base, after.as_deref(), limit)?
-            .into_iter()
-            .map(|(_, v)| Ok(serde_json::from_slice(&v)?))
-            .collect()
+        Ok(self.table.page(&prefix(&[account]), after, limit)?.values())
     }
 }
 
@@ -123,7 +114,16 @@ impl Platform {
                 reason,
                 content,
             };
-            self.reviews.record(account, &blocked)?;
+            self.store
+                .write(|tx| {
+                    tx.put(
+                        &self.reviews.table,
+                        &child(&[account], blocked.id.as_bytes()),
+                        &blocked,
+                    )
+                })?
+                .durable()
+                .await?;
             tracing::info!(account, reviewer = %blocked.reviewer, reason = %blocked.reason, "outbound message blocked");
             return Ok(Review::Blocked(blocked));
         }
@@ -132,8 +132,8 @@ impl Platform {
 }
 
 impl Platform {
-    /// Reviews one message to one follower and, unless a reviewer blocked it, puts it in the outbox
-    /// (durability is the caller's commit). A blocked message is a permission-denied error that
+    /// Reviews one message to one follower and, unless a reviewer blocked it, delivers it (durable
+    /// before it returns). A blocked message is a permission-denied error that
     /// names the reviewer, the reason and the review-queue id.
     pub async fn deliver_reviewed(
         self: &Arc<Self>,
@@ -147,7 +147,11 @@ impl Platform {
             .review_outbound(account, delivery, source, openid, content)
             .await?
         {
-            Review::Allow(content) => self.deliver(account, openid, delivery, source, content),
+            Review::Allow(content) => {
+                self.deliver(account, openid, delivery, source, content)?
+                    .durable()
+                    .await
+            }
             Review::Blocked(b) => Err(crate::error::PlazaError::PermissionDenied(format!(
                 "message blocked by {}: {} (review id {})",
                 b.reviewer, b.reason, b.id

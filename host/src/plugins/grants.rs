@@ -179,6 +179,103 @@ impl InstallationGrant {
     }
 }
 
+/// What the current plugin call may do, built from its installation's grant when the call
+/// starts (the per-call state of every capability, as Spin's factors build theirs per instance).
+///
+/// The WIT host functions reach the host only through it: each capability's accessor returns the
+/// scope that capability acts in (the installation's storage namespace, the account a follower
+/// call reads, the sender of a message) or `permission-denied`. A host function cannot get the
+/// account or plugin it would act for without going through its capability's accessor, so the
+/// check cannot be skipped by forgetting it. `tests/grants.rs` calls every imported function of
+/// the world without its grant and shows it is refused and changes nothing.
+#[derive(Debug, Clone)]
+pub struct CallGrants {
+    account: String,
+    plugin: String,
+    timezone: String,
+    grant: InstallationGrant,
+}
+
+/// The installation a granted call acts for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub account: String,
+    pub plugin: String,
+}
+
+/// The scope of a scheduling call: the installation, and the timezone its cron jobs run in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scheduler {
+    pub actor: Actor,
+    pub timezone: String,
+}
+
+impl CallGrants {
+    pub fn new(account: &str, plugin: &str, timezone: &str, grant: InstallationGrant) -> Self {
+        CallGrants {
+            account: account.to_string(),
+            plugin: plugin.to_string(),
+            timezone: timezone.to_string(),
+            grant,
+        }
+    }
+
+    fn actor(&self, cap: Capability) -> Result<Actor, PlazaError> {
+        self.grant.require(&cap)?;
+        Ok(Actor {
+            account: self.account.clone(),
+            plugin: self.plugin.clone(),
+        })
+    }
+
+    /// `storage`: the installation's own key/value namespace.
+    pub fn storage(&self) -> Result<crate::storage::KvNamespace, PlazaError> {
+        let a = self.actor(Capability::Storage)?;
+        Ok(crate::storage::KvNamespace {
+            account: a.account,
+            plugin: a.plugin,
+        })
+    }
+
+    /// `followers.read` (implied by `followers.write`): the account whose followers are read.
+    pub fn followers_read(&self) -> Result<Actor, PlazaError> {
+        self.actor(Capability::FollowersRead)
+    }
+
+    /// `followers.write`: the account whose followers are changed.
+    pub fn followers_write(&self) -> Result<Actor, PlazaError> {
+        self.actor(Capability::FollowersWrite)
+    }
+
+    /// `messaging.send`: customer-service messages.
+    pub fn send(&self) -> Result<Actor, PlazaError> {
+        self.actor(Capability::MessagingSend)
+    }
+
+    /// `messaging.template`: template messages.
+    pub fn send_template(&self) -> Result<Actor, PlazaError> {
+        self.actor(Capability::MessagingTemplate)
+    }
+
+    /// `messaging.broadcast`: broadcasts.
+    pub fn broadcast(&self) -> Result<Actor, PlazaError> {
+        self.actor(Capability::MessagingBroadcast)
+    }
+
+    /// `topics.publish:<topic>`: publishing to exactly this topic.
+    pub fn publish(&self, topic: &str) -> Result<Actor, PlazaError> {
+        self.actor(Capability::TopicPublish(topic.to_string()))
+    }
+
+    /// `scheduling`: the installation's jobs.
+    pub fn scheduling(&self) -> Result<Scheduler, PlazaError> {
+        Ok(Scheduler {
+            actor: self.actor(Capability::Scheduling)?,
+            timezone: self.timezone.clone(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

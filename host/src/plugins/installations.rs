@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::grants::InstallationGrant;
 use crate::error::{PlazaError, Result};
-use crate::storage::backend::{Tree, key, prefix};
+use crate::storage::backend::{child, key, prefix};
+use crate::storage::table::Undecodable;
+use crate::storage::{Json, Pending, Store, Table};
 
 /// (account, plugin, version, config, grants, enabled, priority).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -38,60 +40,85 @@ pub struct PluginErrorRecord {
 /// How many failures are kept per installation.
 pub const ERRORS_KEPT: usize = 50;
 
+/// `(account, plugin)` → installation; `(account, plugin) ++ seq` → recent failures.
 pub struct InstallationStore {
-    tree: Arc<dyn Tree>,
-    errors: Arc<dyn Tree>,
+    store: Arc<Store>,
+    table: Table<Json<Installation>>,
+    errors: Table<Json<PluginErrorRecord>>,
+}
+
+fn not_installed(account: &str, plugin: &str) -> PlazaError {
+    PlazaError::not_found(format!(
+        "plugin {plugin:?} is not installed on account {account:?}"
+    ))
 }
 
 impl InstallationStore {
-    pub fn new(tree: Arc<dyn Tree>, errors: Arc<dyn Tree>) -> Self {
-        InstallationStore { tree, errors }
+    pub fn new(store: Arc<Store>) -> Result<Self> {
+        Ok(InstallationStore {
+            table: store.table("installations")?,
+            errors: store.table("plugin_errors")?,
+            store,
+        })
+    }
+
+    pub fn table(&self) -> &Table<Json<Installation>> {
+        &self.table
     }
 
     pub fn get(&self, account: &str, plugin: &str) -> Result<Installation> {
-        match self.tree.get(&key(&[account, plugin]))? {
-            Some(b) => Ok(serde_json::from_slice(&b)?),
-            None => Err(PlazaError::not_found(format!(
-                "plugin {plugin:?} is not installed on account {account:?}"
-            ))),
-        }
+        self.table
+            .get(&key(&[account, plugin]))?
+            .ok_or_else(|| not_installed(account, plugin))
+    }
+
+    /// Whether a record exists for the pair, decodable or not.
+    pub fn exists(&self, account: &str, plugin: &str) -> Result<bool> {
+        self.table.contains(&key(&[account, plugin]))
     }
 
     /// Creates; fails with a conflict if the plugin is already installed on the account.
-    pub fn create(&self, inst: &Installation) -> Result<()> {
-        let k = key(&[&inst.account, &inst.plugin]);
-        if !self
-            .tree
-            .compare_and_swap(&k, None, Some(&serde_json::to_vec(inst)?))?
-        {
-            return Err(PlazaError::Conflict(format!(
-                "plugin {:?} is already installed on account {:?}; update it instead",
-                inst.plugin, inst.account
-            )));
-        }
-        Ok(())
+    pub fn create(&self, inst: &Installation) -> Result<Pending<()>> {
+        self.store.write(|tx| {
+            if !tx.insert_new(&self.table, &key(&[&inst.account, &inst.plugin]), inst)? {
+                return Err(PlazaError::Conflict(format!(
+                    "plugin {:?} is already installed on account {:?}; update it instead",
+                    inst.plugin, inst.account
+                )));
+            }
+            Ok(())
+        })
     }
 
-    pub fn put(&self, inst: &Installation) -> Result<()> {
-        self.tree.insert(
-            &key(&[&inst.account, &inst.plugin]),
-            &serde_json::to_vec(inst)?,
-        )?;
-        Ok(())
+    pub fn put(&self, inst: &Installation) -> Result<Pending<()>> {
+        self.store
+            .write(|tx| tx.put(&self.table, &key(&[&inst.account, &inst.plugin]), inst))
     }
 
-    pub fn remove(&self, account: &str, plugin: &str) -> Result<bool> {
-        Ok(self.tree.remove(&key(&[account, plugin]))?.is_some())
+    /// Removes the installation record — even one that no longer decodes — and its error log.
+    pub fn remove(&self, account: &str, plugin: &str) -> Result<Pending<bool>> {
+        let errors = self
+            .errors
+            .keys(&prefix(&[account, plugin]), None, usize::MAX)?;
+        self.store.write(|tx| {
+            for k in &errors {
+                tx.delete(&self.errors, k)?;
+            }
+            tx.delete(&self.table, &key(&[account, plugin]))
+        })
     }
 
     pub fn list(&self, account: &str) -> Result<Vec<Installation>> {
-        self.tree
-            .scan_prefix(&prefix(&[account]), None, usize::MAX)?
-            .into_iter()
-            .map(|(_, v)| Ok(serde_json::from_slice(&v)?))
-            .collect()
+        self.table.values(&prefix(&[account]))
     }
 
+    /// Like [`InstallationStore::list`], setting aside records that no longer decode.
+    pub fn list_lenient(&self, account: &str) -> Result<(Vec<Installation>, Undecodable)> {
+        self.table.values_lenient(&prefix(&[account]))
+    }
+
+    /// Keeps one failure (the newest [`ERRORS_KEPT`] per installation are kept). Nobody waits on
+    /// it, so it is durable with the next flush.
     pub fn record_error(
         &self,
         account: &str,
@@ -100,24 +127,25 @@ impl InstallationStore {
         rec: &PluginErrorRecord,
     ) -> Result<()> {
         let base = prefix(&[account, plugin]);
-        let mut k = base.clone();
-        k.extend_from_slice(seq.as_bytes());
-        self.errors.insert(&k, &serde_json::to_vec(rec)?)?;
-        // Keep the newest ERRORS_KEPT: drop from the oldest end.
-        let all = self.errors.scan_prefix(&base, None, usize::MAX)?;
-        if all.len() > ERRORS_KEPT {
-            for (k, _) in &all[..all.len() - ERRORS_KEPT] {
-                self.errors.remove(k)?;
-            }
-        }
+        let kept = self.errors.keys(&base, None, usize::MAX)?;
+        let drop_oldest = (kept.len() + 1).saturating_sub(ERRORS_KEPT);
+        self.store
+            .write(|tx| {
+                tx.put(
+                    &self.errors,
+                    &child(&[account, plugin], seq.as_bytes()),
+                    rec,
+                )?;
+                for k in kept.iter().take(drop_oldest) {
+                    tx.delete(&self.errors, k)?;
+                }
+                Ok(())
+            })?
+            .detach();
         Ok(())
     }
 
     pub fn errors(&self, account: &str, plugin: &str) -> Result<Vec<PluginErrorRecord>> {
-        self.errors
-            .scan_prefix(&prefix(&[account, plugin]), None, usize::MAX)?
-            .into_iter()
-            .map(|(_, v)| Ok(serde_json::from_slice(&v)?))
-            .collect()
+        self.errors.values(&prefix(&[account, plugin]))
     }
 }

@@ -108,10 +108,17 @@ impl PluginManager {
             .cloned()
     }
 
-    /// Rebuilds the account's active list from storage and swaps it in atomically.
-    pub fn refresh(&self, account: &Account) -> Result<()> {
+    /// Rebuilds the account's active list from storage and swaps it in atomically. Records that
+    /// no longer decode are skipped and returned (with their keys), so that one cannot keep the
+    /// account's other plugins from running.
+    pub fn refresh(&self, account: &Account) -> Result<crate::storage::table::Undecodable> {
         let mut list = Vec::new();
-        for inst in self.installations.list(&account.id)? {
+        let (installations, undecodable) = self.installations.list_lenient(&account.id)?;
+        for (k, e) in &undecodable {
+            tracing::error!(account = %account.id, key = %String::from_utf8_lossy(k), error = %e,
+                "stored installation does not decode; skipped");
+        }
+        for inst in installations {
             if !inst.enabled {
                 continue;
             }
@@ -137,7 +144,7 @@ impl PluginManager {
             .write()
             .map_err(poisoned)?
             .insert(account.id.clone(), Arc::from(list));
-        Ok(())
+        Ok(undecodable)
     }
 
     fn resolve_version(&self, plugin: &str, version: Option<&str>) -> Result<Arc<LoadedPlugin>> {
@@ -233,26 +240,27 @@ impl Platform {
             installed_at: now,
             updated_at: now,
         };
-        self.plugins.installations.create(&inst)?;
         let active = Arc::new(ActiveInstallation::new(
             account.clone(),
             inst.clone(),
             plugin,
         )?);
+        // Claimed first, so that a concurrent install of the same plugin is a conflict.
+        self.plugins.installations.create(&inst)?.durable().await?;
         if let Err(e) = self
             .call_plugin(&active, None, false, Invocation::Install)
             .await
         {
             self.plugins
                 .installations
-                .remove(&account.id, &inst.plugin)?;
-            self.commit.commit().await?;
+                .remove(&account.id, &inst.plugin)?
+                .durable()
+                .await?;
             return Err(PlazaError::invalid(format!(
                 "plugin {} refused to install: {e}",
                 inst.plugin
             )));
         }
-        self.commit.commit().await?;
         self.plugins.refresh(&account)?;
         Ok(inst)
     }
@@ -301,14 +309,14 @@ impl Platform {
             inst.priority = priority;
         }
         inst.updated_at = self.clock.now_ms();
-        self.plugins.installations.put(&inst)?;
-        self.commit.commit().await?;
+        self.plugins.installations.put(&inst)?.durable().await?;
         self.plugins.refresh(&account)?;
         Ok(inst)
     }
 
     /// Uninstalls: runs `on-uninstall` (best effort), removes the installation, and with `purge`
-    /// also the plugin's stored data for the account.
+    /// also the plugin's stored data for the account. An installation whose stored record no
+    /// longer decodes can still be uninstalled (without `on-uninstall`).
     pub async fn uninstall_plugin(
         self: &Arc<Self>,
         account_id: &str,
@@ -316,27 +324,45 @@ impl Platform {
         purge: bool,
     ) -> Result<()> {
         let account = self.accounts.get(account_id)?;
-        let inst = self.plugins.installations.get(account_id, plugin_name)?;
-        if let Some(plugin) = self.plugins.registry.get(&inst.plugin, &inst.version) {
-            let active = Arc::new(ActiveInstallation::new(
-                account.clone(),
-                inst.clone(),
-                plugin,
-            )?);
-            let _ = self
-                .call_plugin(&active, None, false, Invocation::Uninstall)
-                .await;
+        if !self.plugins.installations.exists(account_id, plugin_name)? {
+            return Err(PlazaError::not_found(format!(
+                "plugin {plugin_name:?} is not installed on account {account_id:?}"
+            )));
         }
-        self.plugins.installations.remove(account_id, plugin_name)?;
+        match self.plugins.installations.get(account_id, plugin_name) {
+            Ok(inst) => {
+                if let Some(plugin) = self.plugins.registry.get(&inst.plugin, &inst.version) {
+                    let active = Arc::new(ActiveInstallation::new(
+                        account.clone(),
+                        inst.clone(),
+                        plugin,
+                    )?);
+                    let _ = self
+                        .call_plugin(&active, None, false, Invocation::Uninstall)
+                        .await;
+                }
+            }
+            Err(e) => tracing::warn!(account = %account_id, plugin = %plugin_name, error = %e,
+                "uninstalling an installation whose record does not decode; on-uninstall skipped"),
+        }
+        self.plugins
+            .installations
+            .remove(account_id, plugin_name)?
+            .durable()
+            .await?;
         if purge {
             let ns = crate::storage::KvNamespace {
                 account: account.id.clone(),
                 plugin: plugin_name.to_string(),
             };
-            self.kv.purge(&ns)?;
+            self.kv.purge(&ns).await?;
         }
-        self.commit.commit().await?;
-        self.plugins.refresh(&account)
+        self.plugins.refresh(&account)?;
+        self.forget_problem(
+            self.plugins.installations.table().name(),
+            &crate::storage::backend::key(&[account_id, plugin_name]),
+        );
+        Ok(())
     }
 
     /// Calls one export of an installation in a fresh sandbox. A failure is logged with account,

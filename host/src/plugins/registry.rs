@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use super::manifest::Manifest;
 use crate::error::{PlazaError, Result};
 use crate::runtime::{CacheOutcome, CallState, PluginPreV0_1, Runtime, sha256_hex};
-use crate::storage::backend::{Tree, key};
+use crate::storage::backend::key;
+use crate::storage::{Json, Pending, Store, Table};
 
 /// A plugin version ready to run.
 pub struct LoadedPlugin {
@@ -27,11 +28,11 @@ pub struct LoadedPlugin {
 
 /// What is persisted per (name, version).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct StoredPlugin {
-    manifest_toml: String,
-    sha256: String,
-    uploaded_at: u64,
-    bundled: bool,
+pub struct StoredPlugin {
+    pub manifest_toml: String,
+    pub sha256: String,
+    pub uploaded_at: u64,
+    pub bundled: bool,
 }
 
 /// Summary for listings.
@@ -79,20 +80,23 @@ pub struct LoadStats {
 pub struct PluginRegistry {
     runtime: Runtime,
     wasm_dir: PathBuf,
-    tree: Arc<dyn Tree>,
+    store: Arc<Store>,
+    /// `(name, version)` → what was uploaded.
+    table: Table<Json<StoredPlugin>>,
     loaded: RwLock<BTreeMap<(String, Version), Arc<LoadedPlugin>>>,
     pub stats: LoadStats,
 }
 
 impl PluginRegistry {
-    pub fn new(runtime: Runtime, wasm_dir: PathBuf, tree: Arc<dyn Tree>) -> Result<Self> {
+    pub fn new(runtime: Runtime, wasm_dir: PathBuf, store: Arc<Store>) -> Result<Self> {
         std::fs::create_dir_all(&wasm_dir).map_err(|e| {
             PlazaError::Unavailable(format!("cannot create {}: {e}", wasm_dir.display()))
         })?;
         Ok(PluginRegistry {
             runtime,
             wasm_dir,
-            tree,
+            table: store.table("plugins")?,
+            store,
             loaded: RwLock::new(BTreeMap::new()),
             stats: LoadStats::default(),
         })
@@ -123,6 +127,15 @@ impl PluginRegistry {
         }))
     }
 
+    pub fn table(&self) -> &Table<Json<StoredPlugin>> {
+        &self.table
+    }
+
+    /// Where components are kept, by content hash.
+    pub fn wasm_dir(&self) -> &std::path::Path {
+        &self.wasm_dir
+    }
+
     fn wasm_path(&self, sha: &str) -> PathBuf {
         self.wasm_dir.join(format!("{sha}.wasm"))
     }
@@ -135,13 +148,13 @@ impl PluginRegistry {
         wasm: &[u8],
         bundled: bool,
         now: u64,
-    ) -> Result<Arc<LoadedPlugin>> {
+    ) -> Result<Pending<Arc<LoadedPlugin>>> {
         let manifest = Manifest::parse(manifest_toml)?;
         let sha = sha256_hex(wasm);
         let k = key(&[&manifest.name, &manifest.version.to_string()]);
         if let Some(existing) = self.get(&manifest.name, &manifest.version) {
             if existing.sha256 == sha && existing.manifest_toml == manifest_toml {
-                return Ok(existing);
+                return Ok(self.store.after_flush(existing));
             }
             // First-party plugins ship inside the binary: a new build replaces its own.
             if !(bundled && existing.bundled) {
@@ -159,7 +172,7 @@ impl PluginRegistry {
             uploaded_at: now,
             bundled,
         };
-        self.tree.insert(&k, &serde_json::to_vec(&stored)?)?;
+        let written = self.store.write(|tx| tx.put(&self.table, &k, &stored))?;
         let id = (
             plugin.manifest.name.clone(),
             plugin.manifest.version.clone(),
@@ -168,14 +181,22 @@ impl PluginRegistry {
             .write()
             .map_err(poisoned)?
             .insert(id, plugin.clone());
-        Ok(plugin)
+        Ok(written.map(|()| plugin))
     }
 
-    /// Loads every stored plugin (from the compiled cache when possible). A plugin that no longer
-    /// loads is logged and skipped so that one bad artifact cannot keep the host from starting.
-    pub fn load_all(&self) -> Result<()> {
-        for (_, v) in self.tree.scan_prefix(b"", None, usize::MAX)? {
-            let stored: StoredPlugin = serde_json::from_slice(&v)?;
+    /// Loads every stored plugin (from the compiled cache when possible). A record that no
+    /// longer decodes, or a plugin that no longer loads, is logged, skipped and returned, so
+    /// that one bad record or artifact cannot keep the host from starting.
+    pub fn load_all(&self) -> Result<Vec<(Vec<u8>, PlazaError)>> {
+        let mut problems = Vec::new();
+        for (k, v) in self.table.raw(b"", None, usize::MAX)? {
+            let stored: StoredPlugin = match serde_json::from_slice(&v) {
+                Ok(s) => s,
+                Err(e) => {
+                    problems.push((k, PlazaError::from(e)));
+                    continue;
+                }
+            };
             let result = Manifest::parse(&stored.manifest_toml).and_then(|m| {
                 let wasm = std::fs::read(self.wasm_path(&stored.sha256)).map_err(|e| {
                     PlazaError::Unavailable(format!("component {}: {e}", stored.sha256))
@@ -188,11 +209,12 @@ impl PluginRegistry {
                     self.loaded.write().map_err(poisoned)?.insert(id, p);
                 }
                 Err(e) => {
-                    tracing::error!(sha256 = %stored.sha256, error = %e, "stored plugin does not load; skipped")
+                    tracing::error!(sha256 = %stored.sha256, error = %e, "stored plugin does not load; skipped");
+                    problems.push((k, e));
                 }
             }
         }
-        Ok(())
+        Ok(problems)
     }
 
     pub fn get(&self, name: &str, version: &Version) -> Option<Arc<LoadedPlugin>> {

@@ -22,7 +22,7 @@ impl log::Host for CallState {
             msg.push('…');
         }
         self.log_budget = self.log_budget.saturating_sub(msg.len());
-        let (account, plugin) = (self.account_id(), self.plugin_name());
+        let (account, plugin) = (self.account().id.as_str(), self.plugin_name());
         let version = &self.install.plugin.manifest.version;
         match level {
             log::Level::Trace => {

@@ -9,6 +9,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::platform::Platform;
 use crate::plugins::ActiveInstallation;
+use crate::plugins::grants::CallGrants;
 
 /// How much of the plugin's stderr (panic messages) is kept for the error log.
 const STDERR_CAPTURE: usize = 4096;
@@ -17,7 +18,9 @@ const STDERR_CAPTURE: usize = 4096;
 /// installation), and the sandbox's own bookkeeping (WASI context, resources, memory limiter).
 pub struct CallState {
     pub platform: Arc<Platform>,
-    pub install: Arc<ActiveInstallation>,
+    /// What this call may do; the only way host functions reach their account and plugin.
+    pub grants: CallGrants,
+    pub(in crate::runtime) install: Arc<ActiveInstallation>,
     /// The follower this call is about, when known.
     pub follower: Option<String>,
     pub(crate) limiter: MemoryLimiter,
@@ -37,8 +40,15 @@ impl CallState {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
         // Nothing granted: no preopened directories, no environment, no arguments, no sockets.
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+        let grants = CallGrants::new(
+            &install.account.id,
+            &install.plugin.manifest.name,
+            &install.account.timezone,
+            install.installation.grants.clone(),
+        );
         CallState {
             platform,
+            grants,
             install,
             follower,
             limiter: MemoryLimiter {
@@ -52,11 +62,17 @@ impl CallState {
         }
     }
 
-    /// Installation namespace helpers used by the host impls.
-    pub fn account_id(&self) -> &str {
-        &self.install.account.id
+    /// The account this call serves, for the ungated `accounts.current`.
+    pub fn account(&self) -> &crate::accounts::Account {
+        &self.install.account
     }
 
+    /// The installation's configuration JSON, for the ungated `config.get`.
+    pub fn config_json(&self) -> &str {
+        &self.install.config_json
+    }
+
+    /// Which plugin is calling, for log lines.
     pub fn plugin_name(&self) -> &str {
         &self.install.plugin.manifest.name
     }

@@ -16,7 +16,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{PlazaError, Result};
-use crate::storage::backend::{Tree, key, prefix};
+use crate::storage::backend::{key, prefix};
+use crate::storage::due::DueIndex;
+use crate::storage::{Json, Pending, Store, Table, Tx};
 
 /// What to do with an occurrence that came due while the host was not running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -57,119 +59,173 @@ pub struct Job {
     pub created_at: u64,
 }
 
+/// Scheduled jobs: `(account, plugin, id)` → job; the due index points at each job's next run, and
+/// `(account, plugin)` → how many jobs the installation holds. All three change in one unit of
+/// work.
 pub struct JobStore {
-    jobs: Arc<dyn Tree>,
-    due: Arc<dyn Tree>,
+    store: Arc<Store>,
+    jobs: Table<Json<Job>>,
+    due: DueIndex,
+    counts: Table<Json<u64>>,
 }
 
-fn due_key(at: u64, job: &Job) -> Vec<u8> {
-    let mut k = format!("{at:020}").into_bytes();
-    k.push(0);
-    k.extend_from_slice(&key(&[&job.account, &job.plugin, &job.id]));
-    k
+fn job_key(job: &Job) -> Vec<u8> {
+    key(&[&job.account, &job.plugin, &job.id])
 }
 
 impl JobStore {
-    pub fn new(jobs: Arc<dyn Tree>, due: Arc<dyn Tree>) -> Self {
-        JobStore { jobs, due }
+    pub fn new(store: Arc<Store>) -> Result<Self> {
+        Ok(JobStore {
+            jobs: store.table("jobs")?,
+            due: DueIndex::new(store.table("jobs_due")?),
+            counts: store.table("job_counts")?,
+            store,
+        })
     }
 
-    fn job_key(job: &Job) -> Vec<u8> {
-        key(&[&job.account, &job.plugin, &job.id])
+    /// How many jobs the installation holds; `uncounted` is the count of jobs stored before the
+    /// count record existed (read before the unit of work: a table cannot be scanned inside one).
+    fn count_in(
+        &self,
+        tx: &mut Tx<'_>,
+        account: &str,
+        plugin: &str,
+        uncounted: u64,
+    ) -> Result<u64> {
+        Ok(tx
+            .get(&self.counts, &key(&[account, plugin]))?
+            .unwrap_or(uncounted))
     }
 
-    /// Persists a new job (the caller commits before acknowledging).
-    pub fn add(&self, job: &Job) -> Result<()> {
-        if self.list(&job.account, &job.plugin)?.len() >= MAX_JOBS_PER_INSTALLATION {
-            return Err(PlazaError::QuotaExceeded {
-                message: format!("installation already has {MAX_JOBS_PER_INSTALLATION} jobs"),
-                resets_at: None,
-            });
+    fn uncounted(&self, account: &str, plugin: &str) -> Result<u64> {
+        if self.counts.contains(&key(&[account, plugin]))? {
+            return Ok(0);
         }
-        self.put(job)
+        Ok(self.list(account, plugin)?.len() as u64)
     }
 
-    fn put(&self, job: &Job) -> Result<()> {
-        self.jobs
-            .insert(&Self::job_key(job), &serde_json::to_vec(job)?)?;
+    fn set_count(&self, tx: &mut Tx<'_>, account: &str, plugin: &str, n: u64) -> Result<()> {
+        if n == 0 {
+            tx.delete(&self.counts, &key(&[account, plugin])).map(drop)
+        } else {
+            tx.put(&self.counts, &key(&[account, plugin]), &n)
+        }
+    }
+
+    fn put_in(&self, tx: &mut Tx<'_>, job: &Job) -> Result<()> {
+        tx.put(&self.jobs, &job_key(job), job)?;
         if let Some(at) = job.next_run {
-            self.due.insert(&due_key(at, job), b"")?;
+            self.due.schedule(tx, at, &job_key(job))?;
         }
         Ok(())
+    }
+
+    fn remove_in(&self, tx: &mut Tx<'_>, job: &Job, uncounted: u64) -> Result<()> {
+        if let Some(at) = job.next_run {
+            self.due.unschedule(tx, at, &job_key(job))?;
+        }
+        if tx.delete(&self.jobs, &job_key(job))? {
+            let n = self.count_in(tx, &job.account, &job.plugin, uncounted)?;
+            self.set_count(tx, &job.account, &job.plugin, n.saturating_sub(1))?;
+        }
+        Ok(())
+    }
+
+    /// Persists a new job with its due entry, within the installation's limit.
+    pub fn add(&self, job: &Job) -> Result<Pending<()>> {
+        let uncounted = self.uncounted(&job.account, &job.plugin)?;
+        self.store.write(|tx| {
+            let n = self.count_in(tx, &job.account, &job.plugin, uncounted)?;
+            if n as usize >= MAX_JOBS_PER_INSTALLATION {
+                return Err(PlazaError::QuotaExceeded {
+                    message: format!("installation already has {MAX_JOBS_PER_INSTALLATION} jobs"),
+                    resets_at: None,
+                });
+            }
+            self.put_in(tx, job)?;
+            self.set_count(tx, &job.account, &job.plugin, n + 1)
+        })
     }
 
     pub fn get(&self, account: &str, plugin: &str, id: &str) -> Result<Option<Job>> {
-        Ok(self
-            .jobs
-            .get(&key(&[account, plugin, id]))?
-            .map(|b| serde_json::from_slice(&b))
-            .transpose()?)
+        self.jobs.get(&key(&[account, plugin, id]))
     }
 
-    pub fn cancel(&self, account: &str, plugin: &str, id: &str) -> Result<bool> {
-        let Some(job) = self.get(account, plugin, id)? else {
-            return Ok(false);
-        };
-        self.remove(&job)?;
-        Ok(true)
+    pub fn cancel(&self, account: &str, plugin: &str, id: &str) -> Result<Pending<bool>> {
+        let uncounted = self.uncounted(account, plugin)?;
+        self.store.write(|tx| {
+            let Some(job) = tx.get(&self.jobs, &key(&[account, plugin, id]))? else {
+                return Ok(false);
+            };
+            self.remove_in(tx, &job, uncounted)?;
+            Ok(true)
+        })
     }
 
-    pub fn remove(&self, job: &Job) -> Result<()> {
-        if let Some(at) = job.next_run {
-            self.due.remove(&due_key(at, job))?;
-        }
-        self.jobs.remove(&Self::job_key(job))?;
-        Ok(())
+    pub fn remove(&self, job: &Job) -> Result<Pending<()>> {
+        let uncounted = self.uncounted(&job.account, &job.plugin)?;
+        self.store.write(|tx| self.remove_in(tx, job, uncounted))
     }
 
     pub fn list(&self, account: &str, plugin: &str) -> Result<Vec<Job>> {
-        self.jobs
-            .scan_prefix(&prefix(&[account, plugin]), None, usize::MAX)?
-            .into_iter()
-            .map(|(_, v)| Ok(serde_json::from_slice(&v)?))
-            .collect()
+        self.jobs.values(&prefix(&[account, plugin]))
     }
 
-    /// Jobs due at or before `now`, oldest first.
+    /// Jobs due at or before `now`, oldest first. Index entries that no longer match their job
+    /// (cancelled, or moved by a reschedule) are cleaned up on the way.
     pub fn due(&self, now: u64, limit: usize) -> Result<Vec<Job>> {
-        let end = format!("{:020}\u{1}", now).into_bytes();
         let mut out = Vec::new();
-        for (k, _) in self.due.range(b"", &end, limit)? {
-            let job_key = k.splitn(2, |b| *b == 0).nth(1).unwrap_or_default().to_vec();
-            match self.jobs.get(&job_key)? {
-                Some(b) => out.push(serde_json::from_slice(&b)?),
-                // A cancelled job's stale due entry.
-                None => {
-                    self.due.remove(&k)?;
-                }
+        let mut stale = Vec::new();
+        for (at, record) in self.due.due(now, limit)? {
+            match self.jobs.get(&record)? {
+                Some(job) if job.next_run == Some(at) => out.push(job),
+                _ => stale.push((at, record)),
             }
+        }
+        if !stale.is_empty() {
+            self.store
+                .write(|tx| {
+                    for (at, record) in &stale {
+                        self.due.drop_stale(tx, *at, record)?;
+                    }
+                    Ok(())
+                })?
+                .detach();
         }
         Ok(out)
     }
 
-    /// Moves a job to a new next run (or ends it with `None`), keeping the due index in step.
+    /// Moves a job to a new next run (or ends it with `None`), keeping the due index and the
+    /// installation's job count in step.
     pub fn reschedule(
         &self,
         job: &Job,
         next_run: Option<u64>,
         scheduled_for: u64,
         attempt: u32,
-    ) -> Result<Job> {
-        if let Some(at) = job.next_run {
-            self.due.remove(&due_key(at, job))?;
-        }
+    ) -> Result<Pending<Job>> {
         let updated = Job {
             next_run,
             scheduled_for,
             attempt,
             ..job.clone()
         };
-        match next_run {
-            Some(_) => self.put(&updated)?,
-            None => {
-                self.jobs.remove(&Self::job_key(job))?;
+        let uncounted = self.uncounted(&job.account, &job.plugin)?;
+        self.store.write(|tx| {
+            // The job may have been cancelled while it ran.
+            let Some(current) = tx.get(&self.jobs, &job_key(job))? else {
+                return Ok(updated.clone());
+            };
+            match next_run {
+                Some(_) => {
+                    if let Some(at) = current.next_run {
+                        self.due.unschedule(tx, at, &job_key(job))?;
+                    }
+                    self.put_in(tx, &updated)?;
+                }
+                None => self.remove_in(tx, &current, uncounted)?,
             }
-        }
-        Ok(updated)
+            Ok(updated.clone())
+        })
     }
 }

@@ -8,6 +8,7 @@ use super::{Job, JobKind, MISSED_GRACE_MS, MissedJobs};
 use crate::error::Result;
 use crate::platform::Platform;
 use crate::runtime::{Invocation, wit};
+use crate::storage::Pending;
 
 /// How often the loop looks for due jobs when nothing wakes it.
 pub const POLL: Duration = Duration::from_millis(100);
@@ -52,9 +53,6 @@ impl Platform {
                 Ok(Ok(())) => {}
             }
         }
-        if n > 0 {
-            self.commit.commit().await?;
-        }
         Ok(n)
     }
 
@@ -67,10 +65,12 @@ impl Platform {
                 .get(&job.account, &job.plugin)
                 .is_err()
             {
-                self.jobs.remove(&job)?;
+                self.jobs.remove(&job)?.durable().await?;
             } else {
                 self.jobs
-                    .reschedule(&job, Some(now + 60_000), job.scheduled_for, job.attempt)?;
+                    .reschedule(&job, Some(now + 60_000), job.scheduled_for, job.attempt)?
+                    .durable()
+                    .await?;
             }
             return Ok(());
         };
@@ -79,7 +79,7 @@ impl Platform {
             && now > job.scheduled_for.saturating_add(MISSED_GRACE_MS)
         {
             tracing::info!(account = %job.account, plugin = %job.plugin, job = %job.id, late_ms = now - job.scheduled_for, "skipping a missed occurrence");
-            return self.next_occurrence(&job, now);
+            return self.next_occurrence(&job, now)?.durable().await.map(drop);
         }
         let attempt = job.attempt + 1;
         let event = wit::Event::Timer(wit::TimerFired {
@@ -93,32 +93,32 @@ impl Platform {
             .await
             .is_ok();
         if !ok && attempt < MAX_ATTEMPTS {
-            self.jobs.reschedule(
-                &job,
-                Some(now + backoff_ms(attempt)),
-                job.scheduled_for,
-                attempt,
-            )?;
+            self.jobs
+                .reschedule(
+                    &job,
+                    Some(now + backoff_ms(attempt)),
+                    job.scheduled_for,
+                    attempt,
+                )?
+                .durable()
+                .await?;
             return Ok(());
         }
         if !ok {
             tracing::warn!(account = %job.account, plugin = %job.plugin, job = %job.id, "job occurrence gave up after {MAX_ATTEMPTS} attempts");
         }
-        self.next_occurrence(&job, now)
+        self.next_occurrence(&job, now)?.durable().await.map(drop)
     }
 
     /// Ends a one-shot job, or moves a cron job to its first occurrence after `now`.
-    fn next_occurrence(&self, job: &Job, now: u64) -> Result<()> {
+    fn next_occurrence(&self, job: &Job, now: u64) -> Result<Pending<Job>> {
         match &job.kind {
-            JobKind::At { .. } => {
-                self.jobs.reschedule(job, None, job.scheduled_for, 0)?;
-            }
+            JobKind::At { .. } => self.jobs.reschedule(job, None, job.scheduled_for, 0),
             JobKind::Cron { expr, timezone } => {
                 let next = CronExpr::parse(expr, timezone)?.next_after(now.max(job.scheduled_for));
                 self.jobs
-                    .reschedule(job, next, next.unwrap_or(job.scheduled_for), 0)?;
+                    .reschedule(job, next, next.unwrap_or(job.scheduled_for), 0)
             }
         }
-        Ok(())
     }
 }

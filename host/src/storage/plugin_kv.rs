@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::backend::{Tree, prefix};
+use super::backend::prefix;
+use super::{Bytes, Json, Pending, Store, Table, Tx};
 use crate::error::{PlazaError, Result};
 
 /// Bounds on what one installation may store.
@@ -53,18 +54,22 @@ pub struct KvNamespace {
 }
 
 pub struct PluginKv {
-    data: Arc<dyn Tree>,
-    usage: Arc<dyn Tree>,
+    store: Arc<Store>,
+    data: Table<Bytes>,
+    /// Per installation: `ns prefix` → what it holds. Written in the same unit of work as every
+    /// data change, so the quota check and the write cannot be separated.
+    usage: Table<Json<KvUsage>>,
     limits: KvLimits,
 }
 
 impl PluginKv {
-    pub fn new(data: Arc<dyn Tree>, usage: Arc<dyn Tree>, limits: KvLimits) -> Self {
-        PluginKv {
-            data,
-            usage,
+    pub fn new(store: Arc<Store>, limits: KvLimits) -> Result<Self> {
+        Ok(PluginKv {
+            data: store.table("kv")?,
+            usage: store.table("kv_usage")?,
+            store,
             limits,
-        }
+        })
     }
 
     fn ns_prefix(ns: &KvNamespace) -> Vec<u8> {
@@ -87,43 +92,38 @@ impl PluginKv {
         Ok(k)
     }
 
-    pub fn usage(&self, ns: &KvNamespace) -> Result<KvUsage> {
-        Ok(match self.usage.get(&Self::ns_prefix(ns))? {
-            Some(bytes) => serde_json::from_slice(&bytes)?,
-            None => KvUsage::default(),
-        })
-    }
-
-    fn add_usage(&self, ns: &KvNamespace, keys: i64, bytes: i64) -> Result<()> {
-        self.usage.update(&Self::ns_prefix(ns), &mut |old| {
-            let mut u: KvUsage = old
-                .and_then(|b| serde_json::from_slice(b).ok())
-                .unwrap_or_default();
-            u.keys = u.keys.saturating_add_signed(keys);
-            u.bytes = u.bytes.saturating_add_signed(bytes);
-            serde_json::to_vec(&u).ok()
-        })?;
-        Ok(())
-    }
-
-    /// Checks that replacing `old_len` bytes (absent if `None`) with `new_len` stays within bounds.
-    fn check_room(
-        &self,
-        ns: &KvNamespace,
-        key: &str,
-        old_len: Option<usize>,
-        new_len: usize,
-    ) -> Result<()> {
-        if new_len > self.limits.max_value_bytes {
+    fn check_value(&self, len: usize) -> Result<()> {
+        if len > self.limits.max_value_bytes {
             return Err(PlazaError::TooLarge(format!(
-                "storage value is {new_len} bytes; the limit is {}",
+                "storage value is {len} bytes; the limit is {}",
                 self.limits.max_value_bytes
             )));
         }
-        let u = self.usage(ns)?;
+        Ok(())
+    }
+
+    pub fn usage(&self, ns: &KvNamespace) -> Result<KvUsage> {
+        Ok(self.usage.get(&Self::ns_prefix(ns))?.unwrap_or_default())
+    }
+
+    /// Replaces `key`'s value of `old` bytes (absent if `None`) with `new` (`None` removes),
+    /// checking the installation's bounds and moving its usage in the same unit of work.
+    fn apply(
+        &self,
+        tx: &mut Tx<'_>,
+        ns: &KvNamespace,
+        k: &[u8],
+        key: &str,
+        old: Option<usize>,
+        new: Option<&[u8]>,
+    ) -> Result<()> {
         let entry = |len: usize| (key.len() + len) as u64;
-        let bytes_after = u.bytes + entry(new_len) - old_len.map(entry).unwrap_or(0).min(u.bytes);
-        if old_len.is_none() && u.keys >= self.limits.max_keys {
+        let nsk = Self::ns_prefix(ns);
+        let mut u = tx.get(&self.usage, &nsk)?.unwrap_or_default();
+        let freed = old.map(entry).unwrap_or(0).min(u.bytes);
+        let bytes_after = u.bytes - freed + new.map(|n| entry(n.len())).unwrap_or(0);
+        let keys_after = u.keys - u64::from(old.is_some()).min(u.keys) + u64::from(new.is_some());
+        if old.is_none() && new.is_some() && keys_after > self.limits.max_keys {
             return Err(PlazaError::QuotaExceeded {
                 message: format!(
                     "installation holds {} keys; the limit is {}",
@@ -132,7 +132,7 @@ impl PluginKv {
                 resets_at: None,
             });
         }
-        if bytes_after > self.limits.max_total_bytes {
+        if new.is_some() && bytes_after > self.limits.max_total_bytes {
             return Err(PlazaError::QuotaExceeded {
                 message: format!(
                     "installation would hold {bytes_after} bytes; the limit is {}",
@@ -141,21 +141,18 @@ impl PluginKv {
                 resets_at: None,
             });
         }
-        Ok(())
-    }
-
-    fn account_change(
-        &self,
-        ns: &KvNamespace,
-        key: &str,
-        old: Option<usize>,
-        new: Option<usize>,
-    ) -> Result<()> {
-        let size = |len: Option<usize>| len.map(|l| (key.len() + l) as i64).unwrap_or(0);
-        let keys = i64::from(new.is_some()) - i64::from(old.is_some());
-        let bytes = size(new) - size(old);
-        if keys != 0 || bytes != 0 {
-            self.add_usage(ns, keys, bytes)?;
+        match new {
+            Some(v) => tx.put_bytes(&self.data, k, v)?,
+            None => {
+                tx.delete(&self.data, k)?;
+            }
+        }
+        u.keys = keys_after;
+        u.bytes = bytes_after;
+        if u == KvUsage::default() {
+            tx.delete(&self.usage, &nsk)?;
+        } else {
+            tx.put(&self.usage, &nsk, &u)?;
         }
         Ok(())
     }
@@ -164,19 +161,24 @@ impl PluginKv {
         self.data.get(&self.full_key(ns, key)?)
     }
 
-    pub fn set(&self, ns: &KvNamespace, key: &str, value: &[u8]) -> Result<()> {
+    pub fn set(&self, ns: &KvNamespace, key: &str, value: &[u8]) -> Result<Pending<()>> {
         let k = self.full_key(ns, key)?;
-        let old_len = self.data.get(&k)?.map(|v| v.len());
-        self.check_room(ns, key, old_len, value.len())?;
-        let old = self.data.insert(&k, value)?;
-        self.account_change(ns, key, old.map(|v| v.len()), Some(value.len()))
+        self.check_value(value.len())?;
+        self.store.write(|tx| {
+            let old = tx.get(&self.data, &k)?.map(|v| v.len());
+            self.apply(tx, ns, &k, key, old, Some(value))
+        })
     }
 
-    pub fn delete(&self, ns: &KvNamespace, key: &str) -> Result<bool> {
-        let old = self.data.remove(&self.full_key(ns, key)?)?;
-        let existed = old.is_some();
-        self.account_change(ns, key, old.map(|v| v.len()), None)?;
-        Ok(existed)
+    pub fn delete(&self, ns: &KvNamespace, key: &str) -> Result<Pending<bool>> {
+        let k = self.full_key(ns, key)?;
+        self.store.write(|tx| {
+            let Some(old) = tx.get(&self.data, &k)? else {
+                return Ok(false);
+            };
+            self.apply(tx, ns, &k, key, Some(old.len()), None)?;
+            Ok(true)
+        })
     }
 
     pub fn list_prefix(
@@ -187,24 +189,13 @@ impl PluginKv {
         limit: u32,
     ) -> Result<KvPage> {
         let limit = limit.clamp(1, self.limits.max_list) as usize;
-        let base = Self::ns_prefix(ns);
-        let mut scan = base.clone();
-        scan.extend_from_slice(key_prefix.as_bytes());
-        let after = cursor.map(|c| [base.as_slice(), c.as_bytes()].concat());
-        // One extra entry tells whether another page exists.
-        let mut rows = self.data.scan_prefix(&scan, after.as_deref(), limit + 1)?;
-        let more = rows.len() > limit;
-        rows.truncate(limit);
-        let items = rows
-            .into_iter()
-            .map(|(k, v)| (String::from_utf8_lossy(&k[base.len()..]).into_owned(), v))
-            .collect::<Vec<_>>();
-        let next_cursor = if more {
-            items.last().map(|(k, _)| k.clone())
-        } else {
-            None
-        };
-        Ok(KvPage { items, next_cursor })
+        let page = self
+            .data
+            .page_in(&Self::ns_prefix(ns), key_prefix.as_bytes(), cursor, limit)?;
+        Ok(KvPage {
+            items: page.items,
+            next_cursor: page.next_cursor,
+        })
     }
 
     pub fn compare_and_swap(
@@ -213,89 +204,88 @@ impl PluginKv {
         key: &str,
         expected: Option<&[u8]>,
         new: Option<&[u8]>,
-    ) -> Result<bool> {
+    ) -> Result<Pending<bool>> {
         let k = self.full_key(ns, key)?;
-        if let Some(new) = new {
-            self.check_room(ns, key, expected.map(|e| e.len()), new.len())?;
+        if let Some(n) = new {
+            self.check_value(n.len())?;
         }
-        let swapped = self.data.compare_and_swap(&k, expected, new)?;
-        if swapped {
-            self.account_change(ns, key, expected.map(|e| e.len()), new.map(|n| n.len()))?;
-        }
-        Ok(swapped)
+        self.store.write(|tx| {
+            let current = tx.get(&self.data, &k)?;
+            if current.as_deref() != expected {
+                return Ok(false);
+            }
+            if current.is_none() && new.is_none() {
+                return Ok(true);
+            }
+            self.apply(tx, ns, &k, key, current.map(|c| c.len()), new)?;
+            Ok(true)
+        })
     }
 
     /// Adds `delta` to a counter stored as a decimal string (absent = 0).
-    pub fn increment(&self, ns: &KvNamespace, key: &str, delta: i64) -> Result<i64> {
+    pub fn increment(&self, ns: &KvNamespace, key: &str, delta: i64) -> Result<Pending<i64>> {
         let k = self.full_key(ns, key)?;
-        let mut failure = None;
-        let mut old_len = None;
-        let new = self.data.update(&k, &mut |old| {
-            old_len = old.map(|o| o.len());
-            let current = match old {
+        self.store.write(|tx| {
+            let old = tx.get(&self.data, &k)?;
+            let current = match &old {
                 None => 0,
-                Some(bytes) => match std::str::from_utf8(bytes)
+                Some(bytes) => std::str::from_utf8(bytes)
                     .ok()
                     .and_then(|s| s.parse::<i64>().ok())
-                {
-                    Some(n) => n,
-                    None => {
-                        failure = Some(PlazaError::invalid(format!(
-                            "value of {key:?} is not an integer"
-                        )));
-                        return old.map(|o| o.to_vec());
-                    }
-                },
+                    .ok_or_else(|| {
+                        PlazaError::invalid(format!("value of {key:?} is not an integer"))
+                    })?,
             };
-            match current.checked_add(delta) {
-                Some(n) => Some(n.to_string().into_bytes()),
-                None => {
-                    failure = Some(PlazaError::invalid(format!(
-                        "incrementing {key:?} overflows"
-                    )));
-                    old.map(|o| o.to_vec())
-                }
-            }
-        })?;
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        let new = new.unwrap_or_default();
-        self.account_change(ns, key, old_len, Some(new.len()))?;
-        String::from_utf8_lossy(&new)
-            .parse()
-            .map_err(|_| PlazaError::internal("counter did not round-trip"))
+            let n = current
+                .checked_add(delta)
+                .ok_or_else(|| PlazaError::invalid(format!("incrementing {key:?} overflows")))?;
+            let text = n.to_string();
+            self.apply(tx, ns, &k, key, old.map(|o| o.len()), Some(text.as_bytes()))?;
+            Ok(n)
+        })
     }
 
-    /// Removes everything an installation stored (on uninstall with purge).
-    pub fn purge(&self, ns: &KvNamespace) -> Result<u64> {
+    /// Removes everything an installation stored (on uninstall with purge), in units of work of
+    /// [`PURGE_BATCH`] keys so that a large installation does not hold the store for long.
+    pub async fn purge(&self, ns: &KvNamespace) -> Result<u64> {
         let base = Self::ns_prefix(ns);
         let mut removed = 0;
         loop {
-            let rows = self.data.scan_prefix(&base, None, 1000)?;
-            if rows.is_empty() {
+            let keys = self.data.keys(&base, None, PURGE_BATCH)?;
+            if keys.is_empty() {
                 break;
             }
-            for (k, _) in rows {
-                self.data.remove(&k)?;
-                removed += 1;
-            }
+            removed += keys.len() as u64;
+            self.store
+                .write(|tx| {
+                    for k in &keys {
+                        tx.delete(&self.data, k)?;
+                    }
+                    Ok(())
+                })?
+                .durable()
+                .await?;
         }
-        self.usage.remove(&base)?;
+        self.store
+            .write(|tx| tx.delete(&self.usage, &base).map(drop))?
+            .durable()
+            .await?;
         Ok(removed)
     }
 }
 
+/// Keys deleted per unit of work by [`PluginKv::purge`].
+const PURGE_BATCH: usize = 1000;
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::backend::{Backend, SledBackend};
+    use crate::storage::testing::{FaultyBackend, done, dump, faulty_store};
 
-    fn kv(limits: KvLimits) -> (tempfile::TempDir, PluginKv) {
-        let dir = tempfile::tempdir().unwrap();
-        let b = SledBackend::open(dir.path()).unwrap();
-        let kv = PluginKv::new(b.tree("kv").unwrap(), b.tree("kv_usage").unwrap(), limits);
-        (dir, kv)
+    fn kv(limits: KvLimits) -> (tempfile::TempDir, Arc<FaultyBackend>, PluginKv) {
+        let (dir, faulty, store) = faulty_store();
+        let kv = PluginKv::new(store, limits).unwrap();
+        (dir, faulty, kv)
     }
 
     fn ns(a: &str, p: &str) -> KvNamespace {
@@ -307,12 +297,12 @@ mod tests {
 
     #[test]
     fn namespaces_do_not_overlap() {
-        let (_d, kv) = kv(KvLimits::default());
-        kv.set(&ns("a", "p"), "k", b"1").unwrap();
+        let (_d, _f, kv) = kv(KvLimits::default());
+        done(kv.set(&ns("a", "p"), "k", b"1")).unwrap();
         assert_eq!(kv.get(&ns("a", "q"), "k").unwrap(), None);
         assert_eq!(kv.get(&ns("b", "p"), "k").unwrap(), None);
         // A plugin named like a prefix of another does not see its keys through a prefix listing.
-        kv.set(&ns("a", "pp"), "x", b"2").unwrap();
+        done(kv.set(&ns("a", "pp"), "x", b"2")).unwrap();
         assert_eq!(
             kv.list_prefix(&ns("a", "p"), "", None, 10)
                 .unwrap()
@@ -324,12 +314,12 @@ mod tests {
 
     #[test]
     fn listing_pages_with_cursor() {
-        let (_d, kv) = kv(KvLimits::default());
+        let (_d, _f, kv) = kv(KvLimits::default());
         let n = ns("a", "p");
         for i in 0..5 {
-            kv.set(&n, &format!("item/{i}"), b"v").unwrap();
+            done(kv.set(&n, &format!("item/{i}"), b"v")).unwrap();
         }
-        kv.set(&n, "other", b"v").unwrap();
+        done(kv.set(&n, "other", b"v")).unwrap();
         let p1 = kv.list_prefix(&n, "item/", None, 2).unwrap();
         assert_eq!(p1.items.len(), 2);
         let p2 = kv
@@ -351,20 +341,20 @@ mod tests {
             max_total_bytes: 100,
             ..Default::default()
         };
-        let (_d, kv) = kv(limits);
+        let (_d, _f, kv) = kv(limits);
         let n = ns("a", "p");
         assert!(matches!(
-            kv.set(&n, "k", &[0; 11]),
+            done(kv.set(&n, "k", &[0; 11])),
             Err(PlazaError::TooLarge(_))
         ));
-        kv.set(&n, "k1", b"12345").unwrap();
-        kv.set(&n, "k2", b"12345").unwrap();
+        done(kv.set(&n, "k1", b"12345")).unwrap();
+        done(kv.set(&n, "k2", b"12345")).unwrap();
         assert!(matches!(
-            kv.set(&n, "k3", b"1"),
+            done(kv.set(&n, "k3", b"1")),
             Err(PlazaError::QuotaExceeded { .. })
         ));
         // Overwriting an existing key is not a new key.
-        kv.set(&n, "k2", b"1").unwrap();
+        done(kv.set(&n, "k2", b"1")).unwrap();
         assert_eq!(
             kv.usage(&n).unwrap(),
             KvUsage {
@@ -372,22 +362,84 @@ mod tests {
                 bytes: 2 + 5 + 2 + 1
             }
         );
-        assert!(kv.delete(&n, "k1").unwrap());
+        assert!(done(kv.delete(&n, "k1")).unwrap());
+        assert_eq!(kv.usage(&n).unwrap(), KvUsage { keys: 1, bytes: 3 });
+        assert!(!done(kv.delete(&n, "k1")).unwrap());
         assert_eq!(kv.usage(&n).unwrap(), KvUsage { keys: 1, bytes: 3 });
     }
 
     #[test]
     fn cas_and_increment() {
-        let (_d, kv) = kv(KvLimits::default());
+        let (_d, _f, kv) = kv(KvLimits::default());
         let n = ns("a", "p");
-        assert!(kv.compare_and_swap(&n, "c", None, Some(b"x")).unwrap());
-        assert!(!kv.compare_and_swap(&n, "c", None, Some(b"y")).unwrap());
-        assert_eq!(kv.increment(&n, "n", 5).unwrap(), 5);
-        assert_eq!(kv.increment(&n, "n", -7).unwrap(), -2);
+        assert!(done(kv.compare_and_swap(&n, "c", None, Some(b"x"))).unwrap());
+        assert!(!done(kv.compare_and_swap(&n, "c", None, Some(b"y"))).unwrap());
+        assert_eq!(done(kv.increment(&n, "n", 5)).unwrap(), 5);
+        assert_eq!(done(kv.increment(&n, "n", -7)).unwrap(), -2);
         assert!(matches!(
-            kv.increment(&n, "c", 1),
+            done(kv.increment(&n, "c", 1)),
             Err(PlazaError::Invalid(_))
         ));
         assert_eq!(kv.get(&n, "c").unwrap(), Some(b"x".to_vec()));
+        assert!(done(kv.compare_and_swap(&n, "c", Some(b"x"), None)).unwrap());
+        assert_eq!(kv.usage(&n).unwrap(), KvUsage { keys: 1, bytes: 3 });
+    }
+
+    #[test]
+    fn a_fault_between_the_value_and_its_usage_leaves_neither() {
+        let (_d, faulty, kv) = kv(KvLimits::default());
+        let n = ns("a", "p");
+        done(kv.set(&n, "k", b"old")).unwrap();
+        let before = dump(&kv.store);
+        for op in 0..4 {
+            // The value is the first write of each operation, the usage record the second.
+            faulty.fail_next_at(2);
+            let result = match op {
+                0 => done(kv.set(&n, "k", b"new value")).map(drop),
+                1 => done(kv.delete(&n, "k")).map(drop),
+                2 => done(kv.compare_and_swap(&n, "k", Some(b"old"), Some(b"cas"))).map(drop),
+                _ => done(kv.set(&n, "other", b"v")).map(drop),
+            };
+            assert!(
+                matches!(result, Err(PlazaError::Unavailable(_))),
+                "op {op}: {result:?}"
+            );
+            assert_eq!(
+                dump(&kv.store),
+                before,
+                "op {op} left a half-written change"
+            );
+        }
+        faulty.disarm();
+        assert_eq!(kv.get(&n, "k").unwrap(), Some(b"old".to_vec()));
+        assert_eq!(kv.usage(&n).unwrap(), KvUsage { keys: 1, bytes: 4 });
+    }
+
+    #[test]
+    fn concurrent_writers_never_pass_a_small_quota() {
+        let limits = KvLimits {
+            max_keys: 10,
+            ..Default::default()
+        };
+        let (_d, _f, kv) = kv(limits);
+        let kv = Arc::new(kv);
+        let n = ns("a", "p");
+        // 8 writers × 20 distinct keys race for 10 slots.
+        let accepted: u64 = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..8)
+                .map(|w| {
+                    let (kv, n) = (kv.clone(), n.clone());
+                    s.spawn(move || {
+                        (0..20)
+                            .filter(|i| done(kv.set(&n, &format!("w{w}-{i}"), b"v")).is_ok())
+                            .count() as u64
+                    })
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).sum()
+        });
+        assert_eq!(accepted, 10);
+        assert_eq!(kv.usage(&n).unwrap().keys, 10);
+        assert_eq!(kv.list_prefix(&n, "", None, 100).unwrap().items.len(), 10);
     }
 }

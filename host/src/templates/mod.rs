@@ -22,7 +22,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::accounts::{Account, AccountKind};
 use crate::error::{PlazaError, Result};
-use crate::storage::backend::{Tree, key, prefix};
+use crate::storage::backend::{key, prefix};
+use crate::storage::{Json, Pending, Store, Table};
 
 /// Active templates one account may hold (the platform's own limit).
 pub const MAX_ACTIVE_TEMPLATES: usize = 25;
@@ -259,17 +260,19 @@ impl Template {
 
 /// Each account's templates: `(account, id) → Template`.
 pub struct TemplateStore {
-    tree: Arc<dyn Tree>,
+    store: Arc<Store>,
+    table: Table<Json<Template>>,
     /// Serialises changes that count templates, so the active limit holds under concurrency.
     lock: Mutex<()>,
 }
 
 impl TemplateStore {
-    pub fn new(tree: Arc<dyn Tree>) -> Self {
-        TemplateStore {
-            tree,
+    pub fn new(store: Arc<Store>) -> Result<Self> {
+        Ok(TemplateStore {
+            table: store.table("templates")?,
+            store,
             lock: Mutex::new(()),
-        }
+        })
     }
 
     fn guard(&self) -> Result<std::sync::MutexGuard<'_, ()>> {
@@ -280,27 +283,19 @@ impl TemplateStore {
 
     /// The account's templates in id order.
     pub fn list(&self, account: &str) -> Result<Vec<Template>> {
-        self.tree
-            .scan_prefix(&prefix(&[account]), None, usize::MAX)?
-            .into_iter()
-            .map(|(_, v)| Ok(serde_json::from_slice(&v)?))
-            .collect()
+        self.table.values(&prefix(&[account]))
     }
 
     pub fn get(&self, account: &str, id: &str) -> Result<Template> {
         validate_template_id(id)?;
-        match self.tree.get(&key(&[account, id]))? {
-            Some(b) => Ok(serde_json::from_slice(&b)?),
-            None => Err(PlazaError::not_found(format!(
-                "template {id:?} of account {account:?}"
-            ))),
-        }
+        self.table
+            .get(&key(&[account, id]))?
+            .ok_or_else(|| PlazaError::not_found(format!("template {id:?} of account {account:?}")))
     }
 
-    fn put(&self, account: &str, t: &Template) -> Result<()> {
-        self.tree
-            .insert(&key(&[account, &t.id]), &serde_json::to_vec(t)?)?;
-        Ok(())
+    fn put(&self, account: &str, t: &Template) -> Result<Pending<()>> {
+        self.store
+            .write(|tx| tx.put(&self.table, &key(&[account, &t.id]), t))
     }
 
     fn active_limit(account: &str) -> PlazaError {
@@ -312,7 +307,7 @@ impl TemplateStore {
         }
     }
 
-    pub fn create(&self, account: &str, new: NewTemplate, now: u64) -> Result<Template> {
+    pub fn create(&self, account: &str, new: NewTemplate, now: u64) -> Result<Pending<Template>> {
         let id = match new.id {
             Some(id) => id,
             None => format!("tpl_{}", crate::accounts::random_token(8)?),
@@ -347,8 +342,7 @@ impl TemplateStore {
             created_at: now,
             updated_at: now,
         };
-        self.put(account, &t)?;
-        Ok(t)
+        Ok(self.put(account, &t)?.map(|()| t))
     }
 
     pub fn update(
@@ -357,7 +351,7 @@ impl TemplateStore {
         id: &str,
         upd: TemplateUpdate,
         now: u64,
-    ) -> Result<Template> {
+    ) -> Result<Pending<Template>> {
         if let Some(title) = &upd.title {
             validate_title(title)?;
         }
@@ -381,19 +375,20 @@ impl TemplateStore {
             t.active = active;
         }
         t.updated_at = now;
-        self.put(account, &t)?;
-        Ok(t)
+        Ok(self.put(account, &t)?.map(|()| t))
     }
 
-    pub fn delete(&self, account: &str, id: &str) -> Result<()> {
+    pub fn delete(&self, account: &str, id: &str) -> Result<Pending<()>> {
         validate_template_id(id)?;
         let _g = self.guard()?;
-        if self.tree.remove(&key(&[account, id]))?.is_none() {
-            return Err(PlazaError::not_found(format!(
-                "template {id:?} of account {account:?}"
-            )));
-        }
-        Ok(())
+        self.store.write(|tx| {
+            if !tx.delete(&self.table, &key(&[account, id]))? {
+                return Err(PlazaError::not_found(format!(
+                    "template {id:?} of account {account:?}"
+                )));
+            }
+            Ok(())
+        })
     }
 
     /// The text of template `template_id` with `fields` filled in, after checking that the
@@ -419,12 +414,11 @@ impl TemplateStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::{Backend, SledBackend};
+    use crate::storage::testing::{done, faulty_store};
 
     fn store() -> (tempfile::TempDir, TemplateStore) {
-        let dir = tempfile::tempdir().unwrap();
-        let b = SledBackend::open(dir.path()).unwrap();
-        (dir, TemplateStore::new(b.tree("templates").unwrap()))
+        let (dir, _faulty, store) = faulty_store();
+        (dir, TemplateStore::new(store).unwrap())
     }
 
     fn new(id: &str, content: &str) -> NewTemplate {
@@ -474,7 +468,7 @@ mod tests {
     #[test]
     fn render_validates_fields() {
         let (_d, s) = store();
-        s.create("a", new("order_paid", ORDER), 1).unwrap();
+        done(s.create("a", new("order_paid", ORDER), 1)).unwrap();
         let text = s
             .render(
                 "a",
@@ -547,7 +541,7 @@ mod tests {
             "not_found",
             "templates are per account"
         );
-        s.update(
+        done(s.update(
             "a",
             "order_paid",
             TemplateUpdate {
@@ -555,7 +549,7 @@ mod tests {
                 ..Default::default()
             },
             2,
-        )
+        ))
         .unwrap();
         assert_eq!(
             s.render("a", "order_paid", &[]).unwrap_err().code(),
@@ -567,76 +561,80 @@ mod tests {
     fn at_most_25_active() {
         let (_d, s) = store();
         for i in 0..MAX_ACTIVE_TEMPLATES {
-            s.create("a", new(&format!("t{i}"), "{{x.DATA}}"), 1)
-                .unwrap();
+            done(s.create("a", new(&format!("t{i}"), "{{x.DATA}}"), 1)).unwrap();
         }
-        let e = s.create("a", new("t25", "{{x.DATA}}"), 1).unwrap_err();
+        let e = done(s.create("a", new("t25", "{{x.DATA}}"), 1)).unwrap_err();
         assert_eq!(e.code(), "quota_exceeded");
         // Inactive ones may be kept…
         let mut inactive = new("t25", "{{x.DATA}}");
         inactive.active = false;
-        s.create("a", inactive, 1).unwrap();
+        done(s.create("a", inactive, 1)).unwrap();
         // …but not activated while 25 are active.
         let act = TemplateUpdate {
             active: Some(true),
             ..Default::default()
         };
         assert_eq!(
-            s.update("a", "t25", act.clone(), 2).unwrap_err().code(),
+            done(s.update("a", "t25", act.clone(), 2))
+                .unwrap_err()
+                .code(),
             "quota_exceeded"
         );
-        s.delete("a", "t0").unwrap();
-        s.update("a", "t25", act, 2).unwrap();
+        done(s.delete("a", "t0")).unwrap();
+        done(s.update("a", "t25", act, 2)).unwrap();
         assert_eq!(s.list("a").unwrap().iter().filter(|t| t.active).count(), 25);
-        s.create("b", new("t0", "{{x.DATA}}"), 1).unwrap();
+        done(s.create("b", new("t0", "{{x.DATA}}"), 1)).unwrap();
     }
 
     #[test]
     fn crud() {
         let (_d, s) = store();
-        let t = s
-            .create(
-                "a",
-                NewTemplate {
-                    id: None,
-                    title: "Hi".into(),
-                    content: "Hello {{name.DATA}}".into(),
-                    active: true,
-                },
-                1,
-            )
-            .unwrap();
+        let t = done(s.create(
+            "a",
+            NewTemplate {
+                id: None,
+                title: "Hi".into(),
+                content: "Hello {{name.DATA}}".into(),
+                active: true,
+            },
+            1,
+        ))
+        .unwrap();
         assert!(t.id.starts_with("tpl_"), "{}", t.id);
         assert_eq!(t.fields, ["name"]);
         assert_eq!(
-            s.create("a", new(&t.id, "x"), 1).unwrap_err().code(),
+            done(s.create("a", new(&t.id, "x"), 1)).unwrap_err().code(),
             "conflict"
         );
-        let u = s
-            .update(
-                "a",
-                &t.id,
-                TemplateUpdate {
-                    content: Some("Bye {{who.DATA}}, {{when.DATA}}".into()),
-                    ..Default::default()
-                },
-                5,
-            )
-            .unwrap();
+        let u = done(s.update(
+            "a",
+            &t.id,
+            TemplateUpdate {
+                content: Some("Bye {{who.DATA}}, {{when.DATA}}".into()),
+                ..Default::default()
+            },
+            5,
+        ))
+        .unwrap();
         assert_eq!(u.fields, ["who", "when"]);
         assert_eq!((u.created_at, u.updated_at, u.title.as_str()), (1, 5, "Hi"));
         assert_eq!(s.get("a", &t.id).unwrap(), u);
         assert_eq!(s.list("a").unwrap(), std::slice::from_ref(&u));
-        s.delete("a", &t.id).unwrap();
-        assert_eq!(s.delete("a", &t.id).unwrap_err().code(), "not_found");
+        done(s.delete("a", &t.id)).unwrap();
+        assert_eq!(done(s.delete("a", &t.id)).unwrap_err().code(), "not_found");
         assert_eq!(s.get("a", "bad id").unwrap_err().code(), "invalid");
         assert_eq!(
-            s.create("a", new("x", "{{bad}}"), 1).unwrap_err().code(),
+            done(s.create("a", new("x", "{{bad}}"), 1))
+                .unwrap_err()
+                .code(),
             "invalid"
         );
         let mut untitled = new("y", "{{a.DATA}}");
         untitled.title = " ".into();
-        assert_eq!(s.create("a", untitled, 1).unwrap_err().code(), "invalid");
+        assert_eq!(
+            done(s.create("a", untitled, 1)).unwrap_err().code(),
+            "invalid"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use super::{PARKED_RECHECK_MS, TopicDelivery};
 use crate::error::{PlazaError, Result};
 use crate::platform::Platform;
 use crate::runtime::{Invocation, wit};
+use crate::storage::Pending;
 
 /// How often the loop looks for due deliveries when nothing wakes it.
 pub const POLL: Duration = Duration::from_millis(100);
@@ -73,8 +74,7 @@ impl Platform {
         if deliveries.is_empty() {
             return Ok(event_id);
         }
-        self.topics.enqueue(account, &deliveries)?;
-        self.commit.commit().await?;
+        self.topics.enqueue(account, &deliveries)?.durable().await?;
         self.topics.wake();
         Ok(event_id)
     }
@@ -113,13 +113,15 @@ impl Platform {
                 Ok(Ok(())) => {}
             }
         }
-        if n > 0 {
-            self.commit.commit().await?;
-        }
         Ok(n)
     }
 
     async fn deliver_topic(self: &Arc<Self>, d: TopicDelivery) -> Result<()> {
+        self.attempt_topic(d).await?.durable().await
+    }
+
+    /// Attempts one delivery and returns the unit of work recording the outcome.
+    async fn attempt_topic(self: &Arc<Self>, d: TopicDelivery) -> Result<Pending<()>> {
         let Some(active) = self.plugins.find_active(&d.account, &d.subscriber) else {
             return match self.plugins.installations.get(&d.account, &d.subscriber) {
                 Err(PlazaError::NotFound(_)) => {
@@ -198,15 +200,11 @@ impl Platform {
                     d.subscriber
                 ))
             })?;
-        let taken = self.topics.take_dead(account, id)?;
-        let again = match self.topics.requeue(taken.clone(), self.clock.now_ms()) {
-            Ok(again) => again,
-            Err(e) => {
-                self.topics.restore_dead(&taken)?;
-                return Err(e);
-            }
-        };
-        self.commit.commit().await?;
+        let again = self
+            .topics
+            .replay(account, id, self.clock.now_ms())?
+            .durable()
+            .await?;
         self.topics.wake();
         Ok(again)
     }
@@ -215,6 +213,7 @@ impl Platform {
     pub async fn replay_all_dead_letters(self: &Arc<Self>, account: &str) -> Result<ReplayReport> {
         self.accounts.get(account)?;
         let mut report = ReplayReport::default();
+        let mut replayed = Vec::new();
         let now = self.clock.now_ms();
         let mut cursor: Option<String> = None;
         loop {
@@ -232,25 +231,17 @@ impl Platform {
                     });
                     continue;
                 }
-                let taken = match self.topics.take_dead(account, &d.id) {
-                    Ok(t) => t,
+                match self.topics.replay(account, &d.id, now) {
+                    Ok(again) => replayed.push(again),
                     // Replayed or discarded concurrently.
                     Err(PlazaError::NotFound(_)) => continue,
-                    Err(e) => return Err(e),
-                };
-                match self.topics.requeue(taken.clone(), now) {
-                    Ok(again) => report.replayed.push(again),
                     Err(e @ PlazaError::QuotaExceeded { .. }) => {
-                        self.topics.restore_dead(&taken)?;
                         report.skipped.push(SkippedReplay {
-                            id: taken.id,
+                            id: d.id,
                             reason: e.message(),
                         });
                     }
-                    Err(e) => {
-                        self.topics.restore_dead(&taken)?;
-                        return Err(e);
-                    }
+                    Err(e) => return Err(e),
                 }
             }
             match next {
@@ -258,7 +249,7 @@ impl Platform {
                 None => break,
             }
         }
-        self.commit.commit().await?;
+        report.replayed = Pending::all(replayed).durable().await?;
         self.topics.wake();
         Ok(report)
     }
@@ -270,8 +261,6 @@ impl Platform {
         id: &str,
     ) -> Result<TopicDelivery> {
         self.accounts.get(account)?;
-        let d = self.topics.take_dead(account, id)?;
-        self.commit.commit().await?;
-        Ok(d)
+        self.topics.take_dead(account, id)?.durable().await
     }
 }

@@ -33,7 +33,9 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{PlazaError, Result};
-use crate::storage::backend::{Tree, key, prefix};
+use crate::storage::backend::{key, prefix};
+use crate::storage::due::DueIndex;
+use crate::storage::{Json, Pending, Store, Table, Tx};
 
 /// A disabled subscriber's deliveries are looked at again after this long.
 pub const PARKED_RECHECK_MS: u64 = 10_000;
@@ -131,22 +133,19 @@ struct Counts {
 
 /// Where deliveries wait and where dead letters are kept.
 ///
-/// Trees: `pending` (account, id) → delivery; `due` `{next_attempt_at:020}\0account\0id` → ∅
-/// (the loop's index, rebuilt on open); `dead` (account, id) → delivery.
+/// Tables: `pending` (account, id) → delivery; the due index at each pending delivery's next
+/// attempt (rebuilt on open); `dead` (account, id) → delivery. A delivery's record and its index
+/// entry change in one unit of work. Counts per account are kept in memory (rebuilt on open) to
+/// bound the queue.
 pub struct TopicQueue {
-    pending: Arc<dyn Tree>,
-    due: Arc<dyn Tree>,
-    dead: Arc<dyn Tree>,
+    store: Arc<Store>,
+    pending: Table<Json<TopicDelivery>>,
+    due: DueIndex,
+    dead: Table<Json<TopicDelivery>>,
     pub options: TopicOptions,
+    /// Held while a unit of work that changes counts runs, then updated after it committed.
     counts: Mutex<HashMap<String, Counts>>,
     wake: tokio::sync::Notify,
-}
-
-fn due_key(d: &TopicDelivery) -> Vec<u8> {
-    let mut k = format!("{:020}", d.next_attempt_at).into_bytes();
-    k.push(0);
-    k.extend_from_slice(&key(&[&d.account, &d.id]));
-    k
 }
 
 fn record_key(d: &TopicDelivery) -> Vec<u8> {
@@ -162,59 +161,73 @@ fn check_id(id: &str) -> Result<()> {
     }
 }
 
-fn decode(v: &[u8]) -> Result<TopicDelivery> {
-    Ok(serde_json::from_slice(v)?)
+fn dead_not_found(account: &str, id: &str) -> PlazaError {
+    PlazaError::not_found(format!("dead letter {id:?} of account {account:?}"))
 }
+
+/// Index entries removed or written per unit of work while the queue opens.
+const OPEN_BATCH: usize = 4096;
 
 impl TopicQueue {
     /// Opens the queue: counts what is stored and rebuilds the due index, re-evaluating each
     /// pending delivery's next attempt with the current backoff (never later than stored).
-    pub fn open(
-        pending: Arc<dyn Tree>,
-        due: Arc<dyn Tree>,
-        dead: Arc<dyn Tree>,
-        options: TopicOptions,
-    ) -> Result<Self> {
+    pub fn open(store: Arc<Store>, options: TopicOptions) -> Result<Self> {
+        let pending: Table<Json<TopicDelivery>> = store.table("topic_pending")?;
+        let due = DueIndex::new(store.table("topic_due")?);
+        let dead: Table<Json<TopicDelivery>> = store.table("topic_dead")?;
         let mut counts: HashMap<String, Counts> = HashMap::new();
         loop {
-            let stale = due.scan_prefix(b"", None, 4096)?;
+            let stale = due.table().keys(b"", None, OPEN_BATCH)?;
             if stale.is_empty() {
                 break;
             }
-            for (k, _) in stale {
-                due.remove(&k)?;
-            }
+            store
+                .write(|tx| {
+                    for k in &stale {
+                        tx.delete(due.table(), k)?;
+                    }
+                    Ok(())
+                })?
+                .detach();
         }
         let mut after: Option<Vec<u8>> = None;
         loop {
-            let page = pending.scan_prefix(b"", after.as_deref(), 4096)?;
+            let page = pending.scan(b"", after.as_deref(), OPEN_BATCH)?;
             let Some((last, _)) = page.last() else { break };
             after = Some(last.clone());
-            for (k, v) in &page {
-                let mut d = decode(v)?;
-                if let Some(last) = d.last_attempt_at.filter(|_| d.attempts > 0) {
-                    let again = last.saturating_add(options.backoff_ms(d.attempts));
-                    if again < d.next_attempt_at {
-                        d.next_attempt_at = again;
-                        pending.insert(k, &serde_json::to_vec(&d)?)?;
+            store
+                .write(|tx| {
+                    for (k, d) in &page {
+                        let mut d = d.clone();
+                        if let Some(last) = d.last_attempt_at.filter(|_| d.attempts > 0) {
+                            let again = last.saturating_add(options.backoff_ms(d.attempts));
+                            if again < d.next_attempt_at {
+                                d.next_attempt_at = again;
+                                tx.put(&pending, k, &d)?;
+                            }
+                        }
+                        due.schedule(tx, d.next_attempt_at, k)?;
                     }
-                }
-                due.insert(&due_key(&d), b"")?;
+                    Ok(())
+                })?
+                .detach();
+            for (_, d) in &page {
                 counts.entry(d.account.clone()).or_default().pending += 1;
             }
         }
         let mut after: Option<Vec<u8>> = None;
         loop {
-            let page = dead.scan_prefix(b"", after.as_deref(), 4096)?;
-            let Some((last, _)) = page.last() else { break };
+            let page = dead.keys(b"", after.as_deref(), OPEN_BATCH)?;
+            let Some(last) = page.last() else { break };
             after = Some(last.clone());
-            for (k, _) in &page {
+            for k in &page {
                 let account = k.split(|b| *b == 0).next().unwrap_or_default();
                 let account = String::from_utf8_lossy(account).into_owned();
                 counts.entry(account).or_default().dead += 1;
             }
         }
         Ok(TopicQueue {
+            store,
             pending,
             due,
             dead,
@@ -255,131 +268,121 @@ impl TopicQueue {
         self.wake.notified()
     }
 
-    /// Persists new deliveries of one account (the caller commits before acknowledging).
-    pub fn enqueue(&self, account: &str, deliveries: &[TopicDelivery]) -> Result<()> {
-        if deliveries.is_empty() {
-            return Ok(());
+    fn quota_exceeded(&self, account: &str, pending: u64) -> PlazaError {
+        PlazaError::QuotaExceeded {
+            message: format!(
+                "account {account:?} has {pending} topic deliveries waiting; the limit is {}",
+                self.options.max_pending_per_account
+            ),
+            resets_at: None,
         }
+    }
+
+    fn put_pending(&self, tx: &mut Tx<'_>, d: &TopicDelivery) -> Result<()> {
+        tx.put(&self.pending, &record_key(d), d)?;
+        self.due.schedule(tx, d.next_attempt_at, &record_key(d))
+    }
+
+    fn drop_pending(&self, tx: &mut Tx<'_>, d: &TopicDelivery) -> Result<bool> {
+        self.due.unschedule(tx, d.next_attempt_at, &record_key(d))?;
+        tx.delete(&self.pending, &record_key(d))
+    }
+
+    /// Persists new deliveries of one account, within its bound.
+    pub fn enqueue(&self, account: &str, deliveries: &[TopicDelivery]) -> Result<Pending<()>> {
         let mut counts = self.counts()?;
         let c = counts.entry(account.to_string()).or_default();
         let n = deliveries.len() as u64;
         if c.pending.saturating_add(n) > self.options.max_pending_per_account {
-            return Err(PlazaError::QuotaExceeded {
-                message: format!(
-                    "account {account:?} has {} topic deliveries waiting; the limit is {}",
-                    c.pending, self.options.max_pending_per_account
-                ),
-                resets_at: None,
-            });
+            return Err(self.quota_exceeded(account, c.pending));
         }
-        for d in deliveries {
-            self.pending
-                .insert(&record_key(d), &serde_json::to_vec(d)?)?;
-            self.due.insert(&due_key(d), b"")?;
-            c.pending += 1;
-        }
-        Ok(())
+        let written = self.store.write(|tx| {
+            for d in deliveries {
+                self.put_pending(tx, d)?;
+            }
+            Ok(())
+        })?;
+        c.pending += n;
+        Ok(written)
     }
 
     /// Deliveries due at or before `now`, earliest first.
     pub fn due(&self, now: u64, limit: usize) -> Result<Vec<TopicDelivery>> {
-        let end = format!("{now:020}\u{1}").into_bytes();
         let mut out = Vec::new();
-        for (k, _) in self.due.range(b"", &end, limit)? {
-            let rk = k.splitn(2, |b| *b == 0).nth(1).unwrap_or_default();
-            match self.pending.get(rk)? {
-                Some(v) => {
-                    let d = decode(&v)?;
-                    if due_key(&d) == k {
-                        out.push(d);
-                    } else {
-                        // An index entry left behind by a reschedule.
-                        self.due.remove(&k)?;
-                    }
-                }
-                None => {
-                    self.due.remove(&k)?;
-                }
+        let mut stale = Vec::new();
+        for (at, record) in self.due.due(now, limit)? {
+            match self.pending.get(&record)? {
+                Some(d) if d.next_attempt_at == at => out.push(d),
+                // An index entry left behind by a reschedule.
+                _ => stale.push((at, record)),
             }
+        }
+        if !stale.is_empty() {
+            self.store
+                .write(|tx| {
+                    for (at, record) in &stale {
+                        self.due.drop_stale(tx, *at, record)?;
+                    }
+                    Ok(())
+                })?
+                .detach();
         }
         Ok(out)
     }
 
-    fn forget_pending(&self, d: &TopicDelivery) -> Result<bool> {
-        self.due.remove(&due_key(d))?;
-        let existed = self.pending.remove(&record_key(d))?.is_some();
+    /// The delivery succeeded (or is dropped): it is no longer pending.
+    pub fn complete(&self, d: &TopicDelivery) -> Result<Pending<()>> {
+        let mut counts = self.counts()?;
+        let mut existed = false;
+        let written = self.store.write(|tx| {
+            existed = self.drop_pending(tx, d)?;
+            Ok(())
+        })?;
         if existed {
-            let mut counts = self.counts()?;
             let c = counts.entry(d.account.clone()).or_default();
             c.pending = c.pending.saturating_sub(1);
         }
-        Ok(existed)
-    }
-
-    /// The delivery succeeded (or is dropped): it is no longer pending.
-    pub fn complete(&self, d: &TopicDelivery) -> Result<()> {
-        self.forget_pending(d)?;
-        Ok(())
+        Ok(written)
     }
 
     /// Moves a pending delivery to a new due time, with its updated bookkeeping.
-    pub fn reschedule(&self, old: &TopicDelivery, updated: &TopicDelivery) -> Result<()> {
-        self.due.remove(&due_key(old))?;
-        self.pending
-            .insert(&record_key(updated), &serde_json::to_vec(updated)?)?;
-        self.due.insert(&due_key(updated), b"")?;
-        Ok(())
+    pub fn reschedule(&self, old: &TopicDelivery, updated: &TopicDelivery) -> Result<Pending<()>> {
+        self.store.write(|tx| {
+            self.due
+                .unschedule(tx, old.next_attempt_at, &record_key(old))?;
+            self.put_pending(tx, updated)
+        })
     }
 
-    /// Gives up on a delivery: it leaves the queue and joins the account's dead letters.
-    pub fn bury(&self, old: &TopicDelivery, dead: &TopicDelivery) -> Result<()> {
-        self.forget_pending(old)?;
-        self.dead
-            .insert(&record_key(dead), &serde_json::to_vec(dead)?)?;
-        let over = {
-            let mut counts = self.counts()?;
-            let c = counts.entry(dead.account.clone()).or_default();
-            c.dead += 1;
-            c.dead.saturating_sub(self.options.max_dead_per_account)
+    /// Gives up on a delivery: it leaves the queue and joins the account's dead letters (the
+    /// oldest beyond the account's bound are dropped in the same unit of work).
+    pub fn bury(&self, old: &TopicDelivery, dead: &TopicDelivery) -> Result<Pending<()>> {
+        let mut counts = self.counts()?;
+        let c = counts.entry(dead.account.clone()).or_default();
+        let over = (c.dead + 1).saturating_sub(self.options.max_dead_per_account);
+        let oldest = if over > 0 {
+            self.dead
+                .keys(&prefix(&[&dead.account]), None, over as usize)?
+        } else {
+            Vec::new()
         };
-        if over > 0 {
-            let oldest = self
-                .dead
-                .scan_prefix(&prefix(&[&dead.account]), None, over as usize)?;
-            let mut dropped = 0;
-            for (k, _) in oldest {
-                if self.dead.remove(&k)?.is_some() {
+        let (mut existed, mut dropped) = (false, 0u64);
+        let written = self.store.write(|tx| {
+            existed = self.drop_pending(tx, old)?;
+            tx.put(&self.dead, &record_key(dead), dead)?;
+            dropped = 0;
+            for k in &oldest {
+                if tx.delete(&self.dead, k)? {
                     dropped += 1;
                 }
             }
-            let mut counts = self.counts()?;
-            let c = counts.entry(dead.account.clone()).or_default();
-            c.dead = c.dead.saturating_sub(dropped);
+            Ok(())
+        })?;
+        if existed {
+            c.pending = c.pending.saturating_sub(1);
         }
-        Ok(())
-    }
-
-    fn page(
-        tree: &dyn Tree,
-        account: &str,
-        cursor: Option<&str>,
-        limit: usize,
-    ) -> Result<(Vec<TopicDelivery>, Option<String>)> {
-        let base = prefix(&[account]);
-        let after = cursor.map(|c| [base.as_slice(), c.as_bytes()].concat());
-        let rows = tree.scan_prefix(&base, after.as_deref(), limit.saturating_add(1))?;
-        let more = rows.len() > limit;
-        let items: Vec<TopicDelivery> = rows
-            .iter()
-            .take(limit)
-            .map(|(_, v)| decode(v))
-            .collect::<Result<_>>()?;
-        let next = if more {
-            items.last().map(|d| d.id.clone())
-        } else {
-            None
-        };
-        Ok((items, next))
+        c.dead = (c.dead + 1).saturating_sub(dropped);
+        Ok(written)
     }
 
     /// The account's waiting deliveries, oldest first, with a cursor for the next page.
@@ -389,7 +392,9 @@ impl TopicQueue {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<TopicDelivery>, Option<String>)> {
-        Self::page(&*self.pending, account, cursor, limit)
+        let page = self.pending.page(&prefix(&[account]), cursor, limit)?;
+        let next = page.next_cursor.clone();
+        Ok((page.values(), next))
     }
 
     /// The account's dead letters, oldest first, with a cursor for the next page.
@@ -399,72 +404,69 @@ impl TopicQueue {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<TopicDelivery>, Option<String>)> {
-        Self::page(&*self.dead, account, cursor, limit)
+        let page = self.dead.page(&prefix(&[account]), cursor, limit)?;
+        let next = page.next_cursor.clone();
+        Ok((page.values(), next))
     }
 
     pub fn get_dead(&self, account: &str, id: &str) -> Result<TopicDelivery> {
         check_id(id)?;
-        match self.dead.get(&key(&[account, id]))? {
-            Some(v) => decode(&v),
-            None => Err(PlazaError::not_found(format!(
-                "dead letter {id:?} of account {account:?}"
-            ))),
-        }
+        self.dead
+            .get(&key(&[account, id]))?
+            .ok_or_else(|| dead_not_found(account, id))
     }
 
-    /// Takes a dead letter off the list (the caller re-queues or drops it). Atomic: of two
-    /// concurrent takers, one gets it and the other `not-found`.
-    pub fn take_dead(&self, account: &str, id: &str) -> Result<TopicDelivery> {
+    /// Takes a dead letter off the list for good. Of two concurrent takers, one gets it and the
+    /// other `not-found`.
+    pub fn take_dead(&self, account: &str, id: &str) -> Result<Pending<TopicDelivery>> {
         check_id(id)?;
-        match self.dead.remove(&key(&[account, id]))? {
-            Some(v) => {
-                let mut counts = self.counts()?;
-                let c = counts.entry(account.to_string()).or_default();
-                c.dead = c.dead.saturating_sub(1);
-                decode(&v)
-            }
-            None => Err(PlazaError::not_found(format!(
-                "dead letter {id:?} of account {account:?}"
-            ))),
-        }
-    }
-
-    /// Re-queues a dead letter taken with [`TopicQueue::take_dead`]: due `now`, attempts reset.
-    pub fn requeue(&self, d: TopicDelivery, now: u64) -> Result<TopicDelivery> {
-        let again = TopicDelivery {
-            attempts: 0,
-            next_attempt_at: now,
-            dead_at: None,
-            replays: d.replays.saturating_add(1),
-            ..d
-        };
-        self.enqueue(&again.account.clone(), std::slice::from_ref(&again))?;
-        Ok(again)
-    }
-
-    /// Puts a taken dead letter back unchanged (a replay that could not be queued).
-    pub fn restore_dead(&self, d: &TopicDelivery) -> Result<()> {
-        self.dead.insert(&record_key(d), &serde_json::to_vec(d)?)?;
         let mut counts = self.counts()?;
-        counts.entry(d.account.clone()).or_default().dead += 1;
-        Ok(())
+        let written = self.store.write(|tx| {
+            tx.take(&self.dead, &key(&[account, id]))?
+                .ok_or_else(|| dead_not_found(account, id))
+        })?;
+        let c = counts.entry(account.to_string()).or_default();
+        c.dead = c.dead.saturating_sub(1);
+        Ok(written)
+    }
+
+    /// Moves a dead letter back to the queue in one unit of work: due `now`, attempts reset.
+    pub fn replay(&self, account: &str, id: &str, now: u64) -> Result<Pending<TopicDelivery>> {
+        check_id(id)?;
+        let mut counts = self.counts()?;
+        let c = counts.entry(account.to_string()).or_default();
+        if c.pending.saturating_add(1) > self.options.max_pending_per_account {
+            return Err(self.quota_exceeded(account, c.pending));
+        }
+        let written = self.store.write(|tx| {
+            let d = tx
+                .take(&self.dead, &key(&[account, id]))?
+                .ok_or_else(|| dead_not_found(account, id))?;
+            let again = TopicDelivery {
+                attempts: 0,
+                next_attempt_at: now,
+                dead_at: None,
+                replays: d.replays.saturating_add(1),
+                ..d
+            };
+            self.put_pending(tx, &again)?;
+            Ok(again)
+        })?;
+        c.dead = c.dead.saturating_sub(1);
+        c.pending += 1;
+        Ok(written)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::testing::done;
     use crate::storage::{Backend, SledBackend};
 
     fn queue(dir: &std::path::Path, options: TopicOptions) -> TopicQueue {
-        let b = SledBackend::open(dir).unwrap();
-        TopicQueue::open(
-            b.tree("p").unwrap(),
-            b.tree("d").unwrap(),
-            b.tree("x").unwrap(),
-            options,
-        )
-        .unwrap()
+        let b: Arc<dyn Backend> = Arc::new(SledBackend::open(dir).unwrap());
+        TopicQueue::open(Store::new(b), options).unwrap()
     }
 
     fn delivery(account: &str, id: &str, at: u64) -> TopicDelivery {
@@ -505,7 +507,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let q = queue(dir.path(), TopicOptions::default());
         let (a, b) = (delivery("x", "d1", 100), delivery("x", "d2", 200));
-        q.enqueue("x", &[a.clone(), b.clone()]).unwrap();
+        done(q.enqueue("x", &[a.clone(), b.clone()])).unwrap();
         assert_eq!(q.pending_count("x"), 2);
         assert_eq!(q.due(150, 10).unwrap(), vec![a.clone()]);
         let later = TopicDelivery {
@@ -514,10 +516,10 @@ mod tests {
             last_attempt_at: Some(150),
             ..a.clone()
         };
-        q.reschedule(&a, &later).unwrap();
+        done(q.reschedule(&a, &later)).unwrap();
         assert_eq!(q.due(300, 10).unwrap(), vec![b.clone()]);
         assert_eq!(q.due(500, 10).unwrap(), vec![b.clone(), later.clone()]);
-        q.complete(&b).unwrap();
+        done(q.complete(&b)).unwrap();
         assert_eq!(q.pending_count("x"), 1);
         assert_eq!(q.list_pending("x", None, 10).unwrap().0, vec![later]);
         assert!(q.list_pending("y", None, 10).unwrap().0.is_empty());
@@ -533,11 +535,10 @@ mod tests {
                 ..Default::default()
             },
         );
-        q.enqueue("x", &[delivery("x", "d1", 1), delivery("x", "d2", 1)])
-            .unwrap();
-        let err = q.enqueue("x", &[delivery("x", "d3", 1)]).unwrap_err();
+        done(q.enqueue("x", &[delivery("x", "d1", 1), delivery("x", "d2", 1)])).unwrap();
+        let err = done(q.enqueue("x", &[delivery("x", "d3", 1)])).unwrap_err();
         assert!(matches!(err, PlazaError::QuotaExceeded { .. }), "{err}");
-        q.enqueue("y", &[delivery("y", "d3", 1)]).unwrap();
+        done(q.enqueue("y", &[delivery("y", "d3", 1)])).unwrap();
     }
 
     #[test]
@@ -553,14 +554,14 @@ mod tests {
         let mut all = Vec::new();
         for i in 1..=3 {
             let d = delivery("x", &format!("d{i}"), i);
-            q.enqueue("x", std::slice::from_ref(&d)).unwrap();
+            done(q.enqueue("x", std::slice::from_ref(&d))).unwrap();
             let dead = TopicDelivery {
                 attempts: 5,
                 dead_at: Some(99),
                 last_error: Some("boom".into()),
                 ..d.clone()
             };
-            q.bury(&d, &dead).unwrap();
+            done(q.bury(&d, &dead)).unwrap();
             all.push(dead);
         }
         // Only the newest two are kept.
@@ -571,12 +572,11 @@ mod tests {
         let (rest, next2) = q.list_dead("x", next.as_deref(), 1).unwrap();
         assert_eq!((rest, next2), (vec![all[2].clone()], None));
 
-        let taken = q.take_dead("x", "d2").unwrap();
+        let again = done(q.replay("x", "d2", 1000)).unwrap();
         assert!(matches!(
-            q.take_dead("x", "d2"),
+            done(q.take_dead("x", "d2")),
             Err(PlazaError::NotFound(_))
         ));
-        let again = q.requeue(taken, 1000).unwrap();
         assert_eq!((again.attempts, again.replays), (0, 1));
         assert_eq!(q.due(1000, 10).unwrap(), vec![again]);
         assert_eq!((q.dead_count("x"), q.pending_count("x")), (1, 1));
@@ -604,8 +604,8 @@ mod tests {
                     ..Default::default()
                 },
             );
-            q.enqueue("x", std::slice::from_ref(&d)).unwrap();
-            q.reschedule(&d, &waiting).unwrap();
+            done(q.enqueue("x", std::slice::from_ref(&d))).unwrap();
+            done(q.reschedule(&d, &waiting)).unwrap();
             assert!(q.due(1000, 10).unwrap().is_empty());
         }
         let q = queue(
