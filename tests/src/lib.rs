@@ -406,6 +406,27 @@ pub fn install_probe_with(
     assert_eq!(inst.status, 201, "install {name}: {inst:?}");
 }
 
+/// How long [`eventually`] keeps polling. Generous on purpose: it only keeps a broken build from
+/// hanging the suite, and a correct build never comes near it, however loaded the machine.
+pub const PATIENCE: Duration = Duration::from_secs(120);
+
+/// Polls `f` until it yields a value and returns that value; panics naming `what` after
+/// [`PATIENCE`]. The one way these tests wait for something the server does on its own time
+/// (a worker, a retry, a scheduled job): they wait for the condition, never for a fixed delay.
+pub fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(value) = f() {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gave up after {PATIENCE:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A fresh temporary data directory.
 pub fn data_dir() -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().expect("tempdir");

@@ -1,6 +1,8 @@
 //! Restart on the same data directory: everything is still there and nothing is recompiled; and an
 //! acknowledged write survives `kill -9`.
 
+use std::sync::Mutex;
+
 use plaza_tests::*;
 use serde_json::json;
 
@@ -52,44 +54,53 @@ fn restart_keeps_accounts_installations_and_data_without_recompiling() {
     );
 }
 
+/// Acknowledged writes to wait for before the kill: enough that the writers are in full swing.
+const WRITES_BEFORE_KILL: usize = 200;
+
+/// Kills the server when dropped, so the writers stop however the waiting ends (a panic included:
+/// the scope below cannot return while they still write).
+struct KillOnDrop<'a>(&'a Server);
+
+impl Drop for KillOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.sigkill();
+    }
+}
+
 #[test]
 fn acknowledged_writes_survive_kill_9_under_load() {
     let (_tmp, dir) = data_dir();
     let mut server = Server::start(&dir, false);
     server.create_account("x", "service", true);
     install_probe(&server, "x", "probe", &["storage"]);
-    // Four writers; every acknowledged write is remembered; then SIGKILL with writes in flight.
-    let acknowledged = std::sync::Mutex::new(Vec::new());
-    let stop = std::sync::atomic::AtomicBool::new(false);
+    // Four writers write until the server is gone; every acknowledged write is remembered. The
+    // kill comes once WRITES_BEFORE_KILL were acknowledged, with the writers still writing.
+    let acknowledged = Mutex::new(Vec::new());
     std::thread::scope(|s| {
+        let kill = KillOnDrop(&server);
         for w in 0..4 {
-            let (server, acknowledged, stop) = (&server, &acknowledged, &stop);
+            let (server, acknowledged) = (&server, &acknowledged);
             s.spawn(move || {
-                let mut i = 0;
-                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                    i += 1;
+                for i in 1.. {
                     let key = format!("w{w}-{i}");
                     match server.try_text("x", "o-1", &key, &format!("set {key} v{i}")) {
                         Ok(a) if a.reply_text() == Some("ok") => {
                             acknowledged.lock().unwrap().push(key)
                         }
+                        // The server is gone (or refused): this writer is done.
                         _ => break,
                     }
                 }
             });
         }
-        std::thread::sleep(std::time::Duration::from_millis(1500));
-        // Killed while the writers are still writing.
-        server.sigkill();
-        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        eventually(&format!("{WRITES_BEFORE_KILL} acknowledged writes"), || {
+            (acknowledged.lock().unwrap().len() >= WRITES_BEFORE_KILL).then_some(())
+        });
+        drop(kill);
     });
     server.kill9();
     let acknowledged = acknowledged.into_inner().unwrap();
-    assert!(
-        acknowledged.len() > 20,
-        "the load ran: {}",
-        acknowledged.len()
-    );
+    assert!(acknowledged.len() >= WRITES_BEFORE_KILL);
 
     let server = Server::start(&dir, false);
     for (n, key) in acknowledged.iter().enumerate() {

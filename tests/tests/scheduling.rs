@@ -1,26 +1,25 @@
 //! Jobs are persisted, fire into the plugin's `on-event`, and survive a restart.
 
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use plaza_tests::*;
 
-fn wait_for(server: &Server, account: &str, key: &str, timeout: Duration) -> Option<String> {
-    let deadline = Instant::now() + timeout;
-    let mut n = 0;
-    while Instant::now() < deadline {
-        n += 1;
+static POLLS: AtomicU64 = AtomicU64::new(0);
+
+/// Polls the probe's storage key `key` until it holds a value, and returns it.
+fn wait_for(server: &Server, account: &str, key: &str) -> String {
+    eventually(&format!("storage key {key:?}"), || {
+        let n = POLLS.fetch_add(1, Ordering::Relaxed);
         let a = server.text(
             account,
             "o-poll",
-            &format!("poll-{key}-{n}-{}", Instant::now().elapsed().as_nanos()),
+            &format!("poll-{n}"),
             &format!("get {key}"),
         );
-        if let Some(t) = a.reply_text().filter(|t| *t != "<none>") {
-            return Some(t.to_string());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    None
+        a.reply_text()
+            .filter(|t| *t != "<none>")
+            .map(str::to_string)
+    })
 }
 
 #[test]
@@ -35,18 +34,8 @@ fn a_one_shot_job_fires_with_its_id() {
         .and_then(|t| t.strip_prefix("job:"))
         .expect("job id")
         .to_string();
-    let fired = wait_for(&server, "x", "last-fired", Duration::from_secs(20));
-    assert_eq!(fired.as_deref(), Some(job.as_str()));
-    assert_eq!(
-        wait_for(
-            &server,
-            "x",
-            &format!("fired:{job}"),
-            Duration::from_secs(5)
-        )
-        .as_deref(),
-        Some("probe")
-    );
+    assert_eq!(wait_for(&server, "x", "last-fired"), job);
+    assert_eq!(wait_for(&server, "x", &format!("fired:{job}")), "probe");
 }
 
 #[test]
@@ -78,6 +67,5 @@ fn a_job_scheduled_before_a_restart_fires_after_it() {
     // Killed hard right after the job was acknowledged.
     server.kill9();
     let server = Server::start(&dir, false);
-    let fired = wait_for(&server, "x", "last-fired", Duration::from_secs(30));
-    assert_eq!(fired.as_deref(), Some(job.as_str()));
+    assert_eq!(wait_for(&server, "x", "last-fired"), job);
 }

@@ -11,10 +11,10 @@ pub mod log_host;
 pub mod state;
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Engine, Store, Trap};
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
 pub use self::bindings::{PluginPreV0_1, PluginV0_1, wit};
 pub use self::cache::{CacheOutcome, sha256_hex};
@@ -175,7 +175,6 @@ impl Runtime {
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         arm_deadline(&mut store, timeout_ms);
-        store.epoch_deadline_trap();
         store
     }
 
@@ -242,10 +241,23 @@ impl WarmInstance {
     }
 }
 
-/// CPU time inside wasm: trap when the epoch passes the deadline (one extra tick so a call never
-/// gets less than its budget).
+/// Time inside wasm, checked at every epoch tick: past the deadline (one extra tick so a call never
+/// gets less than its budget) the call traps; before it, the call yields to the async executor.
+/// The yield is what keeps a plugin spinning on the CPU from holding its worker thread, and the
+/// tasks queued on that thread (tokio's LIFO slot cannot be stolen by other workers), until its
+/// deadline: other accounts' requests would otherwise wait for it.
 fn arm_deadline(store: &mut Store<CallState>, timeout_ms: u64) {
-    store.set_epoch_deadline(timeout_ms.div_ceil(EPOCH_TICK.as_millis() as u64) + 1);
+    let deadline = Instant::now() + Duration::from_millis(timeout_ms) + EPOCH_TICK;
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        if Instant::now() >= deadline {
+            return Ok(UpdateDeadline::Interrupt);
+        }
+        Ok(UpdateDeadline::YieldCustom(
+            1,
+            Box::pin(tokio::task::yield_now()),
+        ))
+    });
 }
 
 fn finish(
