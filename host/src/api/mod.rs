@@ -82,13 +82,15 @@ pub fn router(state: AppState) -> Router {
             auth::admin_only,
         ))
         .route("/accounts/{account}/inbound", post(ingress::inbound))
-        .fallback(error::not_found);
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .nest("/api/v1", admin)
         .route("/p/{account}/{plugin}", any(plugin_routes::handle_root))
         .route("/p/{account}/{plugin}/{*rest}", any(plugin_routes::handle))
         .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .with_state(state)
 }
