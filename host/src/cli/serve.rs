@@ -62,10 +62,10 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let (token, created) =
         auth::load_or_create_admin_token(&args.data_dir, std::env::var("PLAZA_ADMIN_TOKEN").ok())?;
     if created {
-        println!(
+        super::say(&format!(
             "Admin token (printed once; also saved in {}): {token}",
             args.data_dir.join(auth::TOKEN_FILE).display()
-        );
+        ));
     }
     tokio::spawn(platform.clone().run_scheduler());
     tokio::spawn(platform.clone().run_broadcasts());
@@ -85,12 +85,12 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         from_cache = stats.cache_hits.load(std::sync::atomic::Ordering::Relaxed),
         "plaza ready"
     );
-    println!("Plaza listening on http://{addr}");
+    super::say(&format!("Plaza listening on http://{addr}"));
     if args.demo {
-        println!(
+        super::say(&format!(
             "Demo account `{}` is ready: try `plaza send demo o-alice hello`",
             demo::DEMO_ACCOUNT
-        );
+        ));
     }
     let app = api::router(AppState {
         platform: platform.clone(),
