@@ -256,3 +256,30 @@ pub async fn get_follower(
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.platform.followers.get(&account, &openid)?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ungranted_lists_requested_capabilities_the_grant_does_not_allow() {
+        let requested = [
+            Capability::Storage,
+            Capability::FollowersRead,
+            Capability::TopicSubscribe("shop.*".into()),
+            Capability::HttpRoutes,
+        ];
+        let granted = InstallationGrant(
+            [Capability::Storage, Capability::FollowersWrite]
+                .into_iter()
+                .collect(),
+        );
+        // followers.write implies followers.read, so only the other two are missing.
+        assert_eq!(
+            ungranted(&requested, &granted),
+            ["topics.subscribe:shop.*", "http.routes"]
+        );
+        let all = InstallationGrant(requested.iter().cloned().collect());
+        assert!(ungranted(&requested, &all).is_empty());
+    }
+}
