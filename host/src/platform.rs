@@ -22,6 +22,7 @@ use crate::plugins::installations::InstallationStore;
 use crate::plugins::registry::PluginRegistry;
 use crate::runtime::{PoolSize, Runtime};
 use crate::scheduling::{JobStore, MissedJobs};
+use crate::storage::backup::{self, BackupManifest};
 use crate::storage::{Backend, Bytes, KvLimits, PluginKv, SledBackend, Store, Table};
 use crate::templates::TemplateStore;
 use crate::topics::{TopicOptions, TopicQueue};
@@ -97,6 +98,8 @@ pub struct PlatformOptions {
     /// How long an inbound message's de-duplication record is kept (retries after that are
     /// handled again).
     pub dedup_retention_ms: u64,
+    /// Where backups are written (`plaza serve --backup-dir`); default `<data dir>/backups`.
+    pub backup_dir: Option<PathBuf>,
 }
 
 impl PlatformOptions {
@@ -111,6 +114,7 @@ impl PlatformOptions {
             topics: TopicOptions::default(),
             events: EventOptions::default(),
             dedup_retention_ms: crate::channels::DEFAULT_DEDUP_RETENTION_MS,
+            backup_dir: None,
         }
     }
 }
@@ -143,6 +147,8 @@ impl StoredRecordProblem {
 
 pub struct Platform {
     pub data_dir: PathBuf,
+    /// Where backups are written.
+    pub backup_dir: PathBuf,
     pub clock: Arc<dyn Clock>,
     pub ids: Ids,
     /// Every write goes through it (units of work, group commit, backups).
@@ -212,6 +218,10 @@ impl Platform {
         let now = opts.clock.now_ms();
         let platform = Platform {
             data_dir: dir.clone(),
+            backup_dir: opts
+                .backup_dir
+                .clone()
+                .unwrap_or_else(|| dir.join("backups")),
             ids: Ids::new(now),
             accounts: AccountStore::new(store.clone())?,
             followers: FollowerStore::new(store.clone())?,
@@ -328,5 +338,43 @@ impl Platform {
 
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// Takes a consistent backup while everything keeps running, into the backup directory.
+    /// Returns the file and what it holds. One backup runs at a time (a second is a conflict).
+    pub async fn backup(self: &Arc<Self>) -> Result<(PathBuf, BackupManifest)> {
+        private_dir(&self.backup_dir)?;
+        let now = self.clock.now_ms();
+        let out = self.backup_dir.join(backup::file_name(now));
+        let platform = self.clone();
+        let path = out.clone();
+        let manifest = tokio::task::spawn_blocking(move || {
+            backup::write_backup(&platform.store, &platform.data_dir, &path, now)
+        })
+        .await
+        .map_err(|e| PlazaError::internal(format!("backup task failed: {e}")))??;
+        tracing::info!(file = %out.display(), bytes = manifest.bytes.unwrap_or(0), "backup written");
+        Ok((out, manifest))
+    }
+
+    /// Takes a backup every `every` and keeps the newest `keep`. Runs until the process ends.
+    pub async fn run_backups(self: Arc<Self>, every: std::time::Duration, keep: usize) {
+        loop {
+            tokio::time::sleep(every).await;
+            match self.backup().await {
+                Ok(_) => {
+                    let dir = self.backup_dir.clone();
+                    match tokio::task::spawn_blocking(move || backup::prune(&dir, keep)).await {
+                        Ok(Ok(removed)) if !removed.is_empty() => {
+                            tracing::info!(removed = removed.len(), keep, "old backups removed")
+                        }
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => tracing::error!(error = %e, "removing old backups failed"),
+                        Err(e) => tracing::error!(error = %e, "backup retention task failed"),
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "scheduled backup failed"),
+            }
+        }
     }
 }

@@ -20,7 +20,7 @@ const HOUR: u64 = 60 * MINUTE;
 /// More than one delivery batch (1000), so the run resumes from its cursor at least once.
 const FOLLOWERS: usize = 1500;
 
-fn platform(clock: Arc<ManualClock>) -> (tempfile::TempDir, Arc<Platform>) {
+async fn platform(clock: Arc<ManualClock>) -> (tempfile::TempDir, Arc<Platform>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut opts = PlatformOptions::new(dir.path().join("data"));
     opts.clock = clock;
@@ -32,14 +32,20 @@ fn platform(clock: Arc<ManualClock>) -> (tempfile::TempDir, Arc<Platform>) {
         verified: true,
         timezone: Some("Asia/Shanghai".into()),
     };
-    p.accounts.create(new, START).expect("account");
+    p.accounts
+        .create(new, START)
+        .expect("account")
+        .durable()
+        .await
+        .expect("account");
     (dir, p)
 }
 
 fn subscribe(p: &Platform, openid: &str, at: u64) {
     p.followers
         .touch("svc", openid, Touch::Subscribe { scene: None }, at)
-        .expect("subscribe");
+        .expect("subscribe")
+        .detach();
 }
 
 fn openid(i: usize) -> String {
@@ -59,7 +65,7 @@ fn received(p: &Platform, openid: &str) -> Vec<plaza_host::messaging::outbox::Ou
 #[tokio::test]
 async fn a_scheduled_broadcast_starts_at_its_time_and_reaches_everyone_once() {
     let clock = Arc::new(ManualClock::new(START));
-    let (_dir, p) = platform(clock.clone());
+    let (_dir, p) = platform(clock.clone()).await;
     for i in 0..FOLLOWERS {
         subscribe(&p, &openid(i), START);
     }

@@ -35,6 +35,9 @@ async fn platform(clock: Arc<ManualClock>) -> (tempfile::TempDir, Arc<Platform>)
     p.plugins
         .registry
         .register(manifest, &wasm, false, START)
+        .expect("register")
+        .durable()
+        .await
         .expect("register");
     let new = NewAccount {
         id: ACCOUNT.into(),
@@ -43,7 +46,12 @@ async fn platform(clock: Arc<ManualClock>) -> (tempfile::TempDir, Arc<Platform>)
         verified: true,
         timezone: Some(ZONE.into()),
     };
-    p.accounts.create(new, START).expect("account");
+    p.accounts
+        .create(new, START)
+        .expect("account")
+        .durable()
+        .await
+        .expect("account");
     p.install_plugin(
         ACCOUNT,
         InstallRequest {
@@ -77,7 +85,8 @@ fn cron_job(p: &Platform, expr: &str) -> Job {
         attempt: 0,
         created_at: START,
     };
-    p.jobs.add(&job).expect("add job");
+    // Not awaited: the test reads it back through the same store; no one is told it is durable.
+    p.jobs.add(&job).expect("add job").detach();
     job
 }
 
@@ -93,7 +102,7 @@ fn take_fired(p: &Platform, job: &Job) -> Option<Vec<u8>> {
     let key = format!("fired:{}", job.id);
     let fired = p.kv.get(&ns(), &key).expect("kv get");
     if fired.is_some() {
-        p.kv.delete(&ns(), &key).expect("kv delete");
+        p.kv.delete(&ns(), &key).expect("kv delete").detach();
     }
     fired
 }

@@ -64,26 +64,35 @@ impl Error {
         Error::Internal(message.into())
     }
 
-    /// The WIT case name in kebab case, e.g. `"permission-denied"`: stable, for logs and
-    /// machine-readable error bodies.
+    /// A stable machine-readable code in snake case, e.g. `"permission_denied"`: the same codes
+    /// the host uses in its own error bodies (`{"error":{"code","message"}}`) and logs, so a
+    /// plugin's error reads the same wherever it surfaces.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::NotFound(_) => "not-found",
-            Error::PermissionDenied(_) => "permission-denied",
-            Error::QuotaExceeded(_) => "quota-exceeded",
-            Error::OutsideWindow(_) => "outside-window",
+            Error::NotFound(_) => "not_found",
+            Error::PermissionDenied(_) => "permission_denied",
+            Error::QuotaExceeded(_) => "quota_exceeded",
+            Error::OutsideWindow(_) => "outside_window",
             Error::Invalid(_) => "invalid",
-            Error::TooLarge(_) => "too-large",
+            Error::TooLarge(_) => "too_large",
             Error::Conflict(_) => "conflict",
             Error::Unavailable(_) => "unavailable",
             Error::Internal(_) => "internal",
         }
     }
 
+    /// The error as text, `code: message` (e.g. `permission_denied: capability storage is not
+    /// granted`): use `e.display()` in `format!`, logs and replies.
+    ///
+    /// The generated `Display` of this type prints its `Debug` form (`Error::NotFound("…")`) and
+    /// cannot be replaced from here; this is the readable form.
+    pub fn display(&self) -> ErrorDisplay<'_> {
+        ErrorDisplay(self)
+    }
+
     /// The human-readable message carried by the error.
     ///
-    /// Use `format!("{}: {}", e.code(), e.message())` for text: the generated `Display` impl
-    /// prints the `Debug` form (`Error::NotFound("…")`), and it cannot be replaced from here.
+    /// For text with the code, use [`Error::display`].
     pub fn message(&self) -> &str {
         match self {
             Error::QuotaExceeded(q) => &q.message,
@@ -96,6 +105,15 @@ impl Error {
             | Error::Unavailable(m)
             | Error::Internal(m) => m,
         }
+    }
+}
+
+/// [`Error`] shown as `code: message`; see [`Error::display`].
+pub struct ErrorDisplay<'a>(&'a Error);
+
+impl core::fmt::Display for ErrorDisplay<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}: {}", self.0.code(), self.0.message())
     }
 }
 
@@ -282,9 +300,19 @@ mod tests {
     #[test]
     fn error_code_and_message() {
         let e = Error::permission_denied("nope");
-        assert_eq!((e.code(), e.message()), ("permission-denied", "nope"));
+        assert_eq!((e.code(), e.message()), ("permission_denied", "nope"));
+        assert_eq!(e.display().to_string(), "permission_denied: nope");
         let q = Error::quota_exceeded("daily", Some(5));
-        assert_eq!((q.code(), q.message()), ("quota-exceeded", "daily"));
+        assert_eq!((q.code(), q.message()), ("quota_exceeded", "daily"));
+        for (e, code) in [
+            (Error::not_found(""), "not_found"),
+            (Error::outside_window(""), "outside_window"),
+            (Error::too_large(""), "too_large"),
+            (Error::unavailable(""), "unavailable"),
+        ] {
+            assert_eq!(e.code(), code);
+            assert!(!code.contains('-'));
+        }
     }
 
     #[test]

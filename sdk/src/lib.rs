@@ -58,6 +58,7 @@ pub mod messaging;
 pub mod scheduling;
 pub mod storage;
 
+pub use ext::ErrorDisplay;
 pub use plugin::Plugin;
 
 /// `Result` with the platform [`Error`] as its default error type, as every hook and host

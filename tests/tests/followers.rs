@@ -234,14 +234,14 @@ fn tag_registry_and_its_limits_hold_for_operators_and_plugins() {
             .to_string()
     };
     let r = reply("o-2", 1, "tag no-such-tag");
-    assert!(r.starts_with("error:not-found:"), "{r}");
+    assert!(r.starts_with("error:not_found:"), "{r}");
     assert_eq!(reply("o-2", 2, "tag fresh"), "tagged");
     assert!(tags_of(&server, "t", "o-2").contains(&"fresh".to_string()));
     // o-1 carries 20 tags (t000 was deleted, so 19 now: add one back first).
     assert_eq!(tag(&server, "t", "t099", &["o-1"]).status, 200);
     assert_eq!(tags_of(&server, "t", "o-1").len(), 20);
     let r = reply("o-1", 3, "tag fresh");
-    assert!(r.starts_with("error:quota-exceeded:"), "{r}");
+    assert!(r.starts_with("error:quota_exceeded:"), "{r}");
     assert_eq!(reply("o-2", 4, "untag fresh"), "untagged");
     assert!(tags_of(&server, "t", "o-2").is_empty());
 }

@@ -74,13 +74,13 @@ fn calls_outside_the_grant_get_permission_denied() {
     let set = server.text("x", "o-1", "1", "set k v");
     assert!(
         set.reply_text()
-            .is_some_and(|t| t.starts_with("error:permission-denied:")),
+            .is_some_and(|t| t.starts_with("error:permission_denied:")),
         "{set:?}"
     );
     let send = server.text("x", "o-1", "2", "send hi");
     assert!(
         send.reply_text()
-            .is_some_and(|t| t.starts_with("error:permission-denied:")),
+            .is_some_and(|t| t.starts_with("error:permission_denied:")),
         "{send:?}"
     );
     assert_eq!(

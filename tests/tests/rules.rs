@@ -25,7 +25,7 @@ fn customer_service_messages_only_within_48_hours_of_the_last_interaction() {
     // The follower's last word was three days ago: outside the window.
     let old = say("m1", now_secs() - 3 * 86_400, "send are you there?");
     let reply = old.reply_text().unwrap_or_default();
-    assert!(reply.starts_with("error:outside-window:"), "{old:?}");
+    assert!(reply.starts_with("error:outside_window:"), "{old:?}");
     // 47 hours ago is still inside.
     let recent = say("m2", now_secs() - 47 * 3600, "send still here");
     assert!(
@@ -70,13 +70,13 @@ fn template_messages_need_a_verified_service_account_and_valid_fields() {
     let sub = server.text("sub", "o-1", "1", "template order order=42,date=today");
     assert!(
         sub.reply_text()
-            .is_some_and(|t| t.starts_with("error:permission-denied:")),
+            .is_some_and(|t| t.starts_with("error:permission_denied:")),
         "{sub:?}"
     );
     let unv = server.text("unv", "o-1", "1", "template order order=42,date=today");
     assert!(
         unv.reply_text()
-            .is_some_and(|t| t.starts_with("error:permission-denied:")),
+            .is_some_and(|t| t.starts_with("error:permission_denied:")),
         "{unv:?}"
     );
 
@@ -91,7 +91,7 @@ fn template_messages_need_a_verified_service_account_and_valid_fields() {
     assert!(
         unknown
             .reply_text()
-            .is_some_and(|t| t.starts_with("error:not-found:")),
+            .is_some_and(|t| t.starts_with("error:not_found:")),
         "{unknown:?}"
     );
     let ok = server.text("svc", "o-1", "3", "template order order=42,date=today");
@@ -145,7 +145,7 @@ fn a_plugin_broadcast_is_idempotent_by_key_and_counts_against_the_quota() {
     assert!(
         second
             .reply_text()
-            .is_some_and(|t| t.starts_with("error:quota-exceeded:")),
+            .is_some_and(|t| t.starts_with("error:quota_exceeded:")),
         "{second:?}"
     );
     let jobs = server.get("/api/v1/accounts/sub/broadcasts").body;

@@ -47,7 +47,7 @@ fn scheduling_without_the_grant_is_denied() {
     let a = server.text("x", "o-1", "1", "schedule 300");
     assert!(
         a.reply_text()
-            .is_some_and(|t| t.starts_with("error:permission-denied")),
+            .is_some_and(|t| t.starts_with("error:permission_denied")),
         "{a:?}"
     );
 }

@@ -122,9 +122,9 @@ fn publishing_needs_the_granted_topic() {
     let server = start(&dir, &[]);
     setup(&server);
     let r = cmd(&server, "@pub publish shop.order.refunded x");
-    assert!(r.starts_with("error:permission-denied:"), "{r}");
+    assert!(r.starts_with("error:permission_denied:"), "{r}");
     let r = cmd(&server, "@sub publish shop.order.paid x");
-    assert!(r.starts_with("error:permission-denied:"), "{r}");
+    assert!(r.starts_with("error:permission_denied:"), "{r}");
 }
 
 #[test]

@@ -62,13 +62,15 @@ pub struct FollowerStore {
     pub(super) tags: TagRegistry,
 }
 
+/// An openid is opaque, but it names a follower in keys, URLs, logs and operator screens: 1-128
+/// bytes, no '/', and no control or bidi characters (see `accounts::is_forbidden_char`).
 pub fn validate_openid(openid: &str) -> Result<()> {
-    if openid.is_empty() || openid.len() > 128 || openid.contains(['\0', '/']) {
+    if openid.is_empty() || openid.len() > 128 || openid.contains('/') {
         return Err(PlazaError::invalid(format!(
-            "openid {openid:?} must be 1-128 bytes without '/' or NUL"
+            "openid {openid:?} must be 1-128 bytes without '/' or control characters"
         )));
     }
-    Ok(())
+    super::refuse_control_chars("openid", openid, &[])
 }
 
 fn not_found(account: &str, openid: &str) -> PlazaError {

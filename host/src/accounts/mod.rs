@@ -124,6 +124,31 @@ pub fn validate_id(what: &str, id: &str) -> Result<()> {
     }
 }
 
+/// Whether `c` can rewrite how text around it is shown: a C0 or C1 control (newline, CR, ESC,
+/// NUL, …), DEL, a line or paragraph separator, or a Unicode bidi override, embedding or isolate
+/// (which reorder what a reader sees, e.g. to disguise one openid or name as another). Such
+/// characters forge log lines and terminal output, and have no place in names.
+pub fn is_forbidden_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Refuses `value` when it holds a character for which [`is_forbidden_char`] is true, other
+/// than those in `allowed` (e.g. newline and tab in a template's content). Names the first one
+/// by code point and position, since the character itself would not print usefully.
+pub fn refuse_control_chars(what: &str, value: &str, allowed: &[char]) -> Result<()> {
+    match value
+        .char_indices()
+        .find(|&(_, c)| is_forbidden_char(c) && !allowed.contains(&c))
+    {
+        None => Ok(()),
+        Some((at, c)) => Err(PlazaError::invalid(format!(
+            "{what} contains the control or bidi character U+{:04X} at byte {at}; such characters are not allowed",
+            c as u32
+        ))),
+    }
+}
+
 pub fn random_token(bytes: usize) -> Result<String> {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).map_err(|e| PlazaError::internal(format!("no randomness: {e}")))?;
@@ -168,6 +193,7 @@ impl AccountStore {
         if name.trim().is_empty() || name.len() > 128 {
             return Err(PlazaError::invalid("account name must be 1-128 bytes"));
         }
+        refuse_control_chars("account name", &name, &[])?;
         let (ingress_key, digest) = new_ingress_key()?;
         let account = Account {
             id: new.id,
@@ -247,5 +273,38 @@ impl AccountStore {
     /// Like [`AccountStore::list`], setting aside records that no longer decode.
     pub fn list_lenient(&self) -> Result<(Vec<Account>, Undecodable)> {
         self.table.values_lenient(b"")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_and_bidi_overrides_are_refused_and_ordinary_text_is_not() {
+        for ok in ["Corner Café", "街角咖啡", "a-b_c.d", "emoji 🙂", "tab-free"] {
+            assert!(refuse_control_chars("name", ok, &[]).is_ok(), "{ok:?}");
+        }
+        for bad in [
+            "a\nb",
+            "a\rb",
+            "a\u{1b}[31mb",
+            "a\0b",
+            "a\u{7f}b",
+            "a\u{85}b",
+            "a\u{9b}b",
+            "a\u{202e}b",
+            "a\u{202a}b",
+            "a\u{2066}b",
+            "a\u{2069}b",
+            "a\u{2028}b",
+            "a\tb",
+        ] {
+            let err = refuse_control_chars("name", bad, &[]).unwrap_err();
+            assert_eq!(err.code(), "invalid", "{bad:?}");
+            assert!(err.message().contains("at byte 1"), "{err}");
+        }
+        assert!(refuse_control_chars("content", "line\n\tindented", &['\n', '\t']).is_ok());
+        assert!(refuse_control_chars("content", "line\r\n", &['\n', '\t']).is_err());
     }
 }

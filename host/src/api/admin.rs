@@ -1,16 +1,18 @@
 //! Admin REST handlers: accounts, plugins, installations, followers.
 
 use axum::Json;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
-use super::error::{ApiJson, ApiResult};
+use super::error::{ApiJson, ApiMultipart, ApiPath, ApiQuery, ApiResult, multipart_error};
 use crate::accounts::{AccountInfo, NewAccount};
 use crate::error::PlazaError;
+use crate::plugins::grants::{Capability, InstallationGrant};
+use crate::plugins::manifest::MAX_MANIFEST_BYTES;
 use crate::plugins::registry::PluginInfo;
 use crate::plugins::{InstallRequest, InstallationUpdate};
 use crate::runtime;
@@ -31,7 +33,7 @@ pub async fn system(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
 /// it no longer decodes.
 pub async fn remove_problem(
     State(s): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> ApiResult<impl IntoResponse> {
     let removed = s.platform.remove_problem_record(&id).await?;
     Ok(Json(json!({ "removed": removed })))
@@ -64,7 +66,7 @@ pub async fn create_account(
 
 pub async fn get_account(
     State(s): State<AppState>,
-    Path(account): Path<String>,
+    ApiPath(account): ApiPath<String>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(AccountInfo::from(&s.platform.accounts.get(&account)?)))
 }
@@ -73,7 +75,7 @@ pub async fn get_account(
 /// answer, this once (the old one stops working at once).
 pub async fn rotate_ingress_key(
     State(s): State<AppState>,
-    Path(account): Path<String>,
+    ApiPath(account): ApiPath<String>,
 ) -> ApiResult<impl IntoResponse> {
     let key = s
         .platform
@@ -98,7 +100,7 @@ pub async fn list_plugins(State(s): State<AppState>) -> ApiResult<impl IntoRespo
 
 pub async fn plugin_versions(
     State(s): State<AppState>,
-    Path(name): Path<String>,
+    ApiPath(name): ApiPath<String>,
 ) -> ApiResult<impl IntoResponse> {
     let versions: Vec<PluginInfo> = s
         .platform
@@ -115,18 +117,31 @@ pub async fn plugin_versions(
 }
 
 /// `multipart/form-data` with a `manifest` part (plugin.toml text) and a `wasm` part (component).
+/// A body past the route's limit is 413 `too_large`, as is a manifest part past its own bound
+/// (refused as soon as it is crossed, not after buffering the rest).
 pub async fn upload_plugin(
     State(s): State<AppState>,
-    mut form: Multipart,
+    ApiMultipart(mut form): ApiMultipart,
 ) -> ApiResult<impl IntoResponse> {
-    let bad = |e: axum::extract::multipart::MultipartError| {
-        PlazaError::invalid(format!("upload: {}", e.body_text()))
-    };
     let (mut manifest, mut wasm) = (None, None);
-    while let Some(field) = form.next_field().await.map_err(bad)? {
+    while let Some(mut field) = form.next_field().await.map_err(multipart_error)? {
         match field.name() {
-            Some("manifest") => manifest = Some(field.text().await.map_err(bad)?),
-            Some("wasm") => wasm = Some(field.bytes().await.map_err(bad)?),
+            Some("manifest") => {
+                let mut text = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+                    if text.len() + chunk.len() > MAX_MANIFEST_BYTES {
+                        return Err(PlazaError::TooLarge(format!(
+                            "upload: the manifest part exceeds {MAX_MANIFEST_BYTES} bytes"
+                        ))
+                        .into());
+                    }
+                    text.extend_from_slice(&chunk);
+                }
+                manifest = Some(String::from_utf8(text).map_err(|_| {
+                    PlazaError::invalid("upload: the manifest part is not UTF-8 text")
+                })?);
+            }
+            Some("wasm") => wasm = Some(field.bytes().await.map_err(multipart_error)?),
             other => {
                 return Err(PlazaError::invalid(format!(
                     "upload: unexpected part {other:?}; send `manifest` and `wasm`"
@@ -157,7 +172,7 @@ pub async fn upload_plugin(
 
 pub async fn list_installations(
     State(s): State<AppState>,
-    Path(account): Path<String>,
+    ApiPath(account): ApiPath<String>,
 ) -> ApiResult<impl IntoResponse> {
     s.platform.accounts.get(&account)?;
     Ok(Json(
@@ -167,16 +182,32 @@ pub async fn list_installations(
 
 pub async fn install(
     State(s): State<AppState>,
-    Path(account): Path<String>,
+    ApiPath(account): ApiPath<String>,
     ApiJson(req): ApiJson<InstallRequest>,
 ) -> ApiResult<impl IntoResponse> {
     let inst = s.platform.install_plugin(&account, req).await?;
-    Ok((StatusCode::CREATED, Json(inst)))
+    let ungranted = match s.platform.plugins.registry.get(&inst.plugin, &inst.version) {
+        Some(plugin) => ungranted(&plugin.manifest.capabilities, &inst.grants),
+        None => Vec::new(),
+    };
+    let mut body = serde_json::to_value(&inst).map_err(PlazaError::internal)?;
+    body["ungranted"] = json!(ungranted);
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// What the manifest requests that the installation was not granted: the calls that will fail
+/// with `permission_denied` until an operator grants them.
+fn ungranted(requested: &[Capability], granted: &InstallationGrant) -> Vec<String> {
+    requested
+        .iter()
+        .filter(|c| !granted.allows(c))
+        .map(ToString::to_string)
+        .collect()
 }
 
 pub async fn get_installation(
     State(s): State<AppState>,
-    Path((account, plugin)): Path<(String, String)>,
+    ApiPath((account, plugin)): ApiPath<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(
         s.platform.plugins.installations.get(&account, &plugin)?,
@@ -185,7 +216,7 @@ pub async fn get_installation(
 
 pub async fn update_installation(
     State(s): State<AppState>,
-    Path((account, plugin)): Path<(String, String)>,
+    ApiPath((account, plugin)): ApiPath<(String, String)>,
     ApiJson(upd): ApiJson<InstallationUpdate>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(
@@ -203,8 +234,8 @@ pub struct UninstallQuery {
 
 pub async fn uninstall(
     State(s): State<AppState>,
-    Path((account, plugin)): Path<(String, String)>,
-    Query(q): Query<UninstallQuery>,
+    ApiPath((account, plugin)): ApiPath<(String, String)>,
+    ApiQuery(q): ApiQuery<UninstallQuery>,
 ) -> ApiResult<impl IntoResponse> {
     s.platform
         .uninstall_plugin(&account, &plugin, q.purge)
@@ -214,7 +245,7 @@ pub async fn uninstall(
 
 pub async fn installation_errors(
     State(s): State<AppState>,
-    Path((account, plugin)): Path<(String, String)>,
+    ApiPath((account, plugin)): ApiPath<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
     s.platform.plugins.installations.get(&account, &plugin)?;
     Ok(Json(
@@ -233,8 +264,8 @@ pub struct PageQuery {
 /// `GET /accounts/{a}/followers?segment=…&cursor=…&limit=…`, in openid order.
 pub async fn list_followers(
     State(s): State<AppState>,
-    Path(account): Path<String>,
-    Query(q): Query<PageQuery>,
+    ApiPath(account): ApiPath<String>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<impl IntoResponse> {
     let acc = s.platform.accounts.get(&account)?;
     let segment = q
@@ -260,7 +291,34 @@ pub async fn list_followers(
 
 pub async fn get_follower(
     State(s): State<AppState>,
-    Path((account, openid)): Path<(String, String)>,
+    ApiPath((account, openid)): ApiPath<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(s.platform.followers.get(&account, &openid)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ungranted_lists_requested_capabilities_the_grant_does_not_allow() {
+        let requested = [
+            Capability::Storage,
+            Capability::FollowersRead,
+            Capability::TopicSubscribe("shop.*".into()),
+            Capability::HttpRoutes,
+        ];
+        let granted = InstallationGrant(
+            [Capability::Storage, Capability::FollowersWrite]
+                .into_iter()
+                .collect(),
+        );
+        // followers.write implies followers.read, so only the other two are missing.
+        assert_eq!(
+            ungranted(&requested, &granted),
+            ["topics.subscribe:shop.*", "http.routes"]
+        );
+        let all = InstallationGrant(requested.iter().cloned().collect());
+        assert!(ungranted(&requested, &all).is_empty());
+    }
 }

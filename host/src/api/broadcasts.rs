@@ -1,6 +1,6 @@
 //! Broadcast and review-queue handlers.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::error::{ApiJson, ApiResult};
+use super::error::{ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::messaging::broadcast::{BroadcastJob, NewBroadcast, RecipientStatus};
 
 /// Routes under `/api/v1`.
@@ -34,7 +34,7 @@ fn view(job: &BroadcastJob) -> Value {
 /// original job.
 async fn create(
     State(s): State<AppState>,
-    Path(account): Path<String>,
+    ApiPath(account): ApiPath<String>,
     ApiJson(req): ApiJson<NewBroadcast>,
 ) -> ApiResult<impl IntoResponse> {
     let key = req.idempotency_key.clone();
@@ -55,8 +55,8 @@ struct ListQuery {
 
 async fn list(
     State(s): State<AppState>,
-    Path(account): Path<String>,
-    Query(q): Query<ListQuery>,
+    ApiPath(account): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<impl IntoResponse> {
     s.platform.accounts.get(&account)?;
     let jobs = s
@@ -70,7 +70,7 @@ async fn list(
 
 async fn status(
     State(s): State<AppState>,
-    Path((account, id)): Path<(String, String)>,
+    ApiPath((account, id)): ApiPath<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
     Ok(Json(view(&s.platform.broadcasts.get(&account, &id)?)))
 }
@@ -85,8 +85,8 @@ struct RecipientQuery {
 /// `GET /accounts/{a}/broadcasts/{id}/recipients?status=&after=&limit=`: per-recipient status.
 async fn recipients(
     State(s): State<AppState>,
-    Path((account, id)): Path<(String, String)>,
-    Query(q): Query<RecipientQuery>,
+    ApiPath((account, id)): ApiPath<(String, String)>,
+    ApiQuery(q): ApiQuery<RecipientQuery>,
 ) -> ApiResult<impl IntoResponse> {
     let limit = q.limit.unwrap_or(100).clamp(1, 1000);
     let page =
@@ -111,8 +111,8 @@ struct ReviewQuery {
 /// `GET /accounts/{a}/reviews`: outbound messages the review chain blocked, oldest first.
 async fn reviews(
     State(s): State<AppState>,
-    Path(account): Path<String>,
-    Query(q): Query<ReviewQuery>,
+    ApiPath(account): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ReviewQuery>,
 ) -> ApiResult<impl IntoResponse> {
     s.platform.accounts.get(&account)?;
     let blocked = s.platform.reviews.list(

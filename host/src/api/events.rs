@@ -1,7 +1,6 @@
 //! Admin routes of the event log: filtered listing, daily aggregates, retention.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -9,8 +8,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
-use super::error::{ApiJson, ApiResult};
-use super::topics::{page_limit, query};
+use super::error::{ApiJson, ApiPath, ApiQuery, ApiResult};
+use super::topics::page_limit;
 use crate::error::{PlazaError, Result};
 use crate::events::EventKind;
 use crate::events::query::{EventFilter, local_date, parse_day, parse_time, parse_timezone};
@@ -58,10 +57,9 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 /// timezone (a date as `to` includes that whole day).
 pub async fn list(
     State(s): State<AppState>,
-    Path(account): Path<String>,
-    q: std::result::Result<Query<ListQuery>, QueryRejection>,
+    ApiPath(account): ApiPath<String>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    let q = query(q)?;
     let acc = s.platform.accounts.get(&account)?;
     let tz = parse_timezone(&acc.timezone)?;
     let filter = EventFilter {
@@ -100,10 +98,9 @@ pub struct DailyQuery {
 /// `from..=to` in the account's timezone (default: the last 7 days up to today).
 pub async fn daily(
     State(s): State<AppState>,
-    Path(account): Path<String>,
-    q: std::result::Result<Query<DailyQuery>, QueryRejection>,
+    ApiPath(account): ApiPath<String>,
+    ApiQuery(q): ApiQuery<DailyQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    let q = query(q)?;
     let acc = s.platform.accounts.get(&account)?;
     let tz = parse_timezone(&acc.timezone)?;
     let today = local_date(tz, s.platform.clock.now_ms());
@@ -130,7 +127,7 @@ pub async fn daily(
 
 pub async fn get_retention(
     State(s): State<AppState>,
-    Path(account): Path<String>,
+    ApiPath(account): ApiPath<String>,
 ) -> ApiResult<impl IntoResponse> {
     s.platform.accounts.get(&account)?;
     Ok(Json(s.platform.events.retention(&account)?))
@@ -146,7 +143,7 @@ pub struct RetentionBody {
 /// `PUT …/events/retention` with `{"days": N}` or `{"days": null}`.
 pub async fn set_retention(
     State(s): State<AppState>,
-    Path(account): Path<String>,
+    ApiPath(account): ApiPath<String>,
     ApiJson(body): ApiJson<RetentionBody>,
 ) -> ApiResult<impl IntoResponse> {
     s.platform.accounts.get(&account)?;

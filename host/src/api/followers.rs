@@ -1,6 +1,6 @@
 //! Follower profiles, tags and dashboard distributions (the listing itself is `admin::list_followers`).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, patch, post};
@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
-use super::error::{ApiJson, ApiResult};
+use super::error::{ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::accounts::followers::ProfileUpdate;
 use crate::accounts::segments::Segment;
 
@@ -37,7 +37,7 @@ pub fn routes() -> Router<AppState> {
 /// and `attributes` (`{"level": "gold", "old": null}`; null removes).
 async fn update_follower(
     State(s): State<AppState>,
-    Path((account, openid)): Path<(String, String)>,
+    ApiPath((account, openid)): ApiPath<(String, String)>,
     ApiJson(update): ApiJson<ProfileUpdate>,
 ) -> ApiResult<impl IntoResponse> {
     s.platform.accounts.get(&account)?;
@@ -59,8 +59,8 @@ struct StatsQuery {
 /// language and hour of last interaction (in the account's timezone).
 async fn stats(
     State(s): State<AppState>,
-    Path(account): Path<String>,
-    Query(q): Query<StatsQuery>,
+    ApiPath(account): ApiPath<String>,
+    ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> ApiResult<impl IntoResponse> {
     let acc = s.platform.accounts.get(&account)?;
     let segment = q
@@ -83,7 +83,7 @@ async fn stats(
 
 async fn list_tags(
     State(s): State<AppState>,
-    Path(account): Path<String>,
+    ApiPath(account): ApiPath<String>,
 ) -> ApiResult<impl IntoResponse> {
     s.platform.accounts.get(&account)?;
     let platform = s.platform.clone();
@@ -101,7 +101,7 @@ struct TagName {
 
 async fn create_tag(
     State(s): State<AppState>,
-    Path(account): Path<String>,
+    ApiPath(account): ApiPath<String>,
     ApiJson(body): ApiJson<TagName>,
 ) -> ApiResult<impl IntoResponse> {
     s.platform.accounts.get(&account)?;
@@ -117,7 +117,7 @@ async fn create_tag(
 /// `PATCH /accounts/{a}/tags/{tag}` `{"name": "new name"}`: renames it everywhere.
 async fn rename_tag(
     State(s): State<AppState>,
-    Path((account, tag)): Path<(String, String)>,
+    ApiPath((account, tag)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<TagName>,
 ) -> ApiResult<impl IntoResponse> {
     s.platform.accounts.get(&account)?;
@@ -132,7 +132,7 @@ async fn rename_tag(
 /// `DELETE /accounts/{a}/tags/{tag}`: untags everyone, then deletes the tag.
 async fn delete_tag(
     State(s): State<AppState>,
-    Path((account, tag)): Path<(String, String)>,
+    ApiPath((account, tag)): ApiPath<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
     s.platform.accounts.get(&account)?;
     let untagged = s.platform.followers.delete_tag(&account, &tag).await?;
@@ -148,7 +148,7 @@ struct Openids {
 /// `POST /accounts/{a}/tags/{tag}/tag` `{"openids": [...]}` (at most 50).
 async fn tag_followers(
     State(s): State<AppState>,
-    Path((account, tag)): Path<(String, String)>,
+    ApiPath((account, tag)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<Openids>,
 ) -> ApiResult<impl IntoResponse> {
     s.platform.accounts.get(&account)?;
@@ -164,7 +164,7 @@ async fn tag_followers(
 /// `POST /accounts/{a}/tags/{tag}/untag` `{"openids": [...]}` (at most 50).
 async fn untag_followers(
     State(s): State<AppState>,
-    Path((account, tag)): Path<(String, String)>,
+    ApiPath((account, tag)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<Openids>,
 ) -> ApiResult<impl IntoResponse> {
     s.platform.accounts.get(&account)?;

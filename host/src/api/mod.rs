@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod backups;
 pub mod broadcasts;
 pub mod error;
 pub mod events;
@@ -75,6 +76,7 @@ pub fn router(state: AppState) -> Router {
             "/accounts/{account}/followers/{openid}/messages",
             get(ingress::follower_messages),
         )
+        .merge(backups::routes())
         .merge(broadcasts::routes())
         .merge(followers::routes())
         .merge(templates::routes())
@@ -87,13 +89,15 @@ pub fn router(state: AppState) -> Router {
             auth::admin_only,
         ))
         .route("/accounts/{account}/inbound", post(ingress::inbound))
-        .fallback(error::not_found);
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .nest("/api/v1", admin)
         .route("/p/{account}/{plugin}", any(plugin_routes::handle_root))
         .route("/p/{account}/{plugin}/{*rest}", any(plugin_routes::handle))
         .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .with_state(state)
 }

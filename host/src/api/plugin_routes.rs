@@ -3,18 +3,30 @@
 //! Public by default: the plugin authenticates what it must. The host tells it whether the caller
 //! presented the admin token (`operator` in the call context), caps the body size, and maps plugin
 //! failures to 502/504 without exposing anything about the host.
+//!
+//! Credentials meant for the host (the admin token, an account's ingress key, cookies, proxy
+//! credentials) never reach the plugin: a plugin learns whether its caller is an operator from
+//! `operator`, not by reading the token, so one plugin cannot collect secrets that open others.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::auth::is_admin;
-use super::error::{ApiError, ApiResult};
+use super::error::{ApiBytes, ApiError, ApiPath, ApiResult};
 use crate::error::PlazaError;
 use crate::plugins::grants::Capability;
 use crate::runtime::{CallFailure, Invocation, Outcome, wit};
+
+/// Request headers that carry credentials: stripped before the request reaches `on-http`.
+const CREDENTIALS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "x-plaza-ingress-key",
+];
 
 /// Headers a plugin response may not set: hop-by-hop and framing are the host's business.
 const RESERVED: &[&str] = &[
@@ -29,11 +41,11 @@ const RESERVED: &[&str] = &[
 
 pub async fn handle_root(
     state: State<AppState>,
-    Path((account, plugin)): Path<(String, String)>,
+    ApiPath((account, plugin)): ApiPath<(String, String)>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<Response> {
     serve(
         state,
@@ -50,11 +62,11 @@ pub async fn handle_root(
 
 pub async fn handle(
     state: State<AppState>,
-    Path((account, plugin, rest)): Path<(String, String, String)>,
+    ApiPath((account, plugin, rest)): ApiPath<(String, String, String)>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<Response> {
     serve(state, account, plugin, rest, method, uri, headers, body).await
 }
@@ -90,7 +102,7 @@ async fn serve(
         query: uri.query().unwrap_or_default().to_string(),
         headers: headers
             .iter()
-            .filter(|(name, _)| *name != axum::http::header::AUTHORIZATION)
+            .filter(|(name, _)| !CREDENTIALS.contains(&name.as_str()))
             .map(|(n, v)| wit::Header {
                 name: n.to_string(),
                 value: String::from_utf8_lossy(v.as_bytes()).into_owned(),
@@ -134,6 +146,11 @@ fn failure_response(f: &CallFailure) -> Response {
         CallFailure::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         _ => StatusCode::BAD_GATEWAY,
     };
-    let body = serde_json::json!({ "error": { "code": format!("plugin_{}", f.kind()), "message": f.to_string() } });
+    // `plugin_timeout`, `plugin_trap`, …; a plugin's own error is `plugin_error`, not doubled.
+    let code = match f {
+        CallFailure::Plugin(_) => "plugin_error".to_string(),
+        other => format!("plugin_{}", other.kind()),
+    };
+    let body = serde_json::json!({ "error": { "code": code, "message": f.to_string() } });
     (status, axum::Json(body)).into_response()
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::AppState;
-use super::error::{ApiJson, ApiResult};
+use super::error::{ApiJson, ApiPath, ApiResult};
 use crate::templates::{NewTemplate, TemplateUpdate};
 
 /// Routes under `/api/v1`.
@@ -27,7 +27,7 @@ pub fn routes() -> Router<AppState> {
 
 async fn list(
     State(s): State<AppState>,
-    Path(account): Path<String>,
+    ApiPath(account): ApiPath<String>,
 ) -> ApiResult<impl IntoResponse> {
     s.platform.accounts.get(&account)?;
     let templates = s.platform.templates.list(&account)?;
@@ -41,7 +41,7 @@ async fn list(
 
 async fn create(
     State(s): State<AppState>,
-    Path(account): Path<String>,
+    ApiPath(account): ApiPath<String>,
     ApiJson(new): ApiJson<NewTemplate>,
 ) -> ApiResult<impl IntoResponse> {
     s.platform.accounts.get(&account)?;
@@ -56,7 +56,7 @@ async fn create(
 
 async fn show(
     State(s): State<AppState>,
-    Path((account, id)): Path<(String, String)>,
+    ApiPath((account, id)): ApiPath<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
     s.platform.accounts.get(&account)?;
     Ok(Json(s.platform.templates.get(&account, &id)?))
@@ -64,7 +64,7 @@ async fn show(
 
 async fn update(
     State(s): State<AppState>,
-    Path((account, id)): Path<(String, String)>,
+    ApiPath((account, id)): ApiPath<(String, String)>,
     ApiJson(upd): ApiJson<TemplateUpdate>,
 ) -> ApiResult<impl IntoResponse> {
     s.platform.accounts.get(&account)?;
@@ -79,7 +79,7 @@ async fn update(
 
 async fn remove(
     State(s): State<AppState>,
-    Path((account, id)): Path<(String, String)>,
+    ApiPath((account, id)): ApiPath<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
     s.platform.accounts.get(&account)?;
     s.platform
@@ -102,7 +102,7 @@ struct Preview {
 /// right to send template messages is not checked here).
 async fn preview(
     State(s): State<AppState>,
-    Path((account, id)): Path<(String, String)>,
+    ApiPath((account, id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<Preview>,
 ) -> ApiResult<impl IntoResponse> {
     s.platform.accounts.get(&account)?;

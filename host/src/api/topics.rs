@@ -1,7 +1,6 @@
 //! Admin routes of topic delivery: what is waiting, the dead-letter list, replay and discard.
 
-use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -9,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::error::ApiResult;
+use super::error::{ApiPath, ApiQuery, ApiResult};
 use crate::error::{PlazaError, Result};
 use crate::topics::TopicDelivery;
 
@@ -46,11 +45,6 @@ pub fn page_limit(limit: Option<&str>) -> Result<usize> {
     }
 }
 
-pub fn query<T>(q: std::result::Result<Query<T>, QueryRejection>) -> Result<T> {
-    q.map(|Query(q)| q)
-        .map_err(|e| PlazaError::invalid(format!("query: {}", e.body_text())))
-}
-
 /// A delivery as JSON: the payload base64-encoded, and as text when it is UTF-8.
 fn view(d: &TopicDelivery) -> Result<Value> {
     let mut v = serde_json::to_value(d)?;
@@ -67,10 +61,9 @@ fn views(ds: &[TopicDelivery]) -> Result<Vec<Value>> {
 /// `GET /api/v1/accounts/{account}/topic-deliveries`: deliveries waiting (with attempts so far).
 pub async fn list_pending(
     State(s): State<AppState>,
-    Path(account): Path<String>,
-    q: std::result::Result<Query<PageQuery>, QueryRejection>,
+    ApiPath(account): ApiPath<String>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    let q = query(q)?;
     s.platform.accounts.get(&account)?;
     let (items, next) = s.platform.topics.list_pending(
         &account,
@@ -87,10 +80,9 @@ pub async fn list_pending(
 /// `GET /api/v1/accounts/{account}/dead-letters`: deliveries given up on, oldest first.
 pub async fn list_dead(
     State(s): State<AppState>,
-    Path(account): Path<String>,
-    q: std::result::Result<Query<PageQuery>, QueryRejection>,
+    ApiPath(account): ApiPath<String>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    let q = query(q)?;
     s.platform.accounts.get(&account)?;
     let (items, next) = s.platform.topics.list_dead(
         &account,
@@ -106,7 +98,7 @@ pub async fn list_dead(
 
 pub async fn get_dead(
     State(s): State<AppState>,
-    Path((account, id)): Path<(String, String)>,
+    ApiPath((account, id)): ApiPath<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
     s.platform.accounts.get(&account)?;
     Ok(Json(view(&s.platform.topics.get_dead(&account, &id)?)?))
@@ -115,7 +107,7 @@ pub async fn get_dead(
 /// `POST …/dead-letters/{id}/replay`: re-queued with its attempt count reset.
 pub async fn replay_one(
     State(s): State<AppState>,
-    Path((account, id)): Path<(String, String)>,
+    ApiPath((account, id)): ApiPath<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
     let d = s.platform.replay_dead_letter(&account, &id).await?;
     Ok(Json(json!({ "replayed": view(&d)? })))
@@ -124,7 +116,7 @@ pub async fn replay_one(
 /// `POST …/dead-letters/replay`: every dead letter whose subscriber is still installed.
 pub async fn replay_all(
     State(s): State<AppState>,
-    Path(account): Path<String>,
+    ApiPath(account): ApiPath<String>,
 ) -> ApiResult<impl IntoResponse> {
     let report = s.platform.replay_all_dead_letters(&account).await?;
     Ok(Json(json!({
@@ -136,7 +128,7 @@ pub async fn replay_all(
 /// `DELETE …/dead-letters/{id}`: dropped for good.
 pub async fn discard(
     State(s): State<AppState>,
-    Path((account, id)): Path<(String, String)>,
+    ApiPath((account, id)): ApiPath<(String, String)>,
 ) -> ApiResult<impl IntoResponse> {
     let d = s.platform.discard_dead_letter(&account, &id).await?;
     Ok(Json(json!({ "discarded": view(&d)? })))

@@ -39,9 +39,46 @@ fn need<T>(v: Option<T>, field: &str, msg_type: &str) -> Result<T> {
 /// Text a follower can send in one message (the platform's own limit).
 const MAX_TEXT: usize = 2048 * 4;
 
+// Longest value of each bounded text field, in bytes. These are stored (a subscribe scene lands
+// in the follower record) and passed to every plugin, so each gets a bound of its own rather than
+// only the 1 MB body limit: keys and scene values are short in WeChat too, URLs get the common
+// 2 KiB, titles and labels a line, descriptions a paragraph.
+pub const MAX_EVENT_KEY: usize = 256;
+pub const MAX_MEDIA_ID: usize = 256;
+pub const MAX_URL: usize = 2048;
+pub const MAX_TITLE: usize = 256;
+pub const MAX_LABEL: usize = 256;
+pub const MAX_DESCRIPTION: usize = 1024;
+
 impl InboundJson {
+    /// Each bounded field: its name, its value, its bound.
+    fn bounded_fields(&self) -> [(&'static str, Option<&str>, usize); 6] {
+        [
+            ("event_key", self.event_key.as_deref(), MAX_EVENT_KEY),
+            ("media_id", self.media_id.as_deref(), MAX_MEDIA_ID),
+            ("url", self.url.as_deref(), MAX_URL),
+            ("title", self.title.as_deref(), MAX_TITLE),
+            ("label", self.label.as_deref(), MAX_LABEL),
+            ("description", self.description.as_deref(), MAX_DESCRIPTION),
+        ]
+    }
+
+    /// `too_large`, naming the field, when one of the bounded fields is longer than its bound.
+    fn check_field_sizes(&self) -> Result<()> {
+        for (field, value, limit) in self.bounded_fields() {
+            if let Some(v) = value.filter(|v| v.len() > limit) {
+                return Err(PlazaError::TooLarge(format!(
+                    "`{field}` is {} bytes; the limit is {limit}",
+                    v.len()
+                )));
+            }
+        }
+        Ok(())
+    }
+
     pub fn into_inbound(self, now_ms: u64) -> Result<Inbound> {
         validate_openid(&self.from)?;
+        self.check_field_sizes()?;
         let at = self
             .create_time
             .map(|s| s.saturating_mul(1000))
@@ -140,5 +177,47 @@ impl InboundJson {
             scale: self.scale.unwrap_or(0),
             label: self.label.clone().unwrap_or_default(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(v: serde_json::Value) -> Result<Inbound> {
+        serde_json::from_value::<InboundJson>(v)
+            .unwrap()
+            .into_inbound(1)
+    }
+
+    #[test]
+    fn each_bounded_field_is_refused_past_its_bound_naming_it() {
+        let base = serde_json::json!({
+            "msg_id": "1", "from": "o-1", "msg_type": "link",
+            "title": "t", "url": "https://example.com", "description": "d",
+            "media_id": "m", "label": "l", "event_key": "k",
+        });
+        assert!(parse(base.clone()).is_ok());
+        let sample: InboundJson = serde_json::from_value(base.clone()).unwrap();
+        for (field, _, limit) in sample.bounded_fields() {
+            let mut at_limit = base.clone();
+            at_limit[field] = serde_json::json!("x".repeat(limit));
+            assert!(parse(at_limit).is_ok(), "{field} at its limit");
+            let mut over = base.clone();
+            over[field] = serde_json::json!("x".repeat(limit + 1));
+            let err = parse(over).unwrap_err();
+            assert_eq!(err.code(), "too_large", "{field}: {err}");
+            assert!(err.message().contains(&format!("`{field}`")), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_huge_subscribe_scene_is_refused() {
+        let err = parse(serde_json::json!({
+            "msg_type": "event", "event": "subscribe", "from": "o-1",
+            "event_key": "qrscene_".repeat(1 << 17),
+        }))
+        .unwrap_err();
+        assert_eq!(err.code(), "too_large", "{err}");
     }
 }

@@ -4,6 +4,51 @@ use serde_json::Value;
 
 use crate::error::{PlazaError, Result};
 
+/// The error a server answer stands for: every code the server sends maps to its own variant, so
+/// that the exit status says what happened (see `cli::exit_code`). An answer without a code (a
+/// proxy's error page, a server of another version) is judged by its status alone.
+pub fn server_error(status: u16, body: &Value) -> PlazaError {
+    let error = &body["error"];
+    let message = error["message"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| match body {
+            Value::Null => format!("HTTP {status} with an empty answer"),
+            Value::String(text) => format!("HTTP {status}: {}", text.trim()),
+            other => format!("HTTP {status}: {other}"),
+        });
+    match error["code"].as_str().unwrap_or_default() {
+        "not_found" => PlazaError::NotFound(message),
+        "permission_denied" => PlazaError::PermissionDenied(message),
+        "unauthorized" => PlazaError::Unauthorized(message),
+        "quota_exceeded" => PlazaError::QuotaExceeded {
+            message,
+            resets_at: error["resets_at"].as_u64(),
+        },
+        "outside_window" => PlazaError::OutsideWindow(message),
+        "invalid" | "method_not_allowed" => PlazaError::Invalid(message),
+        "too_large" => PlazaError::TooLarge(message),
+        "conflict" => PlazaError::Conflict(message),
+        "unavailable" => PlazaError::Unavailable(message),
+        "internal" => PlazaError::Internal(message),
+        // No code this CLI knows: the status says as much as can be said.
+        _ => match status {
+            401 => PlazaError::Unauthorized(message),
+            403 => PlazaError::PermissionDenied(message),
+            404 => PlazaError::NotFound(message),
+            409 => PlazaError::Conflict(message),
+            413 => PlazaError::TooLarge(message),
+            429 => PlazaError::QuotaExceeded {
+                message,
+                resets_at: None,
+            },
+            502..=504 => PlazaError::Unavailable(message),
+            400..=499 => PlazaError::Invalid(message),
+            _ => PlazaError::Internal(message),
+        },
+    }
+}
+
 pub struct Client {
     base: String,
     token: String,
@@ -51,27 +96,52 @@ impl Client {
         if status.is_success() {
             return Ok(body);
         }
-        let code = body["error"]["code"]
-            .as_str()
-            .unwrap_or("error")
-            .to_string();
-        let message = body["error"]["message"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| body.to_string());
-        Err(match code.as_str() {
-            "not_found" => PlazaError::NotFound(message),
-            "permission_denied" => PlazaError::PermissionDenied(message),
-            "unauthorized" => PlazaError::Unauthorized(message),
-            "invalid" => PlazaError::Invalid(message),
-            "conflict" => PlazaError::Conflict(message),
-            "too_large" => PlazaError::TooLarge(message),
-            "quota_exceeded" => PlazaError::QuotaExceeded {
-                message,
-                resets_at: body["error"]["resets_at"].as_u64(),
-            },
-            _ => PlazaError::Unavailable(format!("{status}: {message}")),
-        })
+        Err(server_error(status.as_u16(), &body))
+    }
+
+    /// POSTs to `path` and streams a successful answer's body into `out`, calling `progress`
+    /// with the bytes received so far. Returns the total. No overall time limit: a large backup
+    /// may take a while; a stalled connection still fails.
+    pub fn download(
+        &self,
+        path: &str,
+        out: &mut dyn std::io::Write,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<u64> {
+        let resp = self
+            .agent
+            .post(&self.url(path))
+            .config()
+            .timeout_global(None)
+            .timeout_recv_body(Some(std::time::Duration::from_secs(600)))
+            .build()
+            .header("Authorization", &self.auth())
+            .send_empty();
+        let mut resp = resp.map_err(|e| {
+            PlazaError::Unavailable(format!(
+                "cannot reach the Plaza server at {}: {e} (is `plaza serve` running? see --server)",
+                self.base
+            ))
+        })?;
+        let status = resp.status();
+        if !status.is_success() {
+            let text = resp.body_mut().read_to_string().unwrap_or_default();
+            let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+            return Err(server_error(status.as_u16(), &body));
+        }
+        let mut reader = resp.body_mut().with_config().limit(u64::MAX).reader();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut total = 0u64;
+        loop {
+            let n = std::io::Read::read(&mut reader, &mut buf)
+                .map_err(|e| PlazaError::Unavailable(format!("download interrupted: {e}")))?;
+            if n == 0 {
+                return Ok(total);
+            }
+            super::system::write_chunk(out, &buf[..n], std::path::Path::new("the output"))?;
+            total += n as u64;
+            progress(total);
+        }
     }
 
     fn auth(&self) -> String {
@@ -147,5 +217,65 @@ impl Client {
                 )
                 .send(&body[..]),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::server_error;
+    use crate::error::PlazaError;
+
+    fn body(code: &str) -> serde_json::Value {
+        json!({ "error": { "code": code, "message": "m" } })
+    }
+
+    #[test]
+    fn every_code_the_server_sends_maps_to_its_own_error() {
+        // Every PlazaError the server can answer with comes back as itself.
+        let all = [
+            PlazaError::NotFound("m".into()),
+            PlazaError::PermissionDenied("m".into()),
+            PlazaError::Unauthorized("m".into()),
+            PlazaError::QuotaExceeded {
+                message: "m".into(),
+                resets_at: Some(42),
+            },
+            PlazaError::OutsideWindow("m".into()),
+            PlazaError::Invalid("m".into()),
+            PlazaError::TooLarge("m".into()),
+            PlazaError::Conflict("m".into()),
+            PlazaError::Unavailable("m".into()),
+            PlazaError::Internal("m".into()),
+        ];
+        for e in all {
+            let answer = serde_json::to_value(crate::error::ErrorBody::from(&e)).unwrap();
+            let status = crate::api::error::status_of(&e).as_u16();
+            assert_eq!(server_error(status, &answer), e, "{answer}");
+        }
+        assert_eq!(
+            server_error(405, &body("method_not_allowed")),
+            PlazaError::Invalid("m".into())
+        );
+    }
+
+    #[test]
+    fn answers_without_a_known_code_are_judged_by_status() {
+        let page = json!("<html>Bad Gateway</html>");
+        assert!(matches!(
+            server_error(502, &page),
+            PlazaError::Unavailable(_)
+        ));
+        assert!(matches!(server_error(500, &page), PlazaError::Internal(_)));
+        assert!(matches!(
+            server_error(418, &body("teapot")),
+            PlazaError::Invalid(_)
+        ));
+        let e = server_error(500, &serde_json::Value::Null);
+        assert_eq!(
+            e,
+            PlazaError::Internal("HTTP 500 with an empty answer".into())
+        );
     }
 }

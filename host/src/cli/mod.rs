@@ -4,6 +4,7 @@ mod client;
 mod events;
 mod followers;
 pub mod serve;
+pub mod system;
 mod templates;
 mod topics;
 
@@ -15,11 +16,22 @@ use serde_json::{Value, json};
 use self::client::Client;
 use crate::error::{PlazaError, Result};
 
+/// The exit statuses, shown under `plaza --help` (and in the README).
+const EXIT_STATUS_HELP: &str = "\
+Exit status:
+  0  success
+  1  internal error (a bug or an unexpected state; the server log says more)
+  2  bad input or unknown thing (invalid, not_found, conflict, too_large; also usage errors)
+  3  not allowed (unauthorized, permission_denied)
+  4  server unreachable or temporarily unavailable (unavailable)
+  5  refused by a platform rule (quota_exceeded, outside_window)";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "plaza",
     version,
-    about = "Plaza: official accounts with WebAssembly feature plugins"
+    about = "Plaza: official accounts with WebAssembly feature plugins",
+    after_help = EXIT_STATUS_HELP
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -187,6 +199,13 @@ pub enum Command {
     /// Template messages: add, list, show, activate, deactivate, preview, delete.
     #[command(subcommand)]
     Templates(templates::TemplatesCmd),
+    /// Take a consistent backup of the running server (it keeps serving) and save it.
+    Backup(system::BackupArgs),
+    /// Restore a backup into a data directory (stop the server on it first).
+    Restore(system::RestoreArgs),
+    /// The server itself: versions, records set aside at start, kept backups.
+    #[command(subcommand)]
+    System(system::SystemCmd),
 }
 
 #[derive(Subcommand, Debug)]
@@ -210,6 +229,12 @@ pub enum AccountCmd {
         remote: Remote,
     },
     Get {
+        id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Replace the account's ingress key; the new key is printed once (the old one stops working).
+    RotateKey {
         id: String,
         #[command(flatten)]
         remote: Remote,
@@ -317,11 +342,32 @@ fn seg(s: &str) -> String {
     s.replace(['/', '?', '#', '%'], "_")
 }
 
-fn print(v: &Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
-    );
+/// Prints an answer as pretty JSON on stdout. A reader that went away (`plaza … | head -3`) is
+/// not an error: the output is simply no longer wanted.
+fn print(v: &Value) -> Result<()> {
+    use std::io::Write;
+    let text = serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(PlazaError::internal(format!(
+            "cannot write the answer to stdout: {e}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Writes a line to stdout for a person to read (the server's start-up lines), ignoring failure:
+/// a closed stdout must not stop a server.
+fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+}
+
+/// Writes a line to stderr, ignoring failure: there is nowhere left to report it.
+fn warn(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// The `plaza` entry point: parse arguments, run, map errors to a message and an exit code.
@@ -352,22 +398,32 @@ pub fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            warn(&format!("error: {e}"));
+            if let PlazaError::QuotaExceeded {
+                resets_at: Some(at),
+                ..
+            } = &e
+                && let Some(when) = chrono::DateTime::from_timestamp_millis(*at as i64)
+            {
+                warn(&format!("the quota resets at {}", when.to_rfc3339()));
+            }
             std::process::ExitCode::from(exit_code(&e))
         }
     }
 }
 
-/// Exit codes: 2 bad input or unknown thing, 3 not allowed, 4 server unreachable, 1 anything else.
+/// The exit status of a failure: one per kind, as documented in [`EXIT_STATUS_HELP`] and the
+/// README. Exhaustive on purpose: a new kind of error must be given its status here.
 pub fn exit_code(e: &PlazaError) -> u8 {
     match e {
+        PlazaError::Internal(_) => 1,
         PlazaError::Invalid(_)
         | PlazaError::NotFound(_)
         | PlazaError::Conflict(_)
         | PlazaError::TooLarge(_) => 2,
         PlazaError::Unauthorized(_) | PlazaError::PermissionDenied(_) => 3,
         PlazaError::Unavailable(_) => 4,
-        _ => 1,
+        PlazaError::QuotaExceeded { .. } | PlazaError::OutsideWindow(_) => 5,
     }
 }
 
@@ -381,6 +437,9 @@ pub fn run_remote(cmd: Command) -> Result<()> {
         )?,
         Command::Account(AccountCmd::List { remote }) => remote.client()?.get("/accounts")?,
         Command::Account(AccountCmd::Get { id, remote }) => remote.client()?.get(&format!("/accounts/{}", seg(&id)))?,
+        Command::Account(AccountCmd::RotateKey { id, remote }) => {
+            remote.client()?.post(&format!("/accounts/{}/ingress-key", seg(&id)), &json!({}))?
+        }
         Command::Plugin(PluginCmd::Upload { manifest, wasm, remote }) => {
             let (text, wasm) = read_plugin_files(&manifest, wasm.as_deref())?;
             remote.client()?.upload(&text, &wasm)?
@@ -388,11 +447,15 @@ pub fn run_remote(cmd: Command) -> Result<()> {
         Command::Plugin(PluginCmd::List { remote }) => remote.client()?.get("/plugins")?,
         Command::Install { account, plugin, version, config, grants, priority, disabled, remote } => {
             let config = config.as_deref().map(read_json_arg).transpose()?;
-            remote.client()?.post(
+            let inst = remote.client()?.post(
                 &format!("/accounts/{}/installations", seg(&account)),
                 &json!({ "plugin": plugin, "version": version, "config": config, "grants": grants,
                          "priority": priority, "enabled": !disabled }),
-            )?
+            )?;
+            if let Some(warning) = ungranted_warning(&account, &plugin, &inst) {
+                warn(&warning);
+            }
+            inst
         }
         Command::Enable { account, plugin, remote } => patch(&remote, &account, &plugin, json!({ "enabled": true }))?,
         Command::Disable { account, plugin, remote } => patch(&remote, &account, &plugin, json!({ "enabled": false }))?,
@@ -464,11 +527,64 @@ pub fn run_remote(cmd: Command) -> Result<()> {
         Command::Followers(cmd) => cmd.run()?,
         Command::Tags(cmd) => cmd.run()?,
         Command::Templates(cmd) => cmd.run()?,
+        Command::Backup(args) => system::backup(args)?,
+        Command::Restore(args) => system::restore(args)?,
+        Command::System(cmd) => cmd.run()?,
     };
     if !out.is_null() {
-        print(&out);
+        print(&out)?;
     }
     Ok(())
+}
+
+/// The warning `plaza install` prints when the plugin requests capabilities it was not granted:
+/// its calls that need them will fail with `permission_denied`. Names the `plaza grant` command
+/// that grants everything requested (`grant` replaces the set, so the granted ones are included).
+fn ungranted_warning(account: &str, plugin: &str, installation: &Value) -> Option<String> {
+    let names = |field: &str| -> Vec<String> {
+        installation[field]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let ungranted = names("ungranted");
+    if ungranted.is_empty() {
+        return None;
+    }
+    let mut all = names("grants");
+    all.extend(ungranted.iter().cloned());
+    all.sort();
+    all.dedup();
+    let args: Vec<String> = [account, plugin]
+        .into_iter()
+        .map(str::to_string)
+        .chain(all)
+        .map(|a| shell_word(&a))
+        .collect();
+    Some(format!(
+        "warning: {plugin} requests capabilities it was not granted: {}; its calls that need them \
+         will fail with permission_denied. To grant everything it requests, run:\n  plaza grant {}",
+        ungranted.join(", "),
+        args.join(" ")
+    ))
+}
+
+/// `word` quoted for a POSIX shell when it holds anything but plain characters (a topic pattern
+/// such as `topics.subscribe:shop.*` would otherwise be expanded as a glob).
+fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:/=@+,".contains(&b));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
 }
 
 fn patch(remote: &Remote, account: &str, plugin: &str, body: Value) -> Result<Value> {
@@ -499,4 +615,61 @@ pub fn read_plugin_files(manifest: &Path, wasm: Option<&Path>) -> Result<(String
         ))
     })?;
     Ok((text, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn every_error_has_its_documented_exit_status() {
+        let cases = [
+            (PlazaError::Internal("m".into()), 1),
+            (PlazaError::Invalid("m".into()), 2),
+            (PlazaError::NotFound("m".into()), 2),
+            (PlazaError::Conflict("m".into()), 2),
+            (PlazaError::TooLarge("m".into()), 2),
+            (PlazaError::Unauthorized("m".into()), 3),
+            (PlazaError::PermissionDenied("m".into()), 3),
+            (PlazaError::Unavailable("m".into()), 4),
+            (
+                PlazaError::QuotaExceeded {
+                    message: "m".into(),
+                    resets_at: None,
+                },
+                5,
+            ),
+            (PlazaError::OutsideWindow("m".into()), 5),
+        ];
+        for (e, status) in cases {
+            assert_eq!(exit_code(&e), status, "{e}");
+            // The help text documents the code under that status.
+            let line = EXIT_STATUS_HELP
+                .lines()
+                .find(|l| l.trim_start().starts_with(&status.to_string()))
+                .unwrap();
+            assert!(line.contains(e.code()), "{line:?} must name {}", e.code());
+        }
+    }
+
+    #[test]
+    fn the_install_warning_names_a_grant_command_with_every_requested_capability() {
+        let inst = json!({
+            "grants": ["storage"],
+            "ungranted": ["http.routes", "topics.subscribe:shop.*"],
+        });
+        let w = ungranted_warning("cafe", "probe", &inst).unwrap();
+        assert!(
+            w.contains("plaza grant cafe probe http.routes storage 'topics.subscribe:shop.*'"),
+            "{w}"
+        );
+        assert!(w.contains("permission_denied"), "{w}");
+        assert_eq!(
+            ungranted_warning("cafe", "probe", &json!({ "grants": [], "ungranted": [] })),
+            None
+        );
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+    }
 }

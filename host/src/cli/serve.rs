@@ -43,6 +43,26 @@ pub struct ServeArgs {
     /// Days the event log keeps entries of accounts that set no retention of their own.
     #[arg(long, env = "PLAZA_EVENT_RETENTION_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub event_retention_days: u32,
+    /// Where backups are kept (default: `backups` inside the data directory).
+    #[arg(long, env = "PLAZA_BACKUP_DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Take a backup this often while serving, e.g. `6h`, `1d`, `30m` (default: never).
+    #[arg(long, env = "PLAZA_BACKUP_EVERY", value_parser = parse_interval)]
+    pub backup_every: Option<std::time::Duration>,
+    /// Scheduled backups to keep (the oldest are deleted beyond it).
+    #[arg(long, env = "PLAZA_BACKUP_KEEP", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..))]
+    pub backup_keep: u32,
+}
+
+/// A backup interval: a human duration (`30m`, `6h`, `1d`) of at least a minute.
+fn parse_interval(s: &str) -> std::result::Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e} (try 6h, 1d or 30m)"))?;
+    if d < std::time::Duration::from_secs(60) {
+        return Err(format!(
+            "{s:?} is too often; take backups at most once a minute"
+        ));
+    }
+    Ok(d)
 }
 
 pub async fn run(args: ServeArgs) -> Result<()> {
@@ -53,6 +73,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     opts.topics.max_attempts = args.topic_max_attempts;
     opts.topics.backoff_base_ms = args.topic_backoff_ms;
     opts.events.retention_days = args.event_retention_days;
+    opts.backup_dir = args.backup_dir.clone();
     let platform = Platform::open(opts)?;
     demo::register_bundled(&platform).await?;
     if args.demo {
@@ -62,16 +83,23 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let (token, created) =
         auth::load_or_create_admin_token(&args.data_dir, std::env::var("PLAZA_ADMIN_TOKEN").ok())?;
     if created {
-        println!(
+        super::say(&format!(
             "Admin token (printed once; also saved in {}): {token}",
             args.data_dir.join(auth::TOKEN_FILE).display()
-        );
+        ));
     }
     tokio::spawn(platform.clone().run_scheduler());
     tokio::spawn(platform.clone().run_broadcasts());
     tokio::spawn(platform.clone().run_topic_delivery());
     tokio::spawn(platform.clone().run_event_pruner());
     tokio::spawn(platform.clone().run_dedup_pruner());
+    if let Some(every) = args.backup_every {
+        tokio::spawn(
+            platform
+                .clone()
+                .run_backups(every, args.backup_keep as usize),
+        );
+    }
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -86,12 +114,12 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         from_cache = stats.cache_hits.load(std::sync::atomic::Ordering::Relaxed),
         "plaza ready"
     );
-    println!("Plaza listening on http://{addr}");
+    super::say(&format!("Plaza listening on http://{addr}"));
     if args.demo {
-        println!(
+        super::say(&format!(
             "Demo account `{}` is ready: try `plaza send demo o-alice hello`",
             demo::DEMO_ACCOUNT
-        );
+        ));
     }
     let app = api::router(AppState {
         platform: platform.clone(),

@@ -14,6 +14,22 @@ pub const DEFAULT_MEMORY_MB: u32 = 64;
 pub const DEFAULT_TIMEOUT_MS: u64 = 1000;
 pub const MAX_TIMEOUT_MS: u64 = 60_000;
 
+/// Longest `plugin.toml`. Every other bound below fits in it with room to spare; it exists so
+/// that a hostile manifest is refused before it is parsed, and so that `GET /plugins` and the
+/// next start never carry megabytes per plugin.
+pub const MAX_MANIFEST_BYTES: usize = 512 << 10;
+/// Longest `description`, in bytes: a sentence or a paragraph, shown in plugin listings.
+pub const MAX_DESCRIPTION_BYTES: usize = 2 << 10;
+/// Largest `config.schema`, as JSON.
+pub const MAX_SCHEMA_BYTES: usize = 64 << 10;
+/// Largest installation config (and `config.default`), as JSON.
+pub const MAX_CONFIG_BYTES: usize = 256 << 10;
+/// Deepest nesting of arrays and tables in a config, its default or its schema. The stored
+/// installation record wraps the config, and serde_json refuses to decode beyond 128 levels: a
+/// config that is accepted must always decode again, or the account's installations (and the
+/// next start) break.
+pub const MAX_CONFIG_DEPTH: usize = 32;
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawManifest {
@@ -110,9 +126,42 @@ fn toml_to_json(v: toml::Value) -> Result<serde_json::Value> {
     serde_json::to_value(v).map_err(|e| PlazaError::invalid(format!("config section: {e}")))
 }
 
+/// Whether `v` nests arrays and objects more than `max` levels deep (a scalar is 0 levels, `{}`
+/// one). Stops descending past `max`, so its own recursion is bounded whatever the input.
+fn nests_deeper_than(v: &serde_json::Value, max: usize) -> bool {
+    let children: Box<dyn Iterator<Item = &serde_json::Value>> = match v {
+        serde_json::Value::Array(items) => Box::new(items.iter()),
+        serde_json::Value::Object(map) => Box::new(map.values()),
+        _ => return false,
+    };
+    max == 0 || children.into_iter().any(|c| nests_deeper_than(c, max - 1))
+}
+
+/// Refuses a JSON value (a config, its default or schema) nested or sized beyond the bounds.
+fn check_bounds(what: &str, v: &serde_json::Value, max_bytes: usize) -> Result<()> {
+    if nests_deeper_than(v, MAX_CONFIG_DEPTH) {
+        return Err(PlazaError::invalid(format!(
+            "{what} nests more than {MAX_CONFIG_DEPTH} levels of arrays and tables"
+        )));
+    }
+    let size = serde_json::to_vec(v).map_err(PlazaError::internal)?.len();
+    if size > max_bytes {
+        return Err(PlazaError::TooLarge(format!(
+            "{what} is {size} bytes as JSON; the limit is {max_bytes}"
+        )));
+    }
+    Ok(())
+}
+
 impl Manifest {
     /// Parses `plugin.toml`, failing with a message that says which field is wrong and why.
     pub fn parse(text: &str) -> Result<Manifest> {
+        if text.len() > MAX_MANIFEST_BYTES {
+            return Err(PlazaError::TooLarge(format!(
+                "plugin.toml is {} bytes; the limit is {MAX_MANIFEST_BYTES}",
+                text.len()
+            )));
+        }
         let raw: RawManifest = toml::from_str(text)
             .map_err(|e| PlazaError::invalid(format!("plugin.toml: {}", e.message())))?;
         validate_id("plugin name", &raw.name)
@@ -137,6 +186,12 @@ impl Manifest {
                 "plugin {} {version} needs plaza:platform {api}; this host serves plaza:platform {}",
                 raw.name,
                 runtime::supported_versions()
+            )));
+        }
+        if raw.description.len() > MAX_DESCRIPTION_BYTES {
+            return Err(PlazaError::TooLarge(format!(
+                "plugin.toml: description is {} bytes; the limit is {MAX_DESCRIPTION_BYTES}",
+                raw.description.len()
             )));
         }
         let mut capabilities = Vec::new();
@@ -164,6 +219,9 @@ impl Manifest {
             )));
         }
         let config_schema = raw.config.schema.map(toml_to_json).transpose()?;
+        if let Some(schema) = &config_schema {
+            check_bounds("plugin.toml: config.schema", schema, MAX_SCHEMA_BYTES)?;
+        }
         let validator = match &config_schema {
             Some(schema) => Some(Arc::new(jsonschema::validator_for(schema).map_err(
                 |e| {
@@ -178,6 +236,11 @@ impl Manifest {
             Some(d) => toml_to_json(d)?,
             None => serde_json::json!({}),
         };
+        check_bounds(
+            "plugin.toml: config.default",
+            &config_default,
+            MAX_CONFIG_BYTES,
+        )?;
         let manifest = Manifest {
             name: raw.name,
             version,
@@ -199,8 +262,10 @@ impl Manifest {
         Ok(manifest)
     }
 
-    /// Validates an installation's config against the manifest's schema, listing every violation.
+    /// Validates an installation's config: within the depth and size bounds, and matching the
+    /// manifest's schema (listing every violation).
     pub fn validate_config(&self, config: &serde_json::Value) -> Result<()> {
+        check_bounds("config", config, MAX_CONFIG_BYTES)?;
         let Some(validator) = &self.validator else {
             return if config.is_object() {
                 Ok(())
@@ -303,5 +368,90 @@ properties.greeting = { type = "string", maxLength = 10 }
             let err = Manifest::parse(&bad).unwrap_err();
             assert!(err.message().contains(needle), "{needle}: {err}");
         }
+    }
+
+    /// `[config.default.k1.….kN]` holding `v = {a = {a = … }}` M levels deep: N + M + 1 levels
+    /// in all, deeper than TOML's own limit for either form alone.
+    pub(crate) fn deep_default(table_levels: usize, inline_levels: usize) -> String {
+        let path: Vec<String> = (0..table_levels).map(|i| format!("k{i}")).collect();
+        let inline = format!(
+            "{}1{}",
+            "{ a = ".repeat(inline_levels),
+            " }".repeat(inline_levels)
+        );
+        format!(
+            "name = \"deep\"\nversion = \"0.1.0\"\napi = \"^0.1\"\n\n[config.default.{}]\nv = {inline}\n",
+            path.join(".")
+        )
+    }
+
+    #[test]
+    fn a_config_default_nested_deeper_than_the_bound_is_refused_at_parse() {
+        // 72 + 73 + 1 = 146 levels: what once made every later start fail to decode.
+        let err = Manifest::parse(&deep_default(72, 73)).unwrap_err();
+        assert_eq!(err.code(), "invalid", "{err}");
+        assert!(
+            err.message().contains("config.default") && err.message().contains("32 levels"),
+            "{err}"
+        );
+        // At the bound it is accepted, and it survives a JSON round trip inside a record.
+        let ok = Manifest::parse(&deep_default(10, 21)).unwrap();
+        assert!(!nests_deeper_than(&ok.config_default, MAX_CONFIG_DEPTH));
+        assert!(nests_deeper_than(&ok.config_default, MAX_CONFIG_DEPTH - 1));
+        let wrapped = serde_json::json!({ "record": { "config": ok.config_default } });
+        let bytes = serde_json::to_vec(&wrapped).unwrap();
+        serde_json::from_slice::<serde_json::Value>(&bytes).unwrap();
+    }
+
+    #[test]
+    fn a_deep_schema_is_refused() {
+        let deep = deep_default(40, 0).replace("config.default", "config.schema");
+        let err = Manifest::parse(&deep).unwrap_err();
+        assert!(err.message().contains("config.schema"), "{err}");
+    }
+
+    #[test]
+    fn sizes_are_bounded() {
+        let long = GOOD.replace(
+            "api = \"^0.1\"",
+            &format!("api = \"^0.1\"\ndescription = \"{}\"", "d".repeat(3000)),
+        );
+        let err = Manifest::parse(&long).unwrap_err();
+        assert_eq!(err.code(), "too_large", "{err}");
+        assert!(err.message().contains("description"), "{err}");
+
+        let huge = format!("{GOOD}\n# {}\n", "x".repeat(MAX_MANIFEST_BYTES));
+        assert_eq!(Manifest::parse(&huge).unwrap_err().code(), "too_large");
+
+        let big_schema = GOOD.replace(
+            "type = \"object\"",
+            &format!(
+                "type = \"object\"\ndescription = \"{}\"",
+                "s".repeat(70_000)
+            ),
+        );
+        let err = Manifest::parse(&big_schema).unwrap_err();
+        assert!(
+            err.code() == "too_large" && err.message().contains("config.schema"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_installation_config_gets_the_same_bounds() {
+        // Without a schema only the shape and the bounds are checked.
+        let m = Manifest::parse("name = \"x\"\nversion = \"0.1.0\"\napi = \"^0.1\"\n").unwrap();
+        let mut deep = serde_json::json!(1);
+        for _ in 0..40 {
+            deep = serde_json::json!({ "a": deep });
+        }
+        let err = m.validate_config(&deep).unwrap_err();
+        assert!(err.message().contains("nests more than 32"), "{err}");
+        let big = serde_json::json!({ "blob": "b".repeat(MAX_CONFIG_BYTES) });
+        assert_eq!(m.validate_config(&big).unwrap_err().code(), "too_large");
+        assert!(
+            m.validate_config(&serde_json::json!({ "a": [1, 2] }))
+                .is_ok()
+        );
     }
 }

@@ -255,6 +255,10 @@ pub(crate) fn poisoned<T>(_: T) -> PlazaError {
 }
 
 /// Writes a file so that it is complete or absent after a crash: temp file, fsync, rename.
+///
+/// The file is owner-only (0600 on Unix) from the moment it exists: the data directory holds
+/// secrets (the admin token) and nothing in it is for other users, and permissions set after
+/// writing would leave a window in which the contents are readable.
 pub(crate) fn write_durably(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let io = |e: std::io::Error| {
@@ -264,7 +268,20 @@ pub(crate) fn write_durably(path: &std::path::Path, bytes: &[u8]) -> Result<()> 
         return Ok(());
     }
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(io)?;
+    // A temp file left by a crashed process with our pid is stale; it is replaced, never reused,
+    // so that the mode below always applies (it only does on creation).
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
+        _ => {}
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(&tmp).map_err(io)?;
     f.write_all(bytes).map_err(io)?;
     f.sync_all().map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)?;

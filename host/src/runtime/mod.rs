@@ -273,6 +273,14 @@ fn finish(
     }
 }
 
+/// Whether instantiation failed because the pooling allocator had no free slot (too many calls in
+/// flight): a temporary condition of the host, not a fault of the plugin. Recognised by wasmtime's
+/// error type, which survives any context wasmtime adds on the way up.
+fn is_pool_exhausted(e: &wasmtime::Error) -> bool {
+    e.downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+        .is_some()
+}
+
 /// Turns a trap into the failure an operator can act on: out of memory, deadline, or a trap with
 /// the plugin's panic message when it printed one.
 fn classify(store: &Store<CallState>, timeout_ms: u64, e: wasmtime::Error) -> CallFailure {
@@ -284,7 +292,7 @@ fn classify(store: &Store<CallState>, timeout_ms: u64, e: wasmtime::Error) -> Ca
         return CallFailure::Timeout(timeout_ms);
     }
     let full = format!("{e:#}");
-    if full.contains("concurrent") && full.contains("limit") {
+    if is_pool_exhausted(&e) {
         return CallFailure::Unavailable(full);
     }
     tracing::debug!(error = %full, "plugin trapped");
@@ -392,4 +400,34 @@ fn check_size(outcome: Outcome) -> Result<Outcome, CallFailure> {
         _ => {}
     }
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A core module with one memory: each instance takes one of the pool's memory slots.
+    const ONE_MEMORY: &[u8] = b"\0asm\x01\0\0\0\x05\x03\x01\x00\x01";
+
+    #[tokio::test]
+    async fn pool_exhaustion_is_recognised_by_its_error_type() {
+        let engine = engine::build_engine(PoolSize {
+            concurrent_instances: 1,
+        })
+        .unwrap();
+        let module = wasmtime::Module::new(&engine, ONE_MEMORY).unwrap();
+        let mut live = Vec::new();
+        let err = loop {
+            let mut store = Store::new(&engine, ());
+            match wasmtime::Instance::new_async(&mut store, &module, &[]).await {
+                Ok(_) => live.push(store),
+                Err(e) => break e,
+            }
+            assert!(live.len() < 64, "the pool never ran out");
+        };
+        assert!(is_pool_exhausted(&err), "{err:#}");
+        // Any other failure is not mistaken for it, whatever its message says.
+        let lookalike = wasmtime::Error::msg("concurrent limit of something reached");
+        assert!(!is_pool_exhausted(&lookalike));
+    }
 }

@@ -114,11 +114,20 @@ impl Platform {
     fn next_occurrence(&self, job: &Job, now: u64) -> Result<Pending<Job>> {
         match &job.kind {
             JobKind::At { .. } => self.jobs.reschedule(job, None, job.scheduled_for, 0),
-            JobKind::Cron { expr, timezone } => {
-                let next = CronExpr::parse(expr, timezone)?.next_after(now.max(job.scheduled_for));
-                self.jobs
-                    .reschedule(job, next, next.unwrap_or(job.scheduled_for), 0)
-            }
+            JobKind::Cron { expr, timezone } => match CronExpr::parse(expr, timezone) {
+                Ok(cron) => {
+                    let next = cron.next_after(now.max(job.scheduled_for));
+                    self.jobs
+                        .reschedule(job, next, next.unwrap_or(job.scheduled_for), 0)
+                }
+                // Stored by an older version that read cron differently: end the job rather
+                // than fire it again on every pass.
+                Err(e) => {
+                    tracing::warn!(account = %job.account, plugin = %job.plugin, job = %job.id, error = %e,
+                        "cron job ended: its expression is no longer accepted; the plugin must schedule it again");
+                    self.jobs.reschedule(job, None, job.scheduled_for, 0)
+                }
+            },
         }
     }
 }

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use crate::accounts::{Account, AccountKind};
+use crate::accounts::{Account, AccountKind, refuse_control_chars};
 use crate::error::{PlazaError, Result};
 use crate::storage::backend::{key, prefix};
 use crate::storage::{Json, Pending, Store, Table};
@@ -108,12 +108,12 @@ pub fn validate_template_id(id: &str) -> Result<()> {
 
 fn validate_title(title: &str) -> Result<()> {
     let n = title.chars().count();
-    if title.trim().is_empty() || n > MAX_TITLE || title.chars().any(char::is_control) {
+    if title.trim().is_empty() || n > MAX_TITLE {
         return Err(PlazaError::invalid(format!(
             "template title must be 1-{MAX_TITLE} characters without control characters"
         )));
     }
-    Ok(())
+    refuse_control_chars("template title", title, &[])
 }
 
 /// One piece of a template's content: literal text or a placeholder.
@@ -167,6 +167,8 @@ pub fn fields_of(content: &str) -> Result<Vec<String>> {
             "template content must be 1-{MAX_CONTENT} characters"
         )));
     }
+    // Content is multi-line text: newline and tab lay it out; every other control is refused.
+    refuse_control_chars("template content", content, &['\n', '\t'])?;
     let mut seen = BTreeSet::new();
     let fields: Vec<String> = parse_content(content)?
         .into_iter()
@@ -463,6 +465,27 @@ mod tests {
         assert!(e.message().contains("position 4"), "{e}");
         assert_eq!(fields_of("").unwrap_err().code(), "invalid");
         assert_eq!(fields_of(&"x".repeat(2001)).unwrap_err().code(), "invalid");
+    }
+
+    #[test]
+    fn content_keeps_newlines_and_tabs_but_no_other_controls() {
+        assert!(fields_of("Dear {{name.DATA}},\n\tthanks").is_ok());
+        for bad in [
+            "a\r\nb",
+            "a\u{1b}[2Jb",
+            "a\0b",
+            "a\u{7f}b",
+            "a\u{202e}b",
+            "a\u{2067}b",
+        ] {
+            let e = fields_of(bad).unwrap_err();
+            assert!(e.message().contains("template content"), "{bad:?}: {e}");
+        }
+        for bad in ["Paid\n", "Paid\t", "Paid\u{1b}", "Paid\u{202e}"] {
+            let e = validate_title(bad).unwrap_err();
+            assert_eq!(e.code(), "invalid", "{bad:?}");
+        }
+        assert!(validate_title("订单支付成功").is_ok());
     }
 
     #[test]

@@ -76,7 +76,7 @@ fn view(source: Source, rules: &[Rule], status: u16) -> HttpResponse {
 }
 
 fn bad_request(message: impl AsRef<str>) -> HttpResponse {
-    HttpResponse::json_error(400, "bad-request", message.as_ref())
+    HttpResponse::json_error(400, "invalid", message.as_ref())
 }
 
 /// Handles one request. `operator` is `ctx.operator`; `load_config` is called at most once, and
@@ -90,13 +90,13 @@ pub fn handle(
     let path = req.path.trim_end_matches('/');
     if path != "/rules" {
         let message = format!("no route for {}", req.path);
-        return Ok(HttpResponse::json_error(404, "not-found", &message));
+        return Ok(HttpResponse::json_error(404, "not_found", &message));
     }
     let method = req.method.to_ascii_uppercase();
     if !matches!(method.as_str(), "GET" | "PUT" | "POST" | "DELETE") {
         let message = format!("{} is not allowed on /rules", req.method);
         return Ok(
-            HttpResponse::json_error(405, "method-not-allowed", &message)
+            HttpResponse::json_error(405, "method_not_allowed", &message)
                 .with_header("allow", "GET, PUT, POST, DELETE"),
         );
     }
@@ -409,7 +409,7 @@ mod tests {
         ] {
             let (status, json) = call(&store, true, method, "/rules", body);
             assert_eq!(status, 400, "{method} {body}: {json}");
-            assert_eq!(json["error"]["code"], "bad-request");
+            assert_eq!(json["error"]["code"], "invalid");
             assert!(
                 json["error"]["message"]
                     .as_str()
@@ -427,7 +427,7 @@ mod tests {
         let store = MemStore::default();
         let (status, body) = call(&store, true, "GET", "/nope", "");
         assert_eq!(status, 404);
-        assert_eq!(body["error"]["code"], "not-found");
+        assert_eq!(body["error"]["code"], "not_found");
         assert_eq!(call(&store, true, "GET", "/", "").0, 404);
         let resp = handle(true, &request("PATCH", "/rules", ""), &store, &config).unwrap();
         assert_eq!(resp.status, 405);
