@@ -54,6 +54,53 @@ pub enum Touch<'a> {
     },
 }
 
+/// An interaction being handled but not yet recorded: a message or event from a known follower is
+/// recorded together with its answer, after the plugins ran; meanwhile they see the follower as
+/// it will be (its last interaction, its counter) through this.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingInteraction {
+    pub openid: String,
+    pub counter: &'static str,
+    pub at: u64,
+}
+
+impl PendingInteraction {
+    /// The follower as it will be once the interaction is recorded.
+    pub fn apply(&self, f: &mut Follower) {
+        if f.openid == self.openid {
+            apply_touch(
+                f,
+                &Touch::Interaction {
+                    counter: self.counter,
+                },
+                self.at,
+            );
+        }
+    }
+}
+
+/// What recording `touch` at `at` does to a follower record.
+fn apply_touch(f: &mut Follower, touch: &Touch<'_>, at: u64) {
+    match touch {
+        Touch::Subscribe { scene } => {
+            f.subscribed = true;
+            f.subscribed_at = at;
+            f.subscribe_scene = scene.map(str::to_string);
+            f.unsubscribed_at = None;
+        }
+        Touch::Unsubscribe => {
+            f.subscribed = false;
+            f.unsubscribed_at = Some(at);
+        }
+        Touch::Interaction { counter } => {
+            *f.counters.entry((*counter).to_string()).or_default() += 1;
+        }
+    }
+    if !matches!(touch, Touch::Unsubscribe) {
+        f.last_interaction_at = f.last_interaction_at.max(at);
+    }
+}
+
 pub struct FollowerStore {
     pub(super) store: Arc<Store>,
     /// `(account, openid)` → follower.
@@ -109,24 +156,7 @@ impl FollowerStore {
                 subscribed_at: at,
                 ..Default::default()
             });
-        match touch {
-            Touch::Subscribe { scene } => {
-                f.subscribed = true;
-                f.subscribed_at = at;
-                f.subscribe_scene = scene.map(str::to_string);
-                f.unsubscribed_at = None;
-            }
-            Touch::Unsubscribe => {
-                f.subscribed = false;
-                f.unsubscribed_at = Some(at);
-            }
-            Touch::Interaction { counter } => {
-                *f.counters.entry((*counter).to_string()).or_default() += 1;
-            }
-        }
-        if !matches!(touch, Touch::Unsubscribe) {
-            f.last_interaction_at = f.last_interaction_at.max(at);
-        }
+        apply_touch(&mut f, touch, at);
         tx.put(&self.table, &key(&[account, openid]), &f)?;
         Ok(f)
     }
@@ -141,6 +171,11 @@ impl FollowerStore {
     ) -> Result<Pending<Follower>> {
         self.store
             .write(|tx| self.touch_in(tx, account, openid, &touch, at))
+    }
+
+    /// Whether the account has this follower (subscribed or not).
+    pub fn exists(&self, account: &str, openid: &str) -> Result<bool> {
+        self.table.contains(&key(&[account, openid]))
     }
 
     pub fn get(&self, account: &str, openid: &str) -> Result<Follower> {

@@ -48,7 +48,11 @@ impl accounts::Host for CallState {
 impl followers::Host for CallState {
     async fn get(&mut self, id: String) -> Result<followers::Follower> {
         let scope = self.grants.followers_read()?;
-        Ok(to_wit(self.platform.followers.get(&scope.account, &id)?))
+        let mut f = self.platform.followers.get(&scope.account, &id)?;
+        if let Some(p) = &self.interaction {
+            p.apply(&mut f);
+        }
+        Ok(to_wit(f))
     }
 
     async fn list(

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
-use crate::accounts::followers::Touch;
+use crate::accounts::followers::{PendingInteraction, Touch};
 use crate::error::{PlazaError, Result};
 use crate::messaging::content::MessageContent;
 use crate::messaging::outbox::Delivery;
@@ -19,7 +19,6 @@ use crate::messaging::review::Review;
 use crate::platform::Platform;
 use crate::runtime::{Invocation, Outcome, wit};
 use crate::storage::backend::key;
-use crate::storage::due::DueIndex;
 use crate::storage::{Bytes, Json, Store, Table, Tx};
 
 /// One inbound message or event, channel-neutral.
@@ -70,20 +69,17 @@ enum Seen {
     Done(InboundOutcome),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct SeenRecord {
-    /// When the record expires.
-    expires_at: u64,
-    seen: Seen,
-}
-
 /// Durable record of handled inbound messages, keyed by account, sender and the channel's message
 /// key (WeChat de-duplicates messages by MsgId per sender and events by FromUserName +
-/// CreateTime), kept for a retention window; plus the in-flight set, so that concurrent retries
-/// of one message wait for the first instead of calling plugins twice.
+/// CreateTime), plus the in-flight set, so that concurrent retries of one message wait for the
+/// first instead of calling plugins twice.
+///
+/// Records are kept in generations of `retention` each, the generation leading the key: a
+/// message is looked up in the current generation and the one before, and a pass removes older
+/// generations with one ordered scan. So a record lives between one and two retention periods,
+/// and keeping it costs no index of its own on the inbound path.
 pub struct InboundDedup {
-    seen: Table<Json<SeenRecord>>,
-    expiry: DueIndex,
+    seen: Table<Json<Seen>>,
     /// Records of an older version, keyed without the sender; removed by the pruner.
     legacy: Table<Bytes>,
     retention_ms: u64,
@@ -95,6 +91,8 @@ enum Claim {
     Wait(Waiting),
     Mine {
         tx: watch::Sender<Option<InboundOutcome>>,
+        /// Where the record is (or will be) kept.
+        record: Vec<u8>,
         /// A previous attempt recorded the interaction, then stopped (crash) before answering.
         recorded: bool,
     },
@@ -104,67 +102,93 @@ impl InboundDedup {
     pub fn new(store: &Store, retention_ms: u64) -> Result<Self> {
         Ok(InboundDedup {
             seen: store.table("inbound_seen")?,
-            expiry: DueIndex::new(store.table("inbound_seen_expiry")?),
             legacy: store.table("inbound_dedup")?,
             retention_ms: retention_ms.max(1),
             in_flight: Mutex::new(HashMap::new()),
         })
     }
 
-    fn claim(&self, k: &[u8]) -> Result<Claim> {
+    fn generation(&self, now: u64) -> u64 {
+        now / self.retention_ms
+    }
+
+    fn record_key(generation: u64, message: &[u8]) -> Vec<u8> {
+        let mut k = format!("{generation:012}").into_bytes();
+        k.push(0);
+        k.extend_from_slice(message);
+        k
+    }
+
+    /// `message` identifies the message (account, sender, channel key); the in-flight set is
+    /// keyed by it, the stored record by generation and it.
+    fn claim(&self, message: &[u8], now: u64) -> Result<Claim> {
         let mut in_flight = self
             .in_flight
             .lock()
             .map_err(|_| PlazaError::internal("dedup lock poisoned"))?;
-        if let Some(rx) = in_flight.get(k) {
+        if let Some(rx) = in_flight.get(message) {
             return Ok(Claim::Wait(rx.clone()));
         }
-        let recorded = match self.seen.get(k)? {
-            Some(SeenRecord {
-                seen: Seen::Done(o),
-                ..
-            }) => return Ok(Claim::Done(o)),
-            Some(SeenRecord {
-                seen: Seen::Recorded,
-                ..
-            }) => true,
+        let current = self.generation(now);
+        let mut record = Self::record_key(current, message);
+        let mut found = self.seen.get(&record)?;
+        if found.is_none() && current > 0 {
+            let previous = Self::record_key(current - 1, message);
+            found = self.seen.get(&previous)?;
+            if found.is_some() {
+                record = previous;
+            }
+        }
+        let recorded = match found {
+            Some(Seen::Done(o)) => return Ok(Claim::Done(o)),
+            Some(Seen::Recorded) => true,
             None => false,
         };
         let (tx, rx) = watch::channel(None);
-        in_flight.insert(k.to_vec(), rx);
-        Ok(Claim::Mine { tx, recorded })
+        in_flight.insert(message.to_vec(), rx);
+        Ok(Claim::Mine {
+            tx,
+            record,
+            recorded,
+        })
     }
 
-    fn release(&self, k: &[u8]) {
+    fn release(&self, message: &[u8]) {
         if let Ok(mut m) = self.in_flight.lock() {
-            m.remove(k);
+            m.remove(message);
         }
     }
 
-    /// Writes the record of `k` in the caller's unit of work, expiring `retention` after `now`.
-    fn mark(&self, tx: &mut Tx<'_>, k: &[u8], seen: Seen, now: u64) -> Result<()> {
-        let expires_at = now.saturating_add(self.retention_ms);
-        if let Some(old) = tx.get(&self.seen, k)? {
-            self.expiry.unschedule(tx, old.expires_at, k)?;
-        }
-        tx.put(&self.seen, k, &SeenRecord { expires_at, seen })?;
-        self.expiry.schedule(tx, expires_at, k)
+    /// Writes the record in the caller's unit of work.
+    fn mark(&self, tx: &mut Tx<'_>, record: &[u8], seen: &Seen) -> Result<()> {
+        tx.put(&self.seen, record, seen)
     }
 }
 
+/// The behaviour counter an interaction of this kind bumps (none for (un)subscriptions).
+fn interaction_counter(kind: &InboundKind) -> Option<&'static str> {
+    match kind {
+        InboundKind::Message { .. } => Some("messages"),
+        InboundKind::Event(
+            wit::FollowerEventKind::Subscribe(_) | wit::FollowerEventKind::Unsubscribe,
+        ) => None,
+        InboundKind::Event(
+            wit::FollowerEventKind::MenuClick(_) | wit::FollowerEventKind::MenuView(_),
+        ) => Some("clicks"),
+        InboundKind::Event(_) => Some("events"),
+    }
+}
+
+/// What recording an inbound of this kind does to the follower.
 fn counter_for(kind: &InboundKind) -> Touch<'_> {
     match kind {
-        InboundKind::Message { .. } => Touch::Interaction {
-            counter: "messages",
-        },
         InboundKind::Event(wit::FollowerEventKind::Subscribe(scene)) => Touch::Subscribe {
             scene: scene.as_deref(),
         },
         InboundKind::Event(wit::FollowerEventKind::Unsubscribe) => Touch::Unsubscribe,
-        InboundKind::Event(
-            wit::FollowerEventKind::MenuClick(_) | wit::FollowerEventKind::MenuView(_),
-        ) => Touch::Interaction { counter: "clicks" },
-        InboundKind::Event(_) => Touch::Interaction { counter: "events" },
+        other => Touch::Interaction {
+            counter: interaction_counter(other).unwrap_or("events"),
+        },
     }
 }
 
@@ -181,7 +205,7 @@ impl Platform {
         };
         let k = key(&[&account.id, &inbound.from, dk]);
         loop {
-            match self.inbound.claim(&k)? {
+            match self.inbound.claim(&k, self.clock.now_ms())? {
                 Claim::Done(o) => return Ok(o),
                 Claim::Wait(mut rx) => {
                     // The first delivery is being handled; answer as it does.
@@ -195,9 +219,13 @@ impl Platform {
                         Err(_) => continue,
                     }
                 }
-                Claim::Mine { tx, recorded } => {
+                Claim::Mine {
+                    tx,
+                    record,
+                    recorded,
+                } => {
                     let result = self
-                        .process(&account.id, Some(&k), recorded, inbound.clone())
+                        .process(&account.id, Some(&record), recorded, inbound.clone())
                         .await;
                     if let Ok(o) = &result {
                         tx.send_replace(Some(o.clone()));
@@ -209,10 +237,15 @@ impl Platform {
         }
     }
 
-    /// Records the interaction, asks the plugins in priority order, delivers the first reply.
-    /// Two units of work: the interaction (follower, event log, "recorded" mark) before the
-    /// plugins run, so they see it; the answer (outbox, delivery log, "done" mark) after. The
-    /// answer is returned once both are durable.
+    /// Records the interaction, asks the plugins in priority order, delivers the first reply —
+    /// in one unit of work when it can, so that an inbound message's effects (follower counters,
+    /// event log, reply, de-duplication record) commit together.
+    ///
+    /// A new follower and a (un)subscription are recorded first, in a unit of work of their own
+    /// (with a "recorded" de-duplication mark, so a retry after a crash does not record them
+    /// twice), because plugins act on them (tag the new follower, …). A message or event from a
+    /// known follower is recorded with the answer; meanwhile the plugins see the follower as it
+    /// will be through a [`PendingInteraction`]. The answer is returned once durable.
     async fn process(
         self: &Arc<Self>,
         account: &str,
@@ -220,32 +253,45 @@ impl Platform {
         already_recorded: bool,
         inbound: Inbound,
     ) -> Result<InboundOutcome> {
-        let now = self.clock.now_ms();
-        let recorded = if already_recorded {
-            None
-        } else {
+        let touch = counter_for(&inbound.kind);
+        let record_first = !already_recorded
+            && (matches!(touch, Touch::Subscribe { .. } | Touch::Unsubscribe)
+                || !self.followers.exists(account, &inbound.from)?);
+        let recorded = if record_first {
             Some(self.store.write(|tx| {
-                self.followers.touch_in(
-                    tx,
-                    account,
-                    &inbound.from,
-                    &counter_for(&inbound.kind),
-                    inbound.at,
-                )?;
+                self.followers
+                    .touch_in(tx, account, &inbound.from, &touch, inbound.at)?;
                 self.log_inbound_in(tx, account, &inbound)?;
                 if let Some(k) = dedup {
-                    self.inbound.mark(tx, k, Seen::Recorded, now)?;
+                    self.inbound.mark(tx, k, &Seen::Recorded)?;
                 }
                 Ok(())
             })?)
+        } else {
+            None
         };
-        let (outcome, delivery) = self.ask_plugins(account, &inbound).await?;
+        let record_with_answer = !record_first && !already_recorded;
+        // Stamped now, so that in the log it comes before what the plugins deliver meanwhile.
+        let logged = record_with_answer.then(|| self.inbound_event(&inbound));
+        let pending = interaction_counter(&inbound.kind)
+            .filter(|_| record_with_answer)
+            .map(|counter| PendingInteraction {
+                openid: inbound.from.clone(),
+                counter,
+                at: inbound.at,
+            });
+        let (outcome, delivery) = self.ask_plugins(account, &inbound, pending).await?;
         let answered = self.store.write(|tx| {
+            if let Some(ev) = &logged {
+                self.followers
+                    .touch_in(tx, account, &inbound.from, &touch, inbound.at)?;
+                self.events.append_in(tx, account, ev)?;
+            }
             if let Some(entry) = &delivery {
                 self.deliver_in(tx, account, &inbound.from, entry)?;
             }
             if let Some(k) = dedup {
-                self.inbound.mark(tx, k, Seen::Done(outcome.clone()), now)?;
+                self.inbound.mark(tx, k, &Seen::Done(outcome.clone()))?;
             }
             Ok(())
         })?;
@@ -263,6 +309,7 @@ impl Platform {
         self: &Arc<Self>,
         account: &str,
         inbound: &Inbound,
+        pending: Option<PendingInteraction>,
     ) -> Result<(InboundOutcome, Option<OutboxEntry>)> {
         let unsubscribe = matches!(
             inbound.kind,
@@ -278,7 +325,7 @@ impl Platform {
                         at: inbound.at,
                         body: body.clone(),
                     };
-                    self.call_plugin(active, Some(from), false, |ctx| {
+                    self.call_plugin_during(active, Some(from), pending.clone(), false, |ctx| {
                         Invocation::Message(ctx, msg)
                     })
                     .await
@@ -289,8 +336,10 @@ impl Platform {
                         at: inbound.at,
                         kind: kind.clone(),
                     });
-                    self.call_plugin(active, Some(from), false, |ctx| Invocation::Event(ctx, ev))
-                        .await
+                    self.call_plugin_during(active, Some(from), pending.clone(), false, |ctx| {
+                        Invocation::Event(ctx, ev)
+                    })
+                    .await
                 }
             };
             // A failing plugin is contained (and logged by call_plugin); the next one gets a turn.
@@ -354,33 +403,35 @@ impl Platform {
         }
     }
 
-    /// Removes expired de-duplication records (and a batch of an older version's). Returns how
-    /// many.
+    /// Removes de-duplication records of generations before the previous one (and a batch of an
+    /// older version's). Returns how many.
     pub fn prune_inbound_dedup(&self) -> Result<u64> {
         let d = &self.inbound;
-        let now = self.clock.now_ms();
+        let current = d.generation(self.clock.now_ms());
         let mut removed = 0;
-        loop {
-            let expired = d.expiry.due(now, DEDUP_PRUNE_BATCH)?;
-            if expired.is_empty() {
-                break;
-            }
-            removed += self
-                .store
-                .write(|tx| {
-                    let mut n = 0;
-                    for (at, k) in &expired {
-                        d.expiry.unschedule(tx, *at, k)?;
-                        // A record refreshed since has a later expiry of its own.
-                        if tx.get(&d.seen, k)?.is_some_and(|r| r.expires_at <= now)
-                            && tx.delete(&d.seen, k)?
-                        {
-                            n += 1;
+        if current >= 2 {
+            let end = InboundDedup::record_key(current - 1, b"");
+            loop {
+                let expired: Vec<Vec<u8>> = d
+                    .seen
+                    .raw(b"", None, DEDUP_PRUNE_BATCH)?
+                    .into_iter()
+                    .map(|(k, _)| k)
+                    .take_while(|k| k.as_slice() < end.as_slice())
+                    .collect();
+                if expired.is_empty() {
+                    break;
+                }
+                removed += self
+                    .store
+                    .write(|tx| {
+                        for k in &expired {
+                            tx.delete(&d.seen, k)?;
                         }
-                    }
-                    Ok(n)
-                })?
-                .detach();
+                        Ok(expired.len() as u64)
+                    })?
+                    .detach();
+            }
         }
         let legacy = d.legacy.keys(b"", None, DEDUP_PRUNE_BATCH)?;
         if !legacy.is_empty() {

@@ -371,6 +371,14 @@ impl Platform {
     /// Logs an inbound message or follower event (once per handled inbound), in the unit of
     /// work that records the interaction.
     pub fn log_inbound_in(&self, tx: &mut Tx<'_>, account: &str, inbound: &Inbound) -> Result<()> {
+        let ev = self.inbound_event(inbound);
+        self.events.append_in(tx, account, &ev)
+    }
+
+    /// The log entry of an inbound, stamped (time and place in the log) now: an entry made
+    /// before the plugins answer and written with their answer keeps its place before the
+    /// deliveries the plugins made meanwhile.
+    pub fn inbound_event(&self, inbound: &Inbound) -> LoggedEvent {
         let at = self.clock.now_ms();
         let ev = match &inbound.kind {
             InboundKind::Message { msg_id, body } => LoggedEvent {
@@ -401,7 +409,10 @@ impl Platform {
                 }
             }
         };
-        self.log_event_in(tx, account, ev)
+        LoggedEvent {
+            id: event_id(ev.at, &self.ids.next("")),
+            ..ev
+        }
     }
 
     /// Logs a message put in a follower's outbox, in the unit of work that delivers it.

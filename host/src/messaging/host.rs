@@ -24,7 +24,8 @@ impl messaging::Host for CallState {
     async fn send(&mut self, to: String, content: wit::Content) -> Result<String> {
         let sender = self.grants.send()?;
         check_content(&content)?;
-        self.platform.check_service_window(&sender.account, &to)?;
+        self.platform
+            .check_service_window(&sender.account, &to, self.interaction.as_ref())?;
         let entry = self
             .platform
             .clone()

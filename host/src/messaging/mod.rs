@@ -10,6 +10,7 @@ pub mod review;
 
 use self::content::MessageContent;
 use self::outbox::{Delivery, OutboxEntry};
+use crate::accounts::followers::PendingInteraction;
 use crate::error::{PlazaError, Result};
 use crate::platform::Platform;
 use crate::storage::{Pending, Tx};
@@ -62,9 +63,18 @@ impl Platform {
             .map(|p| p.map(|()| entry))
     }
 
-    /// Checks that a follower can be sent a customer-service message now.
-    pub fn check_service_window(&self, account: &str, openid: &str) -> Result<()> {
-        let f = self.followers.get(account, openid)?;
+    /// Checks that a follower can be sent a customer-service message now (counting an
+    /// interaction being handled that is not yet recorded).
+    pub fn check_service_window(
+        &self,
+        account: &str,
+        openid: &str,
+        pending: Option<&PendingInteraction>,
+    ) -> Result<()> {
+        let mut f = self.followers.get(account, openid)?;
+        if let Some(p) = pending {
+            p.apply(&mut f);
+        }
         if !f.subscribed {
             return Err(PlazaError::invalid(format!(
                 "follower {openid:?} has unsubscribed"

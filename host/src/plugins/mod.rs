@@ -12,10 +12,11 @@ use std::sync::{Arc, RwLock};
 use semver::Version;
 use serde::Deserialize;
 
-use self::grants::{Capability, InstallationGrant};
+use self::grants::{CallGrants, Capability, InstallationGrant};
 use self::installations::{Installation, InstallationStore, PluginErrorRecord};
 use self::registry::{LoadedPlugin, PluginRegistry, poisoned};
 use crate::accounts::Account;
+use crate::accounts::followers::PendingInteraction;
 use crate::error::{PlazaError, Result};
 use crate::platform::Platform;
 use crate::runtime::{CallFailure, CallState, Invocation, Outcome, WarmInstance, wit};
@@ -28,6 +29,8 @@ pub struct ActiveInstallation {
     pub installation: Installation,
     pub plugin: Arc<LoadedPlugin>,
     pub config_json: String,
+    /// What every call of this installation may do (built once, shared by its calls).
+    pub grants: Arc<CallGrants>,
 }
 
 impl ActiveInstallation {
@@ -37,11 +40,18 @@ impl ActiveInstallation {
         plugin: Arc<LoadedPlugin>,
     ) -> Result<Self> {
         let config_json = serde_json::to_string(&installation.config)?;
+        let grants = Arc::new(CallGrants::new(
+            &account.id,
+            &plugin.manifest.name,
+            &account.timezone,
+            installation.grants.clone(),
+        ));
         Ok(ActiveInstallation {
             account,
             installation,
             plugin,
             config_json,
+            grants,
         })
     }
 }
@@ -375,9 +385,24 @@ impl Platform {
         operator: bool,
         make: impl FnOnce(wit::CallContext) -> Invocation,
     ) -> std::result::Result<Outcome, CallFailure> {
+        self.call_plugin_during(active, follower, None, operator, make)
+            .await
+    }
+
+    /// [`Platform::call_plugin`] while `interaction` of the follower is being handled, so that
+    /// the plugin sees the follower as it will be once it is recorded.
+    pub async fn call_plugin_during(
+        self: &Arc<Self>,
+        active: &Arc<ActiveInstallation>,
+        follower: Option<String>,
+        interaction: Option<PendingInteraction>,
+        operator: bool,
+        make: impl FnOnce(wit::CallContext) -> Invocation,
+    ) -> std::result::Result<Outcome, CallFailure> {
         let invocation = make(call_context(active, follower.clone(), operator));
         let call = invocation.name();
-        let state = CallState::new(self.clone(), active.clone(), follower);
+        let mut state = CallState::new(self.clone(), active.clone(), follower);
+        state.interaction = interaction;
         let result = self
             .plugins
             .registry

@@ -7,6 +7,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use crate::accounts::followers::PendingInteraction;
 use crate::platform::Platform;
 use crate::plugins::ActiveInstallation;
 use crate::plugins::grants::CallGrants;
@@ -19,10 +20,12 @@ const STDERR_CAPTURE: usize = 4096;
 pub struct CallState {
     pub platform: Arc<Platform>,
     /// What this call may do; the only way host functions reach their account and plugin.
-    pub grants: CallGrants,
+    pub grants: Arc<CallGrants>,
     pub(in crate::runtime) install: Arc<ActiveInstallation>,
     /// The follower this call is about, when known.
     pub follower: Option<String>,
+    /// That follower's interaction being handled, not yet recorded (see [`PendingInteraction`]).
+    pub interaction: Option<PendingInteraction>,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) log_budget: usize,
     pub(crate) stderr: MemoryOutputPipe,
@@ -40,17 +43,13 @@ impl CallState {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
         // Nothing granted: no preopened directories, no environment, no arguments, no sockets.
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
-        let grants = CallGrants::new(
-            &install.account.id,
-            &install.plugin.manifest.name,
-            &install.account.timezone,
-            install.installation.grants.clone(),
-        );
+        let grants = install.grants.clone();
         CallState {
             platform,
             grants,
             install,
             follower,
+            interaction: None,
             limiter: MemoryLimiter {
                 limit: memory,
                 denied: false,

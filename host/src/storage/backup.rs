@@ -594,6 +594,21 @@ mod tests {
     use crate::storage::testing::{done, dump, faulty_store};
     use crate::storage::{Json, Table};
 
+    /// sled releases a database's file lock when its background threads have stopped, a moment
+    /// after the handle is dropped.
+    fn open_when_released(path: &Path) -> crate::storage::SledBackend {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            match crate::storage::SledBackend::open(path) {
+                Ok(b) => return b,
+                Err(e) if std::time::Instant::now() < deadline && e.message().contains("lock") => {
+                    std::thread::yield_now()
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
     #[test]
     fn a_backup_restores_what_was_committed_and_checks_itself() {
         let (dir, _f, store) = faulty_store();
@@ -624,7 +639,7 @@ mod tests {
             b"\0asm component"
         );
         let backend: std::sync::Arc<dyn crate::storage::Backend> =
-            std::sync::Arc::new(crate::storage::SledBackend::open(&target.join("db")).unwrap());
+            std::sync::Arc::new(open_when_released(&target.join("db")));
         let restored = Store::new(backend);
         assert_eq!(dump(&restored), dump(&store));
 
@@ -698,7 +713,17 @@ mod tests {
         .unwrap();
         let target = dir.path().join("r");
         restore(&out, &target, false, 1).unwrap();
-        let db = sled::open(target.join("db")).unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let db = loop {
+            match sled::open(target.join("db")) {
+                Ok(db) => break db,
+                Err(e) if std::time::Instant::now() < deadline => {
+                    assert!(e.to_string().contains("lock"), "{e}");
+                    std::thread::yield_now()
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
         let read = |t: &str| -> u64 {
             let v = db.open_tree(t).unwrap().get(b"k").unwrap().unwrap();
             serde_json::from_slice(&v).unwrap()

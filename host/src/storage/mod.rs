@@ -216,7 +216,7 @@ pub(crate) mod testing {
         fn get(&mut self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>> {
             self.inner.get(tree, key)
         }
-        fn insert(&mut self, tree: &str, key: &[u8], value: &[u8]) -> Result<()> {
+        fn insert(&mut self, tree: &str, key: &[u8], value: Vec<u8>) -> Result<()> {
             self.count()?;
             self.inner.insert(tree, key, value)
         }

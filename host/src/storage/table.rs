@@ -321,11 +321,10 @@ impl<'a> Tx<'a> {
     }
 
     pub(crate) fn put_raw(&mut self, tree: &str, key: &[u8], bytes: Vec<u8>) -> Result<()> {
-        self.txn.insert(tree, key, &bytes)?;
         if let Some(r) = self.record.as_deref_mut() {
-            r.push((tree.to_string(), key.to_vec(), Some(bytes)));
+            r.push((tree.to_string(), key.to_vec(), Some(bytes.clone())));
         }
-        Ok(())
+        self.txn.insert(tree, key, bytes)
     }
 }
 
