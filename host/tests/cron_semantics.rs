@@ -181,3 +181,40 @@ async fn a_weekday_job_fires_monday_to_friday_and_a_weekend_job_on_the_weekend()
         .expect("still scheduled");
     assert_eq!(next.next_run, Some(START + 16 * DAY + 9 * 60 * MINUTE));
 }
+
+/// A job stored by an older version with an expression this one refuses (Quartz's `?`) fires
+/// once more, then ends, instead of firing again on every scheduler pass.
+#[tokio::test]
+async fn a_stored_expression_no_longer_accepted_ends_its_job_after_one_firing() {
+    let clock = Arc::new(ManualClock::new(START));
+    let (_dir, p) = platform(clock.clone()).await;
+    let job = Job {
+        id: p.ids.next("j"),
+        account: ACCOUNT.into(),
+        plugin: "probe".into(),
+        kind: JobKind::Cron {
+            expr: "0 0 9 ? * *".into(),
+            timezone: ZONE.into(),
+        },
+        next_run: Some(START + MINUTE),
+        scheduled_for: START + MINUTE,
+        payload: b"legacy".to_vec(),
+        attempt: 0,
+        created_at: START,
+    };
+    p.jobs
+        .add(&job)
+        .expect("add job")
+        .durable()
+        .await
+        .expect("add job");
+    clock.advance(2 * MINUTE);
+    assert_eq!(p.fire_due_jobs().await.expect("pass"), 1);
+    assert_eq!(take_fired(&p, &job).as_deref(), Some(&b"legacy"[..]));
+    assert_eq!(p.jobs.get(ACCOUNT, "probe", &job.id).expect("get"), None);
+    for _ in 0..5 {
+        clock.advance(MINUTE);
+        assert_eq!(p.fire_due_jobs().await.expect("pass"), 0);
+    }
+    assert_eq!(take_fired(&p, &job), None);
+}
