@@ -43,6 +43,10 @@ pub struct ServeArgs {
     /// Days the event log keeps entries of accounts that set no retention of their own.
     #[arg(long, env = "PLAZA_EVENT_RETENTION_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u32).range(1..=3650))]
     pub event_retention_days: u32,
+    /// How long a handled inbound message is remembered, so that a retry gets the first answer
+    /// (e.g. `1h`, `10m`; at least a minute).
+    #[arg(long, env = "PLAZA_DEDUP_RETENTION", value_parser = parse_interval, default_value = "1h")]
+    pub dedup_retention: std::time::Duration,
     /// Where backups are kept (default: `backups` inside the data directory).
     #[arg(long, env = "PLAZA_BACKUP_DIR")]
     pub backup_dir: Option<PathBuf>,
@@ -74,6 +78,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     opts.topics.backoff_base_ms = args.topic_backoff_ms;
     opts.events.retention_days = args.event_retention_days;
     opts.backup_dir = args.backup_dir.clone();
+    opts.dedup_retention_ms = args.dedup_retention.as_millis() as u64;
     let platform = Platform::open(opts)?;
     demo::register_bundled(&platform).await?;
     if args.demo {
