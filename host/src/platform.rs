@@ -333,6 +333,9 @@ impl Platform {
             .durable()
             .await?;
         self.forget_problem(&problem.table, &key);
+        if problem.table == "accounts" {
+            self.accounts.forget(&String::from_utf8_lossy(&key));
+        }
         Ok(problem)
     }
 

@@ -5,7 +5,8 @@ pub mod host;
 pub mod segments;
 pub mod tags;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
 
@@ -171,6 +172,9 @@ fn new_ingress_key() -> Result<(String, String)> {
 pub struct AccountStore {
     store: Arc<Store>,
     table: Table<Json<Account>>,
+    /// Accounts read or written so far: every inbound message reads its account, and accounts
+    /// change rarely and only through this store (one process owns the data directory).
+    cache: RwLock<HashMap<String, Account>>,
 }
 
 impl AccountStore {
@@ -178,7 +182,21 @@ impl AccountStore {
         Ok(AccountStore {
             table: store.table("accounts")?,
             store,
+            cache: RwLock::new(HashMap::new()),
         })
+    }
+
+    fn remember(&self, account: &Account) {
+        if let Ok(mut c) = self.cache.write() {
+            c.insert(account.id.clone(), account.clone());
+        }
+    }
+
+    /// Drops a cached account (its record was removed or replaced outside this store).
+    pub fn forget(&self, id: &str) {
+        if let Ok(mut c) = self.cache.write() {
+            c.remove(id);
+        }
     }
 
     pub fn create(&self, new: NewAccount, now: u64) -> Result<Pending<CreatedAccount>> {
@@ -205,39 +223,39 @@ impl AccountStore {
             ingress_key_sha256: digest,
             legacy_ingress_key: None,
         };
-        self.store
-            .write(|tx| {
-                if !tx.insert_new(&self.table, account.id.as_bytes(), &account)? {
-                    return Err(PlazaError::Conflict(format!(
-                        "account {:?} already exists",
-                        account.id
-                    )));
-                }
-                Ok(())
-            })
-            .map(|p| {
-                p.map(|()| CreatedAccount {
-                    account: AccountInfo::from(&account),
-                    ingress_key,
-                })
-            })
+        let written = self.store.write(|tx| {
+            if !tx.insert_new(&self.table, account.id.as_bytes(), &account)? {
+                return Err(PlazaError::Conflict(format!(
+                    "account {:?} already exists",
+                    account.id
+                )));
+            }
+            Ok(())
+        })?;
+        self.remember(&account);
+        Ok(written.map(|()| CreatedAccount {
+            account: AccountInfo::from(&account),
+            ingress_key,
+        }))
     }
 
     /// Replaces the account's ingress key; the new key is returned this once.
     pub fn rotate_ingress_key(&self, id: &str) -> Result<Pending<String>> {
         let (ingress_key, digest) = new_ingress_key()?;
-        self.store
-            .write(|tx| {
-                tx.update(&self.table, id.as_bytes(), |old| {
-                    let mut a =
-                        old.ok_or_else(|| PlazaError::not_found(format!("account {id:?}")))?;
-                    a.ingress_key_sha256 = digest.clone();
-                    a.legacy_ingress_key = None;
-                    Ok(Some(a))
-                })
-                .map(drop)
+        let written = self.store.write(|tx| {
+            tx.update(&self.table, id.as_bytes(), |old| {
+                let mut a = old.ok_or_else(|| PlazaError::not_found(format!("account {id:?}")))?;
+                a.ingress_key_sha256 = digest.clone();
+                a.legacy_ingress_key = None;
+                Ok(Some(a))
             })
-            .map(|p| p.map(|()| ingress_key))
+        })?;
+        let updated = written.map(|a| {
+            if let Some(a) = &a {
+                self.remember(a);
+            }
+        });
+        Ok(updated.map(|()| ingress_key))
     }
 
     /// Hashes ingress keys an older version stored in clear. Returns how many.
@@ -248,7 +266,7 @@ impl AccountStore {
             .into_iter()
             .filter(|a| a.legacy_ingress_key.is_some())
             .collect();
-        self.store.write(|tx| {
+        let written = self.store.write(|tx| {
             for a in &legacy {
                 let mut a = a.clone();
                 if let Some(key) = a.legacy_ingress_key.take() {
@@ -257,13 +275,23 @@ impl AccountStore {
                 tx.put(&self.table, a.id.as_bytes(), &a)?;
             }
             Ok(legacy.len())
-        })
+        })?;
+        for a in &legacy {
+            self.forget(&a.id);
+        }
+        Ok(written)
     }
 
     pub fn get(&self, id: &str) -> Result<Account> {
-        self.table
+        if let Some(a) = self.cache.read().ok().and_then(|c| c.get(id).cloned()) {
+            return Ok(a);
+        }
+        let account = self
+            .table
             .get(id.as_bytes())?
-            .ok_or_else(|| PlazaError::not_found(format!("account {id:?}")))
+            .ok_or_else(|| PlazaError::not_found(format!("account {id:?}")))?;
+        self.remember(&account);
+        Ok(account)
     }
 
     pub fn list(&self) -> Result<Vec<Account>> {

@@ -55,34 +55,50 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// Compares secrets in time independent of their contents and of their lengths: both sides are
-/// hashed to fixed-size digests first, and the digests are compared in constant time.
-pub fn same_secret(presented: &str, expected: &str) -> bool {
-    let presented = Sha256::digest(presented.as_bytes());
-    let expected = Sha256::digest(expected.as_bytes());
-    presented.as_slice().ct_eq(expected.as_slice()).into()
+/// The admin token, kept as its SHA-256 digest: a presented token is hashed once and compared in
+/// constant time (independent of contents and length), without hashing the token itself again
+/// on every request.
+pub struct AdminToken {
+    digest: [u8; 32],
 }
 
-/// Whether `presented` is this account's ingress key: the one place that knows how ingress keys
-/// are stored (as SHA-256 digests, never in clear).
-pub fn ingress_key_matches(presented: &str, account: Option<&Account>) -> bool {
-    // Keys are stored as SHA-256 digests; the digest is computed (and compared) whether or not
-    // the account exists, so the answer takes as long either way.
-    let digest = crate::accounts::secret_digest(presented);
-    let stored = account.map(|a| a.ingress_key_sha256.as_str()).unwrap_or("");
-    !stored.is_empty() & same_secret(&digest, stored)
+impl AdminToken {
+    pub fn new(token: &str) -> Self {
+        AdminToken {
+            digest: Sha256::digest(token.as_bytes()).into(),
+        }
+    }
+
+    pub fn matches(&self, presented: &str) -> bool {
+        self.matches_digest(&Sha256::digest(presented.as_bytes()).into())
+    }
+
+    fn matches_digest(&self, presented: &[u8; 32]) -> bool {
+        presented.ct_eq(&self.digest).into()
+    }
 }
 
-pub fn is_admin(headers: &HeaderMap, admin_token: &str) -> bool {
-    bearer(headers).is_some_and(|t| same_secret(t, admin_token))
+/// Whether `presented` (as its SHA-256 digest) is this account's ingress key: the one place that
+/// knows how ingress keys are stored (as hex SHA-256 digests, never in clear). The comparison runs
+/// whether or not the account exists, so the answer takes as long either way.
+fn ingress_key_matches(presented: &[u8; 32], account: Option<&Account>) -> bool {
+    let mut stored = [0u8; 32];
+    let known = account
+        .and_then(|a| hex::decode_to_slice(&a.ingress_key_sha256, &mut stored).ok())
+        .is_some();
+    known & bool::from(presented.ct_eq(&stored))
 }
 
-pub fn require_admin(headers: &HeaderMap, admin_token: &str) -> Result<()> {
+pub fn is_admin(headers: &HeaderMap, admin_token: &AdminToken) -> bool {
+    bearer(headers).is_some_and(|t| admin_token.matches(t))
+}
+
+pub fn require_admin(headers: &HeaderMap, admin_token: &AdminToken) -> Result<()> {
     match bearer(headers) {
         None => Err(PlazaError::Unauthorized(
             "missing bearer token (Authorization: Bearer <token>)".into(),
         )),
-        Some(t) if same_secret(t, admin_token) => Ok(()),
+        Some(t) if admin_token.matches(t) => Ok(()),
         Some(_) => Err(PlazaError::Unauthorized("invalid bearer token".into())),
     }
 }
@@ -92,14 +108,15 @@ pub fn require_admin(headers: &HeaderMap, admin_token: &str) -> Result<()> {
 /// refusal reads exactly as it does for an existing account.
 pub fn require_ingress(
     headers: &HeaderMap,
-    admin_token: &str,
+    admin_token: &AdminToken,
     account: Option<&Account>,
 ) -> Result<()> {
     let presented = bearer(headers).or_else(|| headers.get("x-plaza-ingress-key")?.to_str().ok());
     let allowed = presented.is_some_and(|t| {
+        let digest: [u8; 32] = Sha256::digest(t.as_bytes()).into();
         // Both comparisons always run, so the answer takes as long for every account.
-        let admin = same_secret(t, admin_token);
-        let ingress = ingress_key_matches(t, account);
+        let admin = admin_token.matches_digest(&digest);
+        let ingress = ingress_key_matches(&digest, account);
         admin | ingress
     });
     if allowed {
@@ -150,11 +167,33 @@ mod tests {
 
     #[test]
     fn secrets_compare_equal_only_when_equal() {
-        assert!(same_secret("plz_abc", "plz_abc"));
-        assert!(!same_secret("plz_abc", "plz_abd"));
-        assert!(!same_secret("plz_ab", "plz_abc"));
-        assert!(!same_secret("", "plz_abc"));
-        assert!(same_secret("", ""));
+        let admin = AdminToken::new("plz_abc");
+        assert!(admin.matches("plz_abc"));
+        assert!(!admin.matches("plz_abd"));
+        assert!(!admin.matches("plz_ab"));
+        assert!(!admin.matches(""));
+        assert!(AdminToken::new("").matches(""));
+        // Ingress keys compare as digests; no account, or an account without a key, never matches.
+        let key = "ik_secret";
+        let digest: [u8; 32] = Sha256::digest(key.as_bytes()).into();
+        let mut account = crate::accounts::Account {
+            id: "a".into(),
+            name: "a".into(),
+            kind: crate::accounts::AccountKind::Service,
+            verified: true,
+            timezone: "UTC".into(),
+            created_at: 0,
+            ingress_key_sha256: crate::accounts::secret_digest(key),
+            legacy_ingress_key: None,
+        };
+        assert!(ingress_key_matches(&digest, Some(&account)));
+        assert!(!ingress_key_matches(
+            &Sha256::digest(b"ik_other").into(),
+            Some(&account)
+        ));
+        assert!(!ingress_key_matches(&digest, None));
+        account.ingress_key_sha256.clear();
+        assert!(!ingress_key_matches(&digest, Some(&account)));
     }
 
     #[cfg(unix)]

@@ -30,7 +30,7 @@ pub const MAX_JSON_BODY: usize = 1 << 20;
 #[derive(Clone)]
 pub struct AppState {
     pub platform: Arc<Platform>,
-    pub admin_token: Arc<str>,
+    pub admin_token: Arc<auth::AdminToken>,
 }
 
 pub fn router(state: AppState) -> Router {

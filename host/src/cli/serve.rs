@@ -128,7 +128,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     }
     let app = api::router(AppState {
         platform: platform.clone(),
-        admin_token: Arc::from(token),
+        admin_token: Arc::new(auth::AdminToken::new(&token)),
     });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::manifest::Manifest;
 use crate::error::{PlazaError, Result};
-use crate::runtime::{CacheOutcome, CallState, PluginPreV0_1, Runtime, sha256_hex};
+use crate::runtime::{CacheOutcome, Prepared, Runtime, sha256_hex};
 use crate::storage::backend::key;
 use crate::storage::{Json, Pending, Store, Table};
 
@@ -23,7 +23,7 @@ pub struct LoadedPlugin {
     pub manifest_toml: String,
     pub sha256: String,
     pub bundled: bool,
-    pub pre: PluginPreV0_1<CallState>,
+    pub pre: Prepared,
 }
 
 /// What is persisted per (name, version).

@@ -27,6 +27,9 @@ pub const SUPPORTED_API_VERSIONS: &[semver::Version] = &[semver::Version::new(0,
 /// The WIT package every plugin imports.
 pub const API_PACKAGE: &str = "plaza:platform";
 
+/// The instance every plugin exports.
+pub const HANDLER_EXPORT: &str = "plaza:platform/handler@0.1.0";
+
 impl From<crate::error::PlazaError> for wit::Error {
     fn from(e: crate::error::PlazaError) -> Self {
         use crate::error::PlazaError as E;

@@ -90,7 +90,10 @@ const SLED_DEFAULT_TREE: &[u8] = b"__sled__default";
 const INTENT_TREE: &str = "__plaza_intents";
 const WATERMARK_KEY: &[u8] = b"watermark";
 /// Intent slots; a commit waits (briefly) if the flusher's watermark lags this many commits.
-pub const INTENT_SLOTS: u64 = 8192;
+pub const INTENT_SLOTS: u64 = 1024;
+/// The flusher moves the watermark once it lags this many commits (a write per flush would cost
+/// more than the commits it covers; recovery replays at most this many more intents).
+const WATERMARK_EVERY: u64 = 128;
 /// Attempts of a body before a transaction gives up on contention.
 const MAX_ATTEMPTS: usize = 64;
 /// Failed attempts after which the body runs holding the locks of the keys it used last time, so
@@ -519,7 +522,11 @@ impl Backend for SledBackend {
 
     fn flush(&self) -> Result<()> {
         // The watermark first: the flush then makes the commits and the watermark durable.
-        self.advance_watermark()?;
+        if self.next_commit.load(Ordering::SeqCst)
+            >= self.watermark.load(Ordering::SeqCst) + WATERMARK_EVERY
+        {
+            self.advance_watermark()?;
+        }
         self.db.flush()?;
         Ok(())
     }
@@ -803,7 +810,7 @@ mod tests {
             .unwrap();
         assert_eq!(numbered(), start + 2);
         // Once the watermark covers them, a one-write commit is atomic on its own.
-        b.flush().unwrap();
+        b.advance_watermark().unwrap();
         b.transaction(&mut |t| t.insert("t", b"a", b"3".to_vec()))
             .unwrap();
         assert_eq!(numbered(), start + 2);
