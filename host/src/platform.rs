@@ -100,6 +100,11 @@ pub struct PlatformOptions {
     pub dedup_retention_ms: u64,
     /// Where backups are written (`plaza serve --backup-dir`); default `<data dir>/backups`.
     pub backup_dir: Option<PathBuf>,
+    /// The storage backend to use instead of opening sled in `<data dir>/db`. `None` (the
+    /// default, and what `plaza serve` uses) opens sled. Set by tests that wrap the real backend
+    /// (e.g. one that fails a chosen write, to prove a unit of work leaves all or nothing), and
+    /// the seam where another backend would plug in.
+    pub backend: Option<Arc<dyn Backend>>,
 }
 
 impl PlatformOptions {
@@ -115,6 +120,7 @@ impl PlatformOptions {
             events: EventOptions::default(),
             dedup_retention_ms: crate::channels::DEFAULT_DEDUP_RETENTION_MS,
             backup_dir: None,
+            backend: None,
         }
     }
 }
@@ -208,7 +214,10 @@ impl Platform {
     pub fn open(opts: PlatformOptions) -> Result<Arc<Platform>> {
         let dir = &opts.data_dir;
         private_dir(dir)?;
-        let backend: Arc<dyn Backend> = Arc::new(SledBackend::open(&dir.join("db"))?);
+        let backend: Arc<dyn Backend> = match &opts.backend {
+            Some(backend) => backend.clone(),
+            None => Arc::new(SledBackend::open(&dir.join("db"))?),
+        };
         let store = Store::new(backend);
         let runtime = Runtime::new(&dir.join("compiled"), opts.pool).map_err(|e| {
             PlazaError::Unavailable(format!("cannot start the wasm runtime: {e:#}"))

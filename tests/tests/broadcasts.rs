@@ -385,3 +385,78 @@ fn tag_and_segment_audiences_reach_exactly_their_followers() {
         .unwrap_or(0);
     assert_eq!(broadcast_entries, 10, "{log}");
 }
+
+#[test]
+fn a_broadcast_refused_for_its_audience_succeeds_when_retried_with_the_same_key() {
+    let (_tmp, dir) = data_dir();
+    let server = Server::start(&dir, false);
+    server.create_account("r", "service", true);
+    subscribe_many(&server, "r", 3);
+    let listed = |server: &Server| {
+        server.get("/api/v1/accounts/r/broadcasts").body["broadcasts"]
+            .as_array()
+            .map(|a| a.len())
+    };
+
+    // The tag does not exist yet: refused, and the key is not spent.
+    let vip = json!({ "tag": "vip" });
+    let refused = broadcast(&server, "r", "to-vips", vip.clone(), "for vips");
+    assert_eq!(
+        (refused.status, refused.error_code()),
+        (404, "not_found"),
+        "{refused:?}"
+    );
+    assert_eq!(listed(&server), Some(0), "a refusal creates nothing");
+    let created = server.post("/api/v1/accounts/r/tags", &json!({ "name": "vip" }));
+    assert_eq!(created.status, 201, "{created:?}");
+    let tagged = server.post(
+        "/api/v1/accounts/r/tags/vip/tag",
+        &json!({ "openids": ["f00000", "f00002"] }),
+    );
+    assert!(tagged.status < 300, "{tagged:?}");
+    let retried = broadcast(&server, "r", "to-vips", vip.clone(), "for vips");
+    assert_eq!(retried.status, 201, "{retried:?}");
+    let id = retried.body["id"].as_str().unwrap_or("").to_string();
+    assert_eq!(wait_done(&server, "r", &id)["delivered"], 2);
+    assert_eq!(broadcasts_received(&server, "r", "f00000").len(), 1);
+    assert!(broadcasts_received(&server, "r", "f00001").is_empty());
+    // From now on the key names that broadcast.
+    let again = broadcast(&server, "r", "to-vips", vip, "for vips");
+    assert_eq!(
+        (again.status, again.body["id"].as_str()),
+        (200, Some(id.as_str()))
+    );
+
+    // Every recipient it names has had this month's broadcasts (f00009 does not follow yet):
+    // refused until someone with a broadcast left is among them.
+    let pair = json!({ "openids": ["f00001", "f00009"] });
+    for i in 0..4 {
+        let a = broadcast(
+            &server,
+            "r",
+            &format!("m{i}"),
+            json!({ "openids": ["f00001"] }),
+            "m",
+        );
+        assert_eq!(a.status, 201, "{a:?}");
+        wait_done(&server, "r", a.body["id"].as_str().unwrap_or(""));
+    }
+    let used_up = broadcast(&server, "r", "pair", pair.clone(), "to the pair");
+    assert_eq!(
+        (used_up.status, used_up.error_code()),
+        (429, "quota_exceeded"),
+        "{used_up:?}"
+    );
+    assert_eq!(listed(&server), Some(5), "a refusal creates nothing");
+    assert_eq!(server.event("r", "f00009", "subscribe").status, 200);
+    let retried = broadcast(&server, "r", "pair", pair, "to the pair");
+    assert_eq!(retried.status, 201, "{retried:?}");
+    let job = wait_done(&server, "r", retried.body["id"].as_str().unwrap_or(""));
+    assert_eq!(
+        (job["delivered"].as_u64(), job["skipped_quota"].as_u64()),
+        (Some(1), Some(1)),
+        "{job}"
+    );
+    assert_eq!(broadcasts_received(&server, "r", "f00009").len(), 1);
+    assert_eq!(broadcasts_received(&server, "r", "f00001").len(), 4);
+}

@@ -631,6 +631,201 @@ mod tests {
         assert_eq!(ids, Audience::Openids(vec!["a".into(), "b".into()]));
     }
 
+    /// A broadcast claims its idempotency key, its daily slot and its job in one unit of work:
+    /// through a `Platform` over a backend that fails a chosen write, a broadcast that fails or
+    /// is refused leaves nothing, and a retry with the same key succeeds.
+    mod atomicity {
+        use super::*;
+        use crate::accounts::NewAccount;
+        use crate::accounts::followers::Touch;
+        use crate::platform::{ManualClock, PlatformOptions};
+        use crate::storage::testing::{FaultyBackend, dump};
+        use crate::storage::{Backend, SledBackend};
+
+        /// 2026-03-10T00:00:00Z.
+        const NOW: u64 = 1_773_100_800_000;
+        const DAY: u64 = 24 * 3_600_000;
+
+        struct Fixture {
+            _dir: tempfile::TempDir,
+            faulty: Arc<FaultyBackend>,
+            clock: Arc<ManualClock>,
+            p: Arc<Platform>,
+        }
+
+        /// Account `a` of `kind` with subscribed followers `f0`, `f1`, … over a faulty backend.
+        async fn fixture(kind: AccountKind, followers: usize) -> Fixture {
+            let dir = tempfile::tempdir().unwrap();
+            let sled: Arc<dyn Backend> =
+                Arc::new(SledBackend::open(&dir.path().join("db")).unwrap());
+            let faulty = FaultyBackend::new(sled);
+            let clock = Arc::new(ManualClock::new(NOW));
+            let mut opts = PlatformOptions::new(dir.path().join("data"));
+            opts.clock = clock.clone();
+            opts.backend = Some(faulty.clone());
+            let p = Platform::open(opts).unwrap();
+            let account = NewAccount {
+                id: "a".into(),
+                name: None,
+                kind,
+                verified: true,
+                timezone: Some("Asia/Shanghai".into()),
+            };
+            p.accounts
+                .create(account, NOW)
+                .unwrap()
+                .durable()
+                .await
+                .unwrap();
+            for i in 0..followers {
+                p.followers
+                    .touch("a", &format!("f{i}"), Touch::Subscribe { scene: None }, NOW)
+                    .unwrap()
+                    .durable()
+                    .await
+                    .unwrap();
+            }
+            Fixture {
+                _dir: dir,
+                faulty,
+                clock,
+                p,
+            }
+        }
+
+        fn request(key: &str, audience: Audience) -> NewBroadcast {
+            NewBroadcast {
+                idempotency_key: key.into(),
+                audience,
+                content: MessageContent::Text {
+                    content: format!("news {key}"),
+                },
+                at: None,
+            }
+        }
+
+        impl Fixture {
+            async fn create(&self, key: &str, audience: Audience) -> Result<BroadcastJob> {
+                self.p
+                    .create_broadcast("a", None, request(key, audience))
+                    .await
+            }
+
+            /// Refused (as `matches` says) and nothing of it stored.
+            async fn refused(
+                &self,
+                key: &str,
+                audience: Audience,
+                matches: impl Fn(&PlazaError) -> bool,
+            ) {
+                let before = dump(&self.p.store);
+                let err = self
+                    .create(key, audience)
+                    .await
+                    .expect_err("the broadcast is refused");
+                assert!(matches(&err), "{key}: {err}");
+                assert_eq!(
+                    dump(&self.p.store),
+                    before,
+                    "{key}: a refusal stores nothing"
+                );
+            }
+
+            /// Runs the worker until every broadcast is done (the pass that finds nothing left
+            /// to deliver marks a broadcast done and answers false).
+            async fn deliver_all(&self) {
+                while self.p.broadcast_pass().await.unwrap() {}
+            }
+        }
+
+        fn quota_exceeded(e: &PlazaError) -> bool {
+            matches!(e, PlazaError::QuotaExceeded { .. })
+        }
+
+        #[tokio::test]
+        async fn a_fault_between_key_slot_and_job_leaves_none_and_the_same_key_retries() {
+            let f = fixture(AccountKind::Subscription, 3).await;
+            let before = dump(&f.p.store);
+            // Writes: the daily slot, the recipients, the progress, the job, the key, the
+            // active marker. A fault at any of them (the 2nd is the case the issue names)
+            // leaves none of them.
+            for n in 1..=6 {
+                f.faulty.fail_next_at(n);
+                let result = f.create("launch", Audience::All).await;
+                f.faulty.disarm();
+                let err = result.expect_err("the injected fault surfaces");
+                assert!(
+                    matches!(err, PlazaError::Unavailable(_)),
+                    "write {n}: {err}"
+                );
+                assert_eq!(
+                    dump(&f.p.store),
+                    before,
+                    "fault at write {n}: nothing stored"
+                );
+            }
+            assert!(f.p.broadcasts.list("a", 10).unwrap().is_empty());
+
+            let job = f.create("launch", Audience::All).await.unwrap();
+            assert_eq!((job.status, job.total), (BroadcastStatus::Running, 3));
+            // The retry owns the key and the day's slot now.
+            assert_eq!(f.create("launch", Audience::All).await.unwrap().id, job.id);
+            f.refused("another", Audience::All, quota_exceeded).await;
+            f.deliver_all().await;
+            let done = f.p.broadcasts.get("a", &job.id).unwrap();
+            assert_eq!((done.status, done.delivered), (BroadcastStatus::Done, 3));
+        }
+
+        #[tokio::test]
+        async fn a_broadcast_refused_for_its_audience_succeeds_with_the_same_key_once_fixed() {
+            let f = fixture(AccountKind::Service, 3).await;
+
+            // A tag that does not exist yet.
+            let vip = || Audience::Tag("vip".into());
+            f.refused("to-vips", vip(), |e| matches!(e, PlazaError::NotFound(_)))
+                .await;
+            f.p.followers
+                .create_tag("a", "vip", NOW)
+                .unwrap()
+                .durable()
+                .await
+                .unwrap();
+            f.p.followers
+                .tag_many("a", &["f0".into(), "f1".into()], "vip")
+                .unwrap()
+                .durable()
+                .await
+                .unwrap();
+            let job = f.create("to-vips", vip()).await.unwrap();
+            assert_eq!(job.total, 2);
+
+            // A recipient who had this month's broadcasts.
+            let f2 = || Audience::Openids(vec!["f2".into()]);
+            for i in 0..quota::SERVICE_BROADCASTS_PER_FOLLOWER_PER_MONTH {
+                f.create(&format!("m{i}"), f2()).await.unwrap();
+                f.deliver_all().await;
+            }
+            f.refused("monthly", f2(), quota_exceeded).await;
+            // April in Shanghai: the quota is new.
+            f.clock.set(NOW + 30 * DAY);
+            let job = f.create("monthly", f2()).await.unwrap();
+            assert_eq!(job.total, 1);
+            f.deliver_all().await;
+            let done = f.p.broadcasts.get("a", &job.id).unwrap();
+            assert_eq!((done.delivered, done.skipped_quota), (1, 0), "{done:?}");
+        }
+
+        #[tokio::test]
+        async fn a_broadcast_refused_for_the_days_slot_succeeds_with_the_same_key_the_next_day() {
+            let f = fixture(AccountKind::Subscription, 2).await;
+            f.create("morning", Audience::All).await.unwrap();
+            f.refused("evening", Audience::All, quota_exceeded).await;
+            f.clock.set(NOW + DAY);
+            let job = f.create("evening", Audience::All).await.unwrap();
+            assert_eq!(job.total, 2);
+        }
+    }
+
     #[test]
     fn outbox_ids_of_broadcasts_sort_with_other_entries() {
         let earlier = "m00001795623658412000";

@@ -229,3 +229,109 @@ impl JobStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! A job, its due-index entry and its installation's job count are one unit of work: a fault
+    //! injected between their writes leaves all of them as they were.
+
+    use super::*;
+    use crate::storage::testing::{FaultyBackend, done, dump, faulty_store};
+
+    const AT: u64 = 1_000_000;
+
+    fn job(id: &str, at: u64) -> Job {
+        Job {
+            id: id.into(),
+            account: "acc".into(),
+            plugin: "plug".into(),
+            kind: JobKind::At { at },
+            next_run: Some(at),
+            scheduled_for: at,
+            payload: b"p".to_vec(),
+            attempt: 0,
+            created_at: 0,
+        }
+    }
+
+    /// The due index holds exactly one entry per job with a next run, at that time, and the
+    /// count record matches the jobs stored.
+    fn assert_consistent(store: &Store, jobs: &JobStore) {
+        let stored = jobs.list("acc", "plug").unwrap();
+        let mut expected: Vec<(u64, Vec<u8>)> = stored
+            .iter()
+            .filter_map(|j| j.next_run.map(|at| (at, job_key(j))))
+            .collect();
+        expected.sort();
+        let indexed: Vec<(u64, Vec<u8>)> = jobs.due.due(u64::MAX - 1, usize::MAX).unwrap();
+        assert_eq!(indexed, expected, "the due index agrees with the jobs");
+        let count = dump(store)
+            .into_iter()
+            .find(|(t, _, _)| t == "job_counts")
+            .map(|(_, _, v)| serde_json::from_slice::<u64>(&v).unwrap())
+            .unwrap_or(0);
+        assert_eq!(count as usize, stored.len(), "the job count agrees");
+    }
+
+    /// `op` fails when the 2nd write of its unit of work fails, and then nothing changed.
+    fn fails_whole<T: std::fmt::Debug>(
+        store: &Store,
+        faulty: &FaultyBackend,
+        what: &str,
+        op: impl FnOnce() -> Result<Pending<T>>,
+    ) {
+        let before = dump(store);
+        faulty.fail_next_at(2);
+        let result = done(op());
+        faulty.disarm();
+        let err = result.expect_err(what);
+        assert!(matches!(err, PlazaError::Unavailable(_)), "{what}: {err}");
+        assert_eq!(
+            dump(store),
+            before,
+            "{what}: a failed unit of work wrote nothing"
+        );
+    }
+
+    #[test]
+    fn a_fault_between_a_job_and_its_due_entry_leaves_neither() {
+        let (_dir, faulty, store) = faulty_store();
+        let jobs = JobStore::new(store.clone()).unwrap();
+        let first = job("j1", AT);
+        // One job already there, so every operation below has something to break.
+        done(jobs.add(&job("j0", AT + 5))).unwrap();
+
+        fails_whole(&store, &faulty, "add", || jobs.add(&first));
+        assert_eq!(jobs.get("acc", "plug", "j1").unwrap(), None);
+        done(jobs.add(&first)).unwrap();
+        assert_eq!(jobs.get("acc", "plug", "j1").unwrap(), Some(first.clone()));
+        assert_consistent(&store, &jobs);
+
+        fails_whole(&store, &faulty, "reschedule", || {
+            jobs.reschedule(&first, Some(AT + 10), AT + 10, 1)
+        });
+        assert_eq!(jobs.due(AT, 10).unwrap(), vec![first.clone()]);
+        let moved = done(jobs.reschedule(&first, Some(AT + 10), AT + 10, 1)).unwrap();
+        assert_eq!(jobs.due(AT, 10).unwrap(), Vec::<Job>::new());
+        assert_eq!(
+            jobs.due(AT + 10, 10).unwrap(),
+            vec![job("j0", AT + 5), moved.clone()]
+        );
+        assert_consistent(&store, &jobs);
+
+        fails_whole(&store, &faulty, "a reschedule that ends the job", || {
+            jobs.reschedule(&moved, None, AT + 10, 0)
+        });
+        assert_consistent(&store, &jobs);
+
+        fails_whole(&store, &faulty, "cancel", || {
+            jobs.cancel("acc", "plug", "j1")
+        });
+        assert_eq!(jobs.get("acc", "plug", "j1").unwrap(), Some(moved));
+        assert!(done(jobs.cancel("acc", "plug", "j1")).unwrap());
+        assert_eq!(jobs.get("acc", "plug", "j1").unwrap(), None);
+        assert_eq!(jobs.due(u64::MAX - 1, 10).unwrap(), vec![job("j0", AT + 5)]);
+        assert_consistent(&store, &jobs);
+        assert!(!done(jobs.cancel("acc", "plug", "j1")).unwrap());
+    }
+}

@@ -25,6 +25,9 @@ pub use table::{Bytes, Codec, Json, Page, Table, Tx};
 use self::table::WriteOp;
 use crate::error::{PlazaError, Result};
 
+/// One stored entry, as [`Store::snapshot`] lists it: `(table, key, value)`.
+pub type StoredEntry = (String, Vec<u8>, Vec<u8>);
+
 /// The host's storage: named tables over one backend, units of work, group commit.
 pub struct Store {
     backend: Arc<dyn Backend>,
@@ -122,6 +125,22 @@ impl Store {
     /// Waits until every write committed so far is durable (shutdown, tests).
     pub async fn sync(&self) -> Result<()> {
         self.commit.commit().await
+    }
+
+    /// Every entry of every table as `(table, key, value)`, tables by name and entries in key
+    /// order. For "nothing changed" checks (a refused call must leave storage as it was): it reads
+    /// the live tables one after another, so it is a consistent picture only while nothing writes.
+    pub fn snapshot(&self) -> Result<Vec<StoredEntry>> {
+        let mut names = self.backend.tree_names()?;
+        names.sort();
+        let mut out = Vec::new();
+        for name in names {
+            let tree = self.backend.tree(&name)?;
+            for (k, v) in tree.scan_prefix(b"", None, usize::MAX)? {
+                out.push((name.clone(), k, v));
+            }
+        }
+        Ok(out)
     }
 
     /// Starts recording every unit of work's writes, after the ones in flight have finished.
@@ -270,15 +289,8 @@ pub(crate) mod testing {
     }
 
     /// Every entry of every tree, for "nothing changed" assertions.
-    pub fn dump(store: &Store) -> Vec<(String, Vec<u8>, Vec<u8>)> {
-        let mut out = Vec::new();
-        for name in store.backend().tree_names().expect("tree names") {
-            let tree = store.backend().tree(&name).expect("tree");
-            for (k, v) in tree.scan_prefix(b"", None, usize::MAX).expect("scan") {
-                out.push((name.clone(), k, v));
-            }
-        }
-        out
+    pub fn dump(store: &Store) -> Vec<StoredEntry> {
+        store.snapshot().expect("snapshot of every table")
     }
 }
 
