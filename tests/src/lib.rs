@@ -1,7 +1,7 @@
 //! Harness for Plaza's end-to-end tests: the real `plaza` binary on a free loopback port, a real
 //! data directory, real plugin components, spoken to over real HTTP.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -71,14 +71,15 @@ impl Server {
         Self::start_with(data_dir, demo, &[])
     }
 
-    /// Like [`Server::start`] with extra environment variables for the server.
+    /// Like [`Server::start`] with extra environment variables for the server (they override the
+    /// defaults, e.g. `PLAZA_ADMIN_TOKEN` set empty makes the server generate its token).
     pub fn start_with(data_dir: &Path, demo: bool, env: &[(&str, &str)]) -> Server {
         let mut cmd = Command::new(plaza_bin());
-        cmd.envs(env.iter().copied());
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .env("PLAZA_ADMIN_TOKEN", TOKEN)
             .env("RUST_LOG", "warn,plugin=info")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(
                 std::fs::OpenOptions::new()
@@ -348,6 +349,50 @@ pub fn plaza(server: &Server, args: &[&str]) -> (i32, String, String) {
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs the `plaza` CLI without a server (`restore`, argument checks of `serve`): (exit code,
+/// stdout, stderr). A command still running after [`PATIENCE`] is killed and fails the test (a
+/// `serve` whose arguments should have been refused would otherwise run for ever).
+pub fn plaza_offline(args: &[&str]) -> (i32, String, String) {
+    let mut child = Command::new(plaza_bin())
+        .args(args)
+        .env_remove("PLAZA_SERVER")
+        .env_remove("PLAZA_DATA_DIR")
+        .env_remove("PLAZA_ADMIN_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run plaza");
+    // Read both pipes while waiting, so a chatty command cannot block on a full pipe.
+    let read = |pipe: Option<Box<dyn std::io::Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut p) = pipe {
+                let _ = p.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let out = read(child.stdout.take().map(|p| Box::new(p) as _));
+    let err = read(child.stderr.take().map(|p| Box::new(p) as _));
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for plaza") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("plaza {args:?} was still running after {PATIENCE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (
+        status.code().unwrap_or(-1),
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
     )
 }
 

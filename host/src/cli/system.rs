@@ -71,7 +71,17 @@ impl SystemCmd {
 pub fn backup(args: BackupArgs) -> Result<Value> {
     let client = args.remote.client()?;
     let part = args.out.with_extension("plzbak.part");
-    let mut file = std::fs::File::create(&part)
+    // A backup holds the admin token and every account's data: owner-only from the first byte,
+    // like the copy the server keeps.
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut file = opts
+        .open(&part)
         .map_err(|e| PlazaError::invalid(format!("cannot create {}: {e}", part.display())))?;
     let mut shown = 0u64;
     let received = client.download("/system/backups", &mut file, &mut |n| {

@@ -17,9 +17,11 @@
 //!          'M' manifest-json   Plaza version, API versions, time, entries per table, files
 //! 'Z' sha256(everything before 'Z')
 //! ```
-//! Names, keys and values are u32-be length-prefixed, file contents u64-be. Restoring checks the
-//! checksum before anything is written and the per-table counts after, and never writes into a
-//! non-empty data directory unless told to (and then keeps the old one aside).
+//! Names, keys and values are u32-be length-prefixed, file contents u64-be. Every format version
+//! keeps the magic, the version field and the `'Z' sha256` trailer, so that any Plaza can tell a
+//! newer file (intact, higher version) from a damaged one. Restoring checks the checksum before
+//! anything is written and the per-table counts after, and never writes into a non-empty data
+//! directory unless told to (and then keeps the old one aside).
 
 use std::collections::BTreeMap;
 use std::io::{BufReader, BufWriter, Read, Write};
@@ -317,18 +319,13 @@ pub fn inspect(path: &Path) -> Result<BackupManifest> {
     let mut head = [0u8; 12];
     f.read_exact(&mut head).map_err(|e| corrupt(path, e))?;
     if &head[..8] != MAGIC {
+        // One flipped bit of the magic looks like this too.
         return Err(PlazaError::invalid(format!(
-            "{} is not a Plaza backup",
+            "backup {} is corrupt or not a Plaza backup (it does not begin with PLAZABAK); nothing was restored",
             path.display()
         )));
     }
     let version = u32::from_be_bytes([head[8], head[9], head[10], head[11]]);
-    if version > FORMAT_VERSION {
-        return Err(PlazaError::invalid(format!(
-            "backup {} has format {version}; this Plaza reads format {FORMAT_VERSION} (restore it with a newer Plaza)",
-            path.display()
-        )));
-    }
     h.update(head);
     let mut left = body - head.len() as u64;
     let mut buf = vec![0u8; 1 << 16];
@@ -342,6 +339,14 @@ pub fn inspect(path: &Path) -> Result<BackupManifest> {
     f.read_exact(&mut trailer).map_err(|e| corrupt(path, e))?;
     if trailer[0] != b'Z' || trailer[1..] != h.finalize()[..] {
         return Err(corrupt(path, "checksum mismatch"));
+    }
+    // Only an intact file's version is believed: a damaged version field is a damaged file, not
+    // a newer one (every format keeps this header and trailer, so any Plaza can tell).
+    if version > FORMAT_VERSION {
+        return Err(PlazaError::invalid(format!(
+            "backup {} has format {version}; this Plaza reads format {FORMAT_VERSION} (restore it with a newer Plaza)",
+            path.display()
+        )));
     }
     // Integrity holds; read the manifest (the last frame before the trailer).
     let mut manifest = None;
@@ -684,6 +689,101 @@ mod tests {
             assert!(err.message().contains("corrupt or truncated"), "{i}: {err}");
             assert!(!target.exists(), "{i}: nothing may be written");
         }
+    }
+
+    #[test]
+    fn a_newer_format_is_told_apart_from_a_damaged_version_field() {
+        let (dir, _f, store) = faulty_store();
+        let a: Table<Json<String>> = store.table("a").unwrap();
+        done(store.write(|tx| tx.put(&a, b"k", &"value".to_string()))).unwrap();
+        let out = dir.path().join("b.plzbak");
+        write_backup(&store, dir.path(), &out, 1).unwrap();
+        let good = std::fs::read(&out).unwrap();
+        let body = good.len() - 33;
+
+        // A flipped bit in the version field: damaged, not "newer".
+        let mut flipped = good.clone();
+        flipped[8] ^= 0x80;
+        let path = dir.path().join("flipped.plzbak");
+        std::fs::write(&path, &flipped).unwrap();
+        let err = inspect(&path).unwrap_err();
+        assert!(err.message().contains("corrupt or truncated"), "{err}");
+
+        // An intact file of a later format: a newer Plaza is needed.
+        let mut newer = good[..body].to_vec();
+        newer[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_be_bytes());
+        let digest = Sha256::digest(&newer);
+        newer.push(b'Z');
+        newer.extend_from_slice(&digest);
+        let path = dir.path().join("newer.plzbak");
+        std::fs::write(&path, &newer).unwrap();
+        let err = inspect(&path).unwrap_err();
+        assert!(err.message().contains("newer Plaza"), "{err}");
+        assert!(!err.message().contains("corrupt"), "{err}");
+
+        // A flipped magic byte is called what it may well be.
+        let mut magic = good.clone();
+        magic[0] ^= 0x01;
+        let path = dir.path().join("magic.plzbak");
+        std::fs::write(&path, &magic).unwrap();
+        let err = restore(&path, &dir.path().join("t"), false, 1).unwrap_err();
+        assert!(err.message().contains("corrupt"), "{err}");
+        assert!(!dir.path().join("t").exists());
+    }
+
+    #[test]
+    fn retention_keeps_the_newest_backups_and_touches_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let kept = dir.path().join("backups");
+        // Nothing there yet: nothing listed, nothing to delete.
+        assert!(list(&kept).unwrap().is_empty());
+        assert!(prune(&kept, 2).unwrap().is_empty());
+
+        std::fs::create_dir_all(&kept).unwrap();
+        const DAY: u64 = 86_400_000;
+        let t0 = 1_773_100_800_000u64;
+        // Taken on days 0..5, written out of order; names sort by time even where the
+        // millisecond count gains a digit of seconds.
+        let times = [
+            t0 + 3 * DAY,
+            t0 + 999,
+            t0 + 4 * DAY,
+            t0 + 1000,
+            t0 + 2 * DAY,
+        ];
+        for t in times {
+            std::fs::write(kept.join(file_name(t)), t.to_string()).unwrap();
+        }
+        // Files that are not kept backups: an unfinished download, someone's notes, a backup
+        // saved under another name.
+        let others = [
+            format!("{}.part", file_name(t0 + 5 * DAY)),
+            "notes.txt".to_string(),
+            "manual.plzbak".to_string(),
+        ];
+        for name in &others {
+            std::fs::write(kept.join(name), b"x").unwrap();
+        }
+        let mut by_time = times;
+        by_time.sort();
+        let names: Vec<String> = by_time.iter().map(|t| file_name(*t)).collect();
+        let listed: Vec<String> = list(&kept).unwrap().into_iter().map(|b| b.name).collect();
+        assert_eq!(listed, names, "oldest first, only backups");
+
+        let removed = prune(&kept, 2).unwrap();
+        assert_eq!(removed, names[..3]);
+        let listed: Vec<String> = list(&kept).unwrap().into_iter().map(|b| b.name).collect();
+        assert_eq!(listed, names[3..]);
+        for name in &names[3..] {
+            assert!(kept.join(name).is_file());
+        }
+        for name in &others {
+            assert!(kept.join(name).is_file(), "{name} was deleted");
+        }
+        // Within the limit, nothing more goes.
+        assert!(prune(&kept, 2).unwrap().is_empty());
+        assert!(prune(&kept, 7).unwrap().is_empty());
+        assert_eq!(list(&kept).unwrap().len(), 2);
     }
 
     #[test]

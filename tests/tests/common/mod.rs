@@ -208,3 +208,85 @@ fn parse_answer(raw: &[u8], ended: bool) -> Option<(u16, Value)> {
         serde_json::from_str(&text).unwrap_or(Value::String(text.into_owned())),
     ))
 }
+
+/// The database of a data directory whose server has stopped, opened to read or plant records the
+/// way an older version (or a damaged disk) would have left them. Dropping it waits until sled has
+/// let go of the database's lock (its background threads release it a moment after the handle
+/// goes), so a server can start on the directory right after.
+pub struct StoppedDb {
+    db: Option<sled::Db>,
+    lock_file: std::path::PathBuf,
+}
+
+impl std::ops::Deref for StoppedDb {
+    type Target = sled::Db;
+    fn deref(&self) -> &sled::Db {
+        self.db.as_ref().expect("open")
+    }
+}
+
+impl Drop for StoppedDb {
+    fn drop(&mut self) {
+        if let Some(db) = self.db.take() {
+            let _ = db.flush();
+        }
+        // sled holds an exclusive flock on `db/db`: once we can take it, sled has let go.
+        let deadline = std::time::Instant::now() + plaza_tests::PATIENCE;
+        loop {
+            let file = std::fs::File::open(&self.lock_file).expect("database lock file");
+            match file.try_lock() {
+                Ok(()) => return,
+                Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20))
+                }
+                Err(e) => panic!("the database lock was not released: {e:?}"),
+            }
+        }
+    }
+}
+
+/// Opens the database of `data_dir`, whose server has stopped (the lock goes with the server
+/// process, so a short wait covers a process that is still exiting).
+pub fn open_db(data_dir: &std::path::Path) -> StoppedDb {
+    let deadline = std::time::Instant::now() + plaza_tests::PATIENCE;
+    let path = data_dir.join("db");
+    loop {
+        match sled::Config::new().path(&path).open() {
+            Ok(db) => {
+                return StoppedDb {
+                    db: Some(db),
+                    lock_file: path.join("db"),
+                };
+            }
+            Err(e) if std::time::Instant::now() < deadline => {
+                assert!(
+                    e.to_string().contains("lock"),
+                    "cannot open the database: {e}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("cannot open the database: {e}"),
+        }
+    }
+}
+
+/// Writes records into a stopped server's database, durably, and closes it.
+pub fn plant(data_dir: &std::path::Path, records: &[(&str, &[u8], &[u8])]) {
+    let db = open_db(data_dir);
+    for (tree, key, value) in records {
+        db.open_tree(tree)
+            .expect("tree")
+            .insert(key, *value)
+            .expect("insert");
+    }
+}
+
+/// A stored record of a stopped server's database.
+pub fn stored(data_dir: &std::path::Path, tree: &str, key: &[u8]) -> Option<Vec<u8>> {
+    open_db(data_dir)
+        .open_tree(tree)
+        .expect("tree")
+        .get(key)
+        .expect("read")
+        .map(|v| v.to_vec())
+}
