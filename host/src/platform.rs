@@ -268,10 +268,13 @@ impl Platform {
             ));
         }
         let migrated = self.accounts.hash_legacy_ingress_keys()?.detach();
-        if migrated > 0 {
-            tracing::info!(
-                accounts = migrated,
-                "ingress keys stored in clear were hashed"
+        if !migrated.is_empty() {
+            // The clear-text keys sat on disk (and perhaps in old backups): hashing them now
+            // does not un-leak them, so say which accounts should get new ones.
+            tracing::warn!(
+                accounts = %migrated.join(", "),
+                "ingress keys stored in clear were hashed; they may have leaked while on disk in \
+                 clear: rotate each with `plaza account rotate-key <account>`"
             );
         }
         let (accounts, bad_accounts) = self.accounts.list_lenient()?;

@@ -173,6 +173,15 @@ fn a_clear_ingress_key_from_an_older_version_keeps_working_and_is_hashed_at_star
     let problems = server.get("/api/v1/system").body["problems"].clone();
     assert_eq!(problems, json!([]), "the old record decodes");
     server.stop();
+    // The operator is told which account's key sat on disk in clear, and how to replace it.
+    let log = std::fs::read_to_string(dir.with_extension("log")).expect("server log");
+    let warning = log
+        .lines()
+        .find(|l| l.contains("ingress keys stored in clear were hashed"))
+        .unwrap_or_else(|| panic!("no warning about the clear key in:\n{log}"));
+    assert!(warning.contains("legacy"), "{warning}");
+    assert!(!warning.contains("current"), "{warning}");
+    assert!(warning.contains("plaza account rotate-key"), "{warning}");
 
     // The record no longer holds the key in clear, and everything else in it is unchanged.
     let record = stored(&dir, "accounts", b"legacy").expect("account record");

@@ -160,6 +160,17 @@ fn undecodable_records_are_set_aside_reported_and_removable() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("plaza uninstall hurt probe"), "{out}");
 
+    // Asking for the set-aside installation is a conflict that names the remedy, not a 500.
+    let shown = server.get("/api/v1/accounts/hurt/installations/probe");
+    assert_eq!(shown.status, 409, "{shown:?}");
+    assert_eq!(shown.body["error"]["code"], "conflict", "{shown:?}");
+    assert!(
+        shown.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("plaza uninstall hurt probe")),
+        "{shown:?}"
+    );
+
     // The remedy for the installation works, and its problem goes.
     let (code, _, err) = plaza(&server, &["uninstall", "hurt", "probe"]);
     assert_eq!(code, 0, "uninstall: {err}");

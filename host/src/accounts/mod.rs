@@ -259,7 +259,7 @@ impl AccountStore {
     }
 
     /// Hashes ingress keys an older version stored in clear. Returns how many.
-    pub fn hash_legacy_ingress_keys(&self) -> Result<Pending<usize>> {
+    pub fn hash_legacy_ingress_keys(&self) -> Result<Pending<Vec<String>>> {
         let legacy: Vec<Account> = self
             .list_lenient()?
             .0
@@ -274,7 +274,7 @@ impl AccountStore {
                 }
                 tx.put(&self.table, a.id.as_bytes(), &a)?;
             }
-            Ok(legacy.len())
+            Ok(legacy.iter().map(|a| a.id.clone()).collect())
         })?;
         for a in &legacy {
             self.forget(&a.id);

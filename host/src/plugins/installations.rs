@@ -66,10 +66,18 @@ impl InstallationStore {
         &self.table
     }
 
+    /// The installation. A record that exists but no longer decodes was set aside at start: that
+    /// is the operator's to resolve (a conflict naming the remedy), not a server fault.
     pub fn get(&self, account: &str, plugin: &str) -> Result<Installation> {
-        self.table
-            .get(&key(&[account, plugin]))?
-            .ok_or_else(|| not_installed(account, plugin))
+        match self.table.get(&key(&[account, plugin])) {
+            Ok(found) => found.ok_or_else(|| not_installed(account, plugin)),
+            Err(e) if self.exists(account, plugin)? => Err(PlazaError::Conflict(format!(
+                "the installation of plugin {plugin:?} on account {account:?} no longer decodes \
+                 ({e}) and was set aside at start (see GET /api/v1/system); remove it with \
+                 `plaza uninstall {account} {plugin}`"
+            ))),
+            Err(e) => Err(e),
+        }
     }
 
     /// Whether a record exists for the pair, decodable or not.

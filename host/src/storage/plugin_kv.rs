@@ -390,15 +390,19 @@ mod tests {
         let (_d, faulty, kv) = kv(KvLimits::default());
         let n = ns("a", "p");
         done(kv.set(&n, "k", b"old")).unwrap();
+        done(kv.set(&n, "c", b"41")).unwrap();
         let before = dump(&kv.store);
-        for op in 0..4 {
+        for op in 0..6 {
             // The value is the first write of each operation, the usage record the second.
             faulty.fail_next_at(2);
             let result = match op {
                 0 => done(kv.set(&n, "k", b"new value")).map(drop),
                 1 => done(kv.delete(&n, "k")).map(drop),
                 2 => done(kv.compare_and_swap(&n, "k", Some(b"old"), Some(b"cas"))).map(drop),
-                _ => done(kv.set(&n, "other", b"v")).map(drop),
+                3 => done(kv.set(&n, "other", b"v")).map(drop),
+                // A counter that grows by a digit, and one that does not exist yet.
+                4 => done(kv.increment(&n, "c", 59)).map(drop),
+                _ => done(kv.increment(&n, "fresh", 1)).map(drop),
             };
             assert!(
                 matches!(result, Err(PlazaError::Unavailable(_))),
@@ -412,7 +416,11 @@ mod tests {
         }
         faulty.disarm();
         assert_eq!(kv.get(&n, "k").unwrap(), Some(b"old".to_vec()));
-        assert_eq!(kv.usage(&n).unwrap(), KvUsage { keys: 1, bytes: 4 });
+        assert_eq!(kv.get(&n, "c").unwrap(), Some(b"41".to_vec()));
+        assert_eq!(kv.usage(&n).unwrap(), KvUsage { keys: 2, bytes: 7 });
+        // Disarmed, the same increment lands with its usage.
+        assert_eq!(done(kv.increment(&n, "c", 59)).unwrap(), 100);
+        assert_eq!(kv.usage(&n).unwrap(), KvUsage { keys: 2, bytes: 8 });
     }
 
     #[test]
