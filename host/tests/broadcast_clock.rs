@@ -3,15 +3,16 @@
 //! stamped no earlier than its scheduled time. The worker's passes are run by hand, so nothing
 //! here depends on how fast the machine is.
 
+mod common;
+
 use std::sync::Arc;
 
+use plaza_host::Platform;
 use plaza_host::accounts::followers::Touch;
-use plaza_host::accounts::{AccountKind, NewAccount};
 use plaza_host::messaging::broadcast::{Audience, BroadcastStatus, NewBroadcast};
 use plaza_host::messaging::content::MessageContent;
 use plaza_host::messaging::outbox::Delivery;
 use plaza_host::platform::{Clock, ManualClock};
-use plaza_host::{Platform, PlatformOptions};
 
 /// 2026-03-10T00:00:00Z.
 const START: u64 = 1_773_100_800_000;
@@ -21,23 +22,8 @@ const HOUR: u64 = 60 * MINUTE;
 const FOLLOWERS: usize = 1500;
 
 async fn platform(clock: Arc<ManualClock>) -> (tempfile::TempDir, Arc<Platform>) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut opts = PlatformOptions::new(dir.path().join("data"));
-    opts.clock = clock;
-    let p = Platform::open(opts).expect("platform");
-    let new = NewAccount {
-        id: "svc".into(),
-        name: None,
-        kind: AccountKind::Service,
-        verified: true,
-        timezone: Some("Asia/Shanghai".into()),
-    };
-    p.accounts
-        .create(new, START)
-        .expect("account")
-        .durable()
-        .await
-        .expect("account");
+    let (dir, p) = common::platform(clock, |_| {});
+    common::service_account(&p, "svc", Some("Asia/Shanghai"), START).await;
     (dir, p)
 }
 

@@ -2,19 +2,19 @@
 //! into the real probe component on Monday to Friday at 09:00 in the account's timezone and not on
 //! the weekend, and a weekend job (`0,6`) only on Saturday and Sunday.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, TimeZone, Timelike, Weekday};
-use plaza_host::accounts::{AccountKind, NewAccount};
+use plaza_host::Platform;
 use plaza_host::platform::{Clock, ManualClock};
-use plaza_host::plugins::InstallRequest;
 use plaza_host::plugins::grants::Capability;
 use plaza_host::scheduling::cron_expr::CronExpr;
 use plaza_host::scheduling::{Job, JobKind, MissedJobs};
 use plaza_host::storage::KvNamespace;
-use plaza_host::{Platform, PlatformOptions};
 
 const ACCOUNT: &str = "sh";
 const ZONE: &str = "Asia/Shanghai";
@@ -24,44 +24,10 @@ const MINUTE: u64 = 60_000;
 const DAY: u64 = 24 * 60 * MINUTE;
 
 async fn platform(clock: Arc<ManualClock>) -> (tempfile::TempDir, Arc<Platform>) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut opts = PlatformOptions::new(dir.path().join("data"));
-    opts.clock = clock;
-    opts.missed_jobs = MissedJobs::FireOnce;
-    let p = Platform::open(opts).expect("platform");
-    let manifest = "name = \"probe\"\nversion = \"0.1.0\"\napi = \"^0.1\"\ncapabilities = [\"storage\", \"scheduling\"]\n";
-    let wasm = std::fs::read(format!("{}/probe.wasm", plaza_host::bundled::WASM_DIR))
-        .expect("probe component");
-    p.plugins
-        .registry
-        .register(manifest, &wasm, false, START)
-        .expect("register")
-        .durable()
-        .await
-        .expect("register");
-    let new = NewAccount {
-        id: ACCOUNT.into(),
-        name: None,
-        kind: AccountKind::Service,
-        verified: true,
-        timezone: Some(ZONE.into()),
-    };
-    p.accounts
-        .create(new, START)
-        .expect("account")
-        .durable()
-        .await
-        .expect("account");
-    p.install_plugin(
-        ACCOUNT,
-        InstallRequest {
-            plugin: "probe".into(),
-            grants: vec![Capability::Storage, Capability::Scheduling],
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("install");
+    let (dir, p) = common::platform(clock, |o| o.missed_jobs = MissedJobs::FireOnce);
+    common::service_account(&p, ACCOUNT, Some(ZONE), START).await;
+    let grants = [Capability::Storage, Capability::Scheduling];
+    common::install_probe(&p, ACCOUNT, &grants, START).await;
     (dir, p)
 }
 

@@ -4,15 +4,15 @@
 //! `msg_id` is a new message. Records are per sender: another follower reusing a `msg_id` is
 //! handled as its own message. The probe component counts how often it really ran (`incr`).
 
+mod common;
+
 use std::sync::Arc;
 
-use plaza_host::accounts::{AccountKind, NewAccount};
+use plaza_host::Platform;
 use plaza_host::channels::local::InboundJson;
 use plaza_host::messaging::content::MessageContent;
 use plaza_host::platform::ManualClock;
-use plaza_host::plugins::InstallRequest;
 use plaza_host::plugins::grants::Capability;
-use plaza_host::{Platform, PlatformOptions};
 use serde_json::json;
 
 /// 2026-03-10T00:00:00Z.
@@ -22,45 +22,9 @@ const MINUTE: u64 = 60_000;
 const RETENTION: u64 = 10 * MINUTE;
 
 async fn platform(clock: Arc<ManualClock>) -> (tempfile::TempDir, Arc<Platform>) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut opts = PlatformOptions::new(dir.path().join("data"));
-    opts.clock = clock;
-    opts.dedup_retention_ms = RETENTION;
-    let p = Platform::open(opts).expect("platform");
-    let manifest =
-        "name = \"probe\"\nversion = \"0.1.0\"\napi = \"^0.1\"\ncapabilities = [\"storage\"]\n";
-    let wasm = std::fs::read(format!("{}/probe.wasm", plaza_host::bundled::WASM_DIR))
-        .expect("probe component");
-    p.plugins
-        .registry
-        .register(manifest, &wasm, false, START)
-        .expect("register")
-        .durable()
-        .await
-        .expect("register");
-    let new = NewAccount {
-        id: "acc".into(),
-        name: None,
-        kind: AccountKind::Service,
-        verified: true,
-        timezone: None,
-    };
-    p.accounts
-        .create(new, START)
-        .expect("account")
-        .durable()
-        .await
-        .expect("account");
-    p.install_plugin(
-        "acc",
-        InstallRequest {
-            plugin: "probe".into(),
-            grants: vec![Capability::Storage],
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("install");
+    let (dir, p) = common::platform(clock, |o| o.dedup_retention_ms = RETENTION);
+    common::service_account(&p, "acc", None, START).await;
+    common::install_probe(&p, "acc", &[Capability::Storage], START).await;
     (dir, p)
 }
 

@@ -13,11 +13,13 @@
 //!   capability other than the one the host checks;
 //! - the ungated functions answer with no grants at all.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use plaza_host::Platform;
 use plaza_host::accounts::followers::Touch;
-use plaza_host::accounts::{AccountKind, NewAccount};
 use plaza_host::platform::ManualClock;
 use plaza_host::plugins::grants::{Capability, InstallationGrant};
 use plaza_host::plugins::{ActiveInstallation, InstallRequest, InstallationUpdate};
@@ -25,7 +27,6 @@ use plaza_host::runtime::{Invocation, Outcome, wit};
 use plaza_host::scheduling::{Job, JobKind};
 use plaza_host::storage::{KvNamespace, StoredEntry};
 use plaza_host::templates::NewTemplate;
-use plaza_host::{Platform, PlatformOptions};
 
 /// 2026-03-10T00:00:00Z.
 const NOW: u64 = 1_773_100_800_000;
@@ -240,10 +241,6 @@ fn world_functions() -> Vec<String> {
     imported_functions(&resolve, world)
 }
 
-fn probe_wasm() -> Vec<u8> {
-    std::fs::read(format!("{}/probe.wasm", plaza_host::bundled::WASM_DIR)).expect("probe component")
-}
-
 #[test]
 fn every_import_of_the_world_is_in_the_table_and_the_probe_calls_it() {
     let world = world_functions();
@@ -267,7 +264,7 @@ fn every_import_of_the_world_is_in_the_table_and_the_probe_calls_it() {
 
     // The probe component imports every one of them (a component imports only what it calls),
     // so each entry's command can reach its function.
-    let decoded = wit_parser::decoding::decode(&probe_wasm()).expect("the probe decodes");
+    let decoded = wit_parser::decoding::decode(&common::probe_wasm()).expect("the probe decodes");
     let wit_parser::decoding::DecodedWasm::Component(resolve, world_id) = decoded else {
         panic!("the probe is a component");
     };
@@ -326,30 +323,9 @@ struct World {
 /// tagged `vip`; tag `gold` exists too), a template, a stored key and a job: something for every
 /// command to read or change if it were let through.
 async fn world() -> World {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut opts = PlatformOptions::new(dir.path().join("data"));
-    opts.clock = Arc::new(ManualClock::new(NOW));
-    let p = Platform::open(opts).expect("platform");
-    p.plugins
-        .registry
-        .register(&manifest(), &probe_wasm(), false, NOW)
-        .expect("register")
-        .durable()
-        .await
-        .expect("register");
-    let account = NewAccount {
-        id: ACCOUNT.into(),
-        name: None,
-        kind: AccountKind::Service,
-        verified: true,
-        timezone: Some("Asia/Shanghai".into()),
-    };
-    p.accounts
-        .create(account, NOW)
-        .expect("account")
-        .durable()
-        .await
-        .expect("account");
+    let (dir, p) = common::platform(Arc::new(ManualClock::new(NOW)), |_| {});
+    common::register_probe(&p, &manifest(), NOW).await;
+    common::service_account(&p, ACCOUNT, Some("Asia/Shanghai"), NOW).await;
     for openid in [FAN, "other"] {
         p.followers
             .touch(ACCOUNT, openid, Touch::Subscribe { scene: None }, NOW)

@@ -2,15 +2,15 @@
 //! across a simulated day, into the real probe component; the missed-job policy is applied after
 //! a (simulated) downtime.
 
+mod common;
+
 use std::sync::Arc;
 
-use plaza_host::accounts::{AccountKind, NewAccount};
+use plaza_host::Platform;
 use plaza_host::platform::{Clock, ManualClock};
-use plaza_host::plugins::InstallRequest;
 use plaza_host::plugins::grants::Capability;
 use plaza_host::scheduling::{Job, JobKind, MissedJobs};
 use plaza_host::storage::KvNamespace;
-use plaza_host::{Platform, PlatformOptions};
 
 /// 2026-03-10T00:00:00Z.
 const START: u64 = 1_773_100_800_000;
@@ -21,44 +21,10 @@ async fn platform(
     clock: Arc<ManualClock>,
     missed: MissedJobs,
 ) -> (tempfile::TempDir, Arc<Platform>) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut opts = PlatformOptions::new(dir.path().join("data"));
-    opts.clock = clock;
-    opts.missed_jobs = missed;
-    let p = Platform::open(opts).expect("platform");
-    let manifest = "name = \"probe\"\nversion = \"0.1.0\"\napi = \"^0.1\"\ncapabilities = [\"storage\", \"scheduling\"]\n";
-    let wasm = std::fs::read(format!("{}/probe.wasm", plaza_host::bundled::WASM_DIR))
-        .expect("probe component");
-    p.plugins
-        .registry
-        .register(manifest, &wasm, false, START)
-        .expect("register")
-        .durable()
-        .await
-        .expect("register");
-    let new = NewAccount {
-        id: "sh".into(),
-        name: None,
-        kind: AccountKind::Service,
-        verified: true,
-        timezone: Some("Asia/Shanghai".into()),
-    };
-    p.accounts
-        .create(new, START)
-        .expect("account")
-        .durable()
-        .await
-        .expect("account");
-    p.install_plugin(
-        "sh",
-        InstallRequest {
-            plugin: "probe".into(),
-            grants: vec![Capability::Storage, Capability::Scheduling],
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("install");
+    let (dir, p) = common::platform(clock, |o| o.missed_jobs = missed);
+    common::service_account(&p, "sh", Some("Asia/Shanghai"), START).await;
+    let grants = [Capability::Storage, Capability::Scheduling];
+    common::install_probe(&p, "sh", &grants, START).await;
     (dir, p)
 }
 
