@@ -174,25 +174,12 @@ impl JobStore {
     /// Jobs due at or before `now`, oldest first. Index entries that no longer match their job
     /// (cancelled, or moved by a reschedule) are cleaned up on the way.
     pub fn due(&self, now: u64, limit: usize) -> Result<Vec<Job>> {
-        let mut out = Vec::new();
-        let mut stale = Vec::new();
-        for (at, record) in self.due.due(now, limit)? {
-            match self.jobs.get(&record)? {
-                Some(job) if job.next_run == Some(at) => out.push(job),
-                _ => stale.push((at, record)),
-            }
-        }
-        if !stale.is_empty() {
-            self.store
-                .write(|tx| {
-                    for (at, record) in &stale {
-                        self.due.drop_stale(tx, *at, record)?;
-                    }
-                    Ok(())
-                })?
-                .detach();
-        }
-        Ok(out)
+        self.due.due_records(&self.store, now, limit, |at, record| {
+            Ok(self
+                .jobs
+                .get(record)?
+                .filter(|job| job.next_run == Some(at)))
+        })
     }
 
     /// Moves a job to a new next run (or ends it with `None`), keeping the due index and the

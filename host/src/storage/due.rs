@@ -1,11 +1,12 @@
-//! A time-ordered index of records that come due: scheduled jobs, topic deliveries waiting for
-//! their next attempt, inbound de-duplication records waiting to expire.
+//! A time-ordered index of records that come due: scheduled jobs, and topic deliveries waiting for
+//! their next attempt.
 //!
 //! Entry key: `{at:020} \0 {record key}`, empty value. The zero-padded time makes byte order time
 //! order, so "everything due by now" is one range scan. The index is written in the same unit of
 //! work as the record it points at, so the two never disagree after a crash; a reader still
 //! treats an entry whose record is gone as stale and removes it.
 
+use super::Store;
 use super::table::{Bytes, Table, Tx};
 use crate::error::Result;
 
@@ -51,9 +52,36 @@ impl DueIndex {
             .collect())
     }
 
-    /// Removes an entry found stale (its record gone or moved) by a reader.
-    pub fn drop_stale(&self, tx: &mut Tx<'_>, at: u64, record: &[u8]) -> Result<()> {
-        self.unschedule(tx, at, record)
+    /// The records due at or before `now`, earliest first, as `current` reads them: it answers
+    /// `None` for an entry that is stale (its record gone, or moved to another time by a
+    /// reschedule), and such entries are removed on the way (with the next flush; a crash before
+    /// it leaves them to the next reader).
+    pub fn due_records<T>(
+        &self,
+        store: &Store,
+        now: u64,
+        limit: usize,
+        mut current: impl FnMut(u64, &[u8]) -> Result<Option<T>>,
+    ) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        let mut stale = Vec::new();
+        for (at, record) in self.due(now, limit)? {
+            match current(at, &record)? {
+                Some(r) => out.push(r),
+                None => stale.push((at, record)),
+            }
+        }
+        if !stale.is_empty() {
+            store
+                .write(|tx| {
+                    for (at, record) in &stale {
+                        self.unschedule(tx, *at, record)?;
+                    }
+                    Ok(())
+                })?
+                .detach();
+        }
+        Ok(out)
     }
 }
 

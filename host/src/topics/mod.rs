@@ -308,26 +308,12 @@ impl TopicQueue {
 
     /// Deliveries due at or before `now`, earliest first.
     pub fn due(&self, now: u64, limit: usize) -> Result<Vec<TopicDelivery>> {
-        let mut out = Vec::new();
-        let mut stale = Vec::new();
-        for (at, record) in self.due.due(now, limit)? {
-            match self.pending.get(&record)? {
-                Some(d) if d.next_attempt_at == at => out.push(d),
-                // An index entry left behind by a reschedule.
-                _ => stale.push((at, record)),
-            }
-        }
-        if !stale.is_empty() {
-            self.store
-                .write(|tx| {
-                    for (at, record) in &stale {
-                        self.due.drop_stale(tx, *at, record)?;
-                    }
-                    Ok(())
-                })?
-                .detach();
-        }
-        Ok(out)
+        self.due.due_records(&self.store, now, limit, |at, record| {
+            Ok(self
+                .pending
+                .get(record)?
+                .filter(|d| d.next_attempt_at == at))
+        })
     }
 
     /// The delivery succeeded (or is dropped): it is no longer pending.
