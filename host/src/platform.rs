@@ -372,22 +372,25 @@ impl Platform {
         Ok((out, manifest))
     }
 
+    /// One scheduled backup: takes it, then removes all but the newest `keep` in the backup
+    /// directory. Returns the names removed.
+    pub async fn backup_and_prune(self: &Arc<Self>, keep: usize) -> Result<Vec<String>> {
+        self.backup().await?;
+        let dir = self.backup_dir.clone();
+        tokio::task::spawn_blocking(move || backup::prune(&dir, keep))
+            .await
+            .map_err(|e| PlazaError::internal(format!("backup retention task failed: {e}")))?
+    }
+
     /// Takes a backup every `every` and keeps the newest `keep`. Runs until the process ends.
     pub async fn run_backups(self: Arc<Self>, every: std::time::Duration, keep: usize) {
         loop {
             tokio::time::sleep(every).await;
-            match self.backup().await {
-                Ok(_) => {
-                    let dir = self.backup_dir.clone();
-                    match tokio::task::spawn_blocking(move || backup::prune(&dir, keep)).await {
-                        Ok(Ok(removed)) if !removed.is_empty() => {
-                            tracing::info!(removed = removed.len(), keep, "old backups removed")
-                        }
-                        Ok(Ok(_)) => {}
-                        Ok(Err(e)) => tracing::error!(error = %e, "removing old backups failed"),
-                        Err(e) => tracing::error!(error = %e, "backup retention task failed"),
-                    }
+            match self.backup_and_prune(keep).await {
+                Ok(removed) if !removed.is_empty() => {
+                    tracing::info!(removed = removed.len(), keep, "old backups removed")
                 }
+                Ok(_) => {}
                 Err(e) => tracing::error!(error = %e, "scheduled backup failed"),
             }
         }
