@@ -258,7 +258,7 @@ impl AccountStore {
         Ok(updated.map(|()| ingress_key))
     }
 
-    /// Hashes ingress keys an older version stored in clear. Returns how many.
+    /// Hashes ingress keys an older version stored in clear. Returns the accounts it changed.
     pub fn hash_legacy_ingress_keys(&self) -> Result<Pending<Vec<String>>> {
         let legacy: Vec<Account> = self
             .list_lenient()?
