@@ -97,6 +97,7 @@ fn write_backup_observed(
     now: u64,
     after_table: &mut dyn FnMut(&str),
 ) -> Result<BackupManifest> {
+    let _slot = store.backup_slot()?;
     let scratch_dir = out.with_extension("scratch");
     let _ = std::fs::remove_dir_all(&scratch_dir);
     let result = snapshot_and_write(store, data_dir, out, &scratch_dir, now, after_table);
@@ -659,6 +660,32 @@ mod tests {
                 .as_ref()
                 .is_some_and(|p| p.join("db").exists())
         );
+    }
+
+    #[test]
+    fn a_second_backup_while_one_runs_is_refused_and_touches_nothing() {
+        let (dir, _f, store) = faulty_store();
+        let a: Table<Json<String>> = store.table("a").unwrap();
+        done(store.write(|tx| tx.put(&a, b"k", &"value".to_string()))).unwrap();
+        let out = dir.path().join("b.plzbak");
+        // The running backup's scratch space and partial output, under the same name.
+        let scratch = out.with_extension("scratch");
+        std::fs::create_dir_all(&scratch).unwrap();
+        std::fs::write(scratch.join("in-use"), b"x").unwrap();
+        std::fs::write(out.with_extension("part"), b"partial").unwrap();
+        let running = store.backup_slot().unwrap();
+        let err = write_backup(&store, dir.path(), &out, 1).unwrap_err();
+        assert_eq!(err.code(), "conflict", "{err}");
+        assert!(scratch.join("in-use").exists());
+        assert_eq!(
+            std::fs::read(out.with_extension("part")).unwrap(),
+            b"partial"
+        );
+        assert!(!out.exists());
+        drop(running);
+        std::fs::remove_file(out.with_extension("part")).unwrap();
+        write_backup(&store, dir.path(), &out, 1).unwrap();
+        assert_eq!(inspect(&out).unwrap().tables.get("a"), Some(&1));
     }
 
     #[test]

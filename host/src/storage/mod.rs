@@ -35,6 +35,9 @@ pub struct Store {
     /// While an online backup runs, every unit of work's writes are recorded here, in commit
     /// order (see `backup`).
     recording: RwLock<Option<Arc<Mutex<Vec<WriteOp>>>>>,
+    /// Held for the whole of one backup, file writing included: a second backup is refused
+    /// before it touches the first one's scratch space or output.
+    backup_slot: Mutex<()>,
 }
 
 thread_local! {
@@ -55,6 +58,7 @@ impl Store {
             backend,
             commit,
             recording: RwLock::new(None),
+            backup_slot: Mutex::new(()),
         })
     }
 
@@ -144,6 +148,19 @@ impl Store {
     }
 
     /// Starts recording every unit of work's writes, after the ones in flight have finished.
+    /// Claims the right to run a backup until the guard drops; a conflict while another runs.
+    pub(crate) fn backup_slot(&self) -> Result<std::sync::MutexGuard<'_, ()>> {
+        match self.backup_slot.try_lock() {
+            Ok(slot) => Ok(slot),
+            // A backup that panicked left nothing that needs repair: its scratch space is
+            // removed by the next one.
+            Err(std::sync::TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => Err(PlazaError::Conflict(
+                "a backup is already running; try again when it has finished".into(),
+            )),
+        }
+    }
+
     pub(crate) fn start_recording(&self) -> Result<()> {
         let mut r = self
             .recording
