@@ -23,6 +23,7 @@ use crate::plugins::registry::PluginRegistry;
 use crate::runtime::{PoolSize, Runtime};
 use crate::scheduling::{JobStore, MissedJobs};
 use crate::storage::backup::{self, BackupManifest};
+use crate::storage::owner_only;
 use crate::storage::{Backend, Bytes, KvLimits, PluginKv, SledBackend, Store, Table};
 use crate::templates::TemplateStore;
 use crate::topics::{TopicOptions, TopicQueue};
@@ -187,12 +188,8 @@ fn private_dir(dir: &Path) -> Result<()> {
     };
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(fail)?;
+        use std::os::unix::fs::PermissionsExt;
+        owner_only::create_dir(dir).map_err(fail)?;
         let mode = std::fs::metadata(dir).map_err(fail)?.permissions().mode();
         if mode & 0o077 != 0 {
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
@@ -205,7 +202,7 @@ fn private_dir(dir: &Path) -> Result<()> {
         }
     }
     #[cfg(not(unix))]
-    std::fs::create_dir_all(dir).map_err(fail)?;
+    owner_only::create_dir(dir).map_err(fail)?;
     Ok(())
 }
 

@@ -35,7 +35,8 @@ pub fn load_or_create_admin_token(
         }
     }
     let token = format!("plz_{}", random_token(24)?);
-    std::fs::create_dir_all(data_dir).map_err(|e| PlazaError::Unavailable(e.to_string()))?;
+    crate::storage::owner_only::create_dir(data_dir)
+        .map_err(|e| PlazaError::Unavailable(e.to_string()))?;
     // Created owner-only from the first byte (see `write_durably`): never readable by others,
     // not even between creation and a later chmod.
     crate::plugins::registry::write_durably(&path, token.as_bytes())?;

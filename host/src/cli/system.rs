@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::{Remote, seg, warn};
 use crate::error::{PlazaError, Result};
-use crate::storage::backup;
+use crate::storage::{backup, owner_only};
 
 /// `plaza backup --out FILE`.
 #[derive(Args, Debug)]
@@ -73,16 +73,14 @@ pub fn backup(args: BackupArgs) -> Result<Value> {
     let part = args.out.with_extension("plzbak.part");
     // A backup holds the admin token and every account's data: owner-only from the first byte,
     // like the copy the server keeps.
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut file = opts
-        .open(&part)
-        .map_err(|e| PlazaError::invalid(format!("cannot create {}: {e}", part.display())))?;
+    let mut file = owner_only::file(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true),
+    )
+    .open(&part)
+    .map_err(|e| PlazaError::invalid(format!("cannot create {}: {e}", part.display())))?;
     let mut shown = 0u64;
     let received = client.download("/system/backups", &mut file, &mut |n| {
         // A line per 8 MiB keeps a long download visibly alive without flooding the terminal.

@@ -15,7 +15,7 @@ use super::manifest::Manifest;
 use crate::error::{PlazaError, Result};
 use crate::runtime::{CacheOutcome, Prepared, Runtime, sha256_hex};
 use crate::storage::backend::key;
-use crate::storage::{Json, Pending, Store, Table};
+use crate::storage::{Json, Pending, Store, Table, owner_only};
 
 /// A plugin version ready to run.
 pub struct LoadedPlugin {
@@ -274,14 +274,9 @@ pub(crate) fn write_durably(path: &std::path::Path, bytes: &[u8]) -> Result<()> 
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
         _ => {}
     }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options.open(&tmp).map_err(io)?;
+    let mut f = owner_only::file(std::fs::OpenOptions::new().write(true).create_new(true))
+        .open(&tmp)
+        .map_err(io)?;
     f.write_all(bytes).map_err(io)?;
     f.sync_all().map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)?;

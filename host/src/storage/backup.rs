@@ -30,7 +30,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::Store;
+use super::{Store, owner_only};
+use crate::api::auth::TOKEN_FILE;
 use crate::error::{PlazaError, Result};
 
 const MAGIC: &[u8; 8] = b"PLAZABAK";
@@ -39,8 +40,8 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const EXTENSION: &str = "plzbak";
 /// Entries copied per scan while backing up.
 const PAGE: usize = 4096;
-/// Files of the data directory that a backup carries besides the database.
-const ADMIN_TOKEN_FILE: &str = "admin-token";
+/// Besides the database, a backup carries the admin token file (`TOKEN_FILE`) and this
+/// directory of plugin artifacts.
 const WASM_DIR: &str = "wasm";
 
 /// What a backup holds, written into it and shown after backing up and restoring.
@@ -221,8 +222,8 @@ fn snapshot_and_write(
 /// The files of the data directory a backup carries: the plugin components and the admin token.
 fn data_files(data_dir: &Path) -> Result<Vec<String>> {
     let mut out = Vec::new();
-    if data_dir.join(ADMIN_TOKEN_FILE).is_file() {
-        out.push(ADMIN_TOKEN_FILE.to_string());
+    if data_dir.join(TOKEN_FILE).is_file() {
+        out.push(TOKEN_FILE.to_string());
     }
     let wasm = data_dir.join(WASM_DIR);
     if wasm.is_dir() {
@@ -239,14 +240,14 @@ fn data_files(data_dir: &Path) -> Result<Vec<String>> {
 }
 
 fn create_private(path: &Path) -> Result<std::fs::File> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path).map_err(io("cannot create", path))
+    owner_only::file(
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true),
+    )
+    .open(path)
+    .map_err(io("cannot create", path))
 }
 
 fn file_sha256(path: &Path) -> Result<String> {
@@ -481,17 +482,7 @@ pub fn restore(file: &Path, data_dir: &Path, force: bool, now: u64) -> Result<Re
 }
 
 fn restore_into(file: &Path, dir: &Path, manifest: &BackupManifest) -> Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(io("cannot create", dir))?;
-    }
-    #[cfg(not(unix))]
-    std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
+    owner_only::create_dir(dir).map_err(io("cannot create", dir))?;
     let db = sled::Config::new()
         .path(dir.join("db"))
         .open()
@@ -662,12 +653,18 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_second_backup_while_one_runs_is_refused_and_touches_nothing() {
+    /// A store holding one record (table `a`), and where its backup goes.
+    fn one_record() -> (tempfile::TempDir, std::sync::Arc<Store>, PathBuf) {
         let (dir, _f, store) = faulty_store();
         let a: Table<Json<String>> = store.table("a").unwrap();
         done(store.write(|tx| tx.put(&a, b"k", &"value".to_string()))).unwrap();
         let out = dir.path().join("b.plzbak");
+        (dir, store, out)
+    }
+
+    #[test]
+    fn a_second_backup_while_one_runs_is_refused_and_touches_nothing() {
+        let (dir, store, out) = one_record();
         // The running backup's scratch space and partial output, under the same name.
         let scratch = out.with_extension("scratch");
         std::fs::create_dir_all(&scratch).unwrap();
@@ -690,10 +687,7 @@ mod tests {
 
     #[test]
     fn a_flipped_byte_or_a_truncated_file_is_refused_before_anything_is_written() {
-        let (dir, _f, store) = faulty_store();
-        let a: Table<Json<String>> = store.table("a").unwrap();
-        done(store.write(|tx| tx.put(&a, b"k", &"value".to_string()))).unwrap();
-        let out = dir.path().join("b.plzbak");
+        let (dir, store, out) = one_record();
         write_backup(&store, dir.path(), &out, 1).unwrap();
         let good = std::fs::read(&out).unwrap();
         for (i, bad) in [
@@ -720,10 +714,7 @@ mod tests {
 
     #[test]
     fn a_newer_format_is_told_apart_from_a_damaged_version_field() {
-        let (dir, _f, store) = faulty_store();
-        let a: Table<Json<String>> = store.table("a").unwrap();
-        done(store.write(|tx| tx.put(&a, b"k", &"value".to_string()))).unwrap();
-        let out = dir.path().join("b.plzbak");
+        let (dir, store, out) = one_record();
         write_backup(&store, dir.path(), &out, 1).unwrap();
         let good = std::fs::read(&out).unwrap();
         let body = good.len() - 33;

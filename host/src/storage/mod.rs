@@ -12,6 +12,7 @@ pub mod backup;
 pub mod due;
 pub mod durability;
 pub mod host;
+pub mod owner_only;
 pub mod plugin_kv;
 pub mod table;
 
