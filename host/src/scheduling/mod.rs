@@ -223,7 +223,7 @@ mod tests {
     //! injected between their writes leaves all of them as they were.
 
     use super::*;
-    use crate::storage::testing::{FaultyBackend, done, dump, faulty_store};
+    use crate::storage::testing::{assert_fails_whole, done, dump, faulty_store};
 
     const AT: u64 = 1_000_000;
 
@@ -260,26 +260,6 @@ mod tests {
         assert_eq!(count as usize, stored.len(), "the job count agrees");
     }
 
-    /// `op` fails when the 2nd write of its unit of work fails, and then nothing changed.
-    fn fails_whole<T: std::fmt::Debug>(
-        store: &Store,
-        faulty: &FaultyBackend,
-        what: &str,
-        op: impl FnOnce() -> Result<Pending<T>>,
-    ) {
-        let before = dump(store);
-        faulty.fail_next_at(2);
-        let result = done(op());
-        faulty.disarm();
-        let err = result.expect_err(what);
-        assert!(matches!(err, PlazaError::Unavailable(_)), "{what}: {err}");
-        assert_eq!(
-            dump(store),
-            before,
-            "{what}: a failed unit of work wrote nothing"
-        );
-    }
-
     #[test]
     fn a_fault_between_a_job_and_its_due_entry_leaves_neither() {
         let (_dir, faulty, store) = faulty_store();
@@ -288,13 +268,13 @@ mod tests {
         // One job already there, so every operation below has something to break.
         done(jobs.add(&job("j0", AT + 5))).unwrap();
 
-        fails_whole(&store, &faulty, "add", || jobs.add(&first));
+        assert_fails_whole(&store, &faulty, "add", || jobs.add(&first));
         assert_eq!(jobs.get("acc", "plug", "j1").unwrap(), None);
         done(jobs.add(&first)).unwrap();
         assert_eq!(jobs.get("acc", "plug", "j1").unwrap(), Some(first.clone()));
         assert_consistent(&store, &jobs);
 
-        fails_whole(&store, &faulty, "reschedule", || {
+        assert_fails_whole(&store, &faulty, "reschedule", || {
             jobs.reschedule(&first, Some(AT + 10), AT + 10, 1)
         });
         assert_eq!(jobs.due(AT, 10).unwrap(), vec![first.clone()]);
@@ -306,12 +286,12 @@ mod tests {
         );
         assert_consistent(&store, &jobs);
 
-        fails_whole(&store, &faulty, "a reschedule that ends the job", || {
+        assert_fails_whole(&store, &faulty, "a reschedule that ends the job", || {
             jobs.reschedule(&moved, None, AT + 10, 0)
         });
         assert_consistent(&store, &jobs);
 
-        fails_whole(&store, &faulty, "cancel", || {
+        assert_fails_whole(&store, &faulty, "cancel", || {
             jobs.cancel("acc", "plug", "j1")
         });
         assert_eq!(jobs.get("acc", "plug", "j1").unwrap(), Some(moved));

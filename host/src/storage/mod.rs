@@ -310,6 +310,27 @@ pub(crate) mod testing {
     pub fn dump(store: &Store) -> Vec<StoredEntry> {
         store.snapshot().expect("snapshot of every table")
     }
+
+    /// Asserts that `op` fails with the storage error when the 2nd write of its unit of work
+    /// fails, and that it then changed nothing.
+    pub fn assert_fails_whole<T: std::fmt::Debug>(
+        store: &Store,
+        faulty: &FaultyBackend,
+        what: &str,
+        op: impl FnOnce() -> Result<Pending<T>>,
+    ) {
+        let before = dump(store);
+        faulty.fail_next_at(2);
+        let result = done(op());
+        faulty.disarm();
+        let err = result.expect_err(what);
+        assert!(matches!(err, PlazaError::Unavailable(_)), "{what}: {err}");
+        assert_eq!(
+            dump(store),
+            before,
+            "{what}: a failed unit of work wrote nothing"
+        );
+    }
 }
 
 #[cfg(test)]

@@ -280,7 +280,7 @@ const PURGE_BATCH: usize = 1000;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::testing::{FaultyBackend, done, dump, faulty_store};
+    use crate::storage::testing::{FaultyBackend, assert_fails_whole, done, faulty_store};
 
     fn kv(limits: KvLimits) -> (tempfile::TempDir, Arc<FaultyBackend>, PluginKv) {
         let (dir, faulty, store) = faulty_store();
@@ -391,30 +391,17 @@ mod tests {
         let n = ns("a", "p");
         done(kv.set(&n, "k", b"old")).unwrap();
         done(kv.set(&n, "c", b"41")).unwrap();
-        let before = dump(&kv.store);
-        for op in 0..6 {
-            // The value is the first write of each operation, the usage record the second.
-            faulty.fail_next_at(2);
-            let result = match op {
-                0 => done(kv.set(&n, "k", b"new value")).map(drop),
-                1 => done(kv.delete(&n, "k")).map(drop),
-                2 => done(kv.compare_and_swap(&n, "k", Some(b"old"), Some(b"cas"))).map(drop),
-                3 => done(kv.set(&n, "other", b"v")).map(drop),
-                // A counter that grows by a digit, and one that does not exist yet.
-                4 => done(kv.increment(&n, "c", 59)).map(drop),
-                _ => done(kv.increment(&n, "fresh", 1)).map(drop),
-            };
-            assert!(
-                matches!(result, Err(PlazaError::Unavailable(_))),
-                "op {op}: {result:?}"
-            );
-            assert_eq!(
-                dump(&kv.store),
-                before,
-                "op {op} left a half-written change"
-            );
-        }
-        faulty.disarm();
+        // The value is the first write of each operation, the usage record the second.
+        let s = &kv.store;
+        assert_fails_whole(s, &faulty, "set", || kv.set(&n, "k", b"new value"));
+        assert_fails_whole(s, &faulty, "delete", || kv.delete(&n, "k"));
+        assert_fails_whole(s, &faulty, "cas", || {
+            kv.compare_and_swap(&n, "k", Some(b"old"), Some(b"cas"))
+        });
+        assert_fails_whole(s, &faulty, "set new", || kv.set(&n, "other", b"v"));
+        // A counter that grows by a digit, and one that does not exist yet.
+        assert_fails_whole(s, &faulty, "increment", || kv.increment(&n, "c", 59));
+        assert_fails_whole(s, &faulty, "increment new", || kv.increment(&n, "fresh", 1));
         assert_eq!(kv.get(&n, "k").unwrap(), Some(b"old".to_vec()));
         assert_eq!(kv.get(&n, "c").unwrap(), Some(b"41".to_vec()));
         assert_eq!(kv.usage(&n).unwrap(), KvUsage { keys: 2, bytes: 7 });
