@@ -29,13 +29,27 @@ pub enum Capability {
     HttpRoutes,
     /// Take part in the outbound review chain (moderation).
     ReviewOutbound,
+    /// Read the account's event log (`events.query`, `events.daily`).
+    EventsRead,
+    /// Record plugin events (`events.emit`), kinds namespaced by the plugin's name.
+    EventsEmit,
+    /// Store and read blobs (`media`), within the account's media quota.
+    Media,
+    /// List and create the account's tags (`tags`).
+    TagsManage,
+    /// Ask this plugin questions (`plugins.query`).
+    Query(String),
+    /// Outbound HTTP to hosts matching this pattern: `[scheme://]host[:port]`, where host may start
+    /// with `*.` (see `crate::http_outbound`).
+    HttpOutbound(String),
 }
 
 impl Capability {
     /// The names operators and manifests use, for error messages and docs.
     pub const KNOWN: &'static str = "storage, followers.read, followers.write, messaging.send, \
         messaging.template, messaging.broadcast, scheduling, topics.publish:<topic>, \
-        topics.subscribe:<pattern>, http.routes, review.outbound";
+        topics.subscribe:<pattern>, http.routes, review.outbound, events.read, events.emit, media, \
+        tags.manage, query:<plugin>, http.outbound:<[scheme://]host[:port]>";
 }
 
 impl fmt::Display for Capability {
@@ -52,6 +66,12 @@ impl fmt::Display for Capability {
             Capability::TopicSubscribe(t) => write!(f, "topics.subscribe:{t}"),
             Capability::HttpRoutes => f.write_str("http.routes"),
             Capability::ReviewOutbound => f.write_str("review.outbound"),
+            Capability::EventsRead => f.write_str("events.read"),
+            Capability::EventsEmit => f.write_str("events.emit"),
+            Capability::Media => f.write_str("media"),
+            Capability::TagsManage => f.write_str("tags.manage"),
+            Capability::Query(p) => write!(f, "query:{p}"),
+            Capability::HttpOutbound(h) => write!(f, "http.outbound:{h}"),
         }
     }
 }
@@ -67,6 +87,20 @@ fn valid_topic(t: &str, pattern: bool) -> bool {
         && body
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+/// A syntactic check of an outbound host pattern; `crate::http_outbound` gives it meaning.
+fn valid_outbound_pattern(h: &str) -> bool {
+    let rest = h
+        .strip_prefix("https://")
+        .or_else(|| h.strip_prefix("http://"))
+        .unwrap_or(h);
+    !rest.is_empty()
+        && rest.len() <= 253
+        && !rest.contains('/')
+        && rest
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '*' | '[' | ']'))
 }
 
 impl FromStr for Capability {
@@ -88,6 +122,10 @@ impl FromStr for Capability {
             "scheduling" => Capability::Scheduling,
             "http.routes" => Capability::HttpRoutes,
             "review.outbound" => Capability::ReviewOutbound,
+            "events.read" => Capability::EventsRead,
+            "events.emit" => Capability::EventsEmit,
+            "media" => Capability::Media,
+            "tags.manage" => Capability::TagsManage,
             _ => {
                 if let Some(t) = s.strip_prefix("topics.publish:") {
                     if !valid_topic(t, false) {
@@ -99,6 +137,16 @@ impl FromStr for Capability {
                         return Err(unknown());
                     }
                     Capability::TopicSubscribe(t.to_string())
+                } else if let Some(p) = s.strip_prefix("query:") {
+                    if crate::accounts::validate_id("plugin name", p).is_err() {
+                        return Err(unknown());
+                    }
+                    Capability::Query(p.to_string())
+                } else if let Some(h) = s.strip_prefix("http.outbound:") {
+                    if !valid_outbound_pattern(h) {
+                        return Err(unknown());
+                    }
+                    Capability::HttpOutbound(h.to_ascii_lowercase())
                 } else {
                     return Err(unknown());
                 }
@@ -267,6 +315,57 @@ impl CallGrants {
         self.actor(Capability::TopicPublish(topic.to_string()))
     }
 
+    /// `events.read`: the account whose event log is read.
+    pub fn events_read(&self) -> Result<Actor, PlazaError> {
+        self.actor(Capability::EventsRead)
+    }
+
+    /// `events.emit`: the account and plugin a plugin event is recorded for.
+    pub fn events_emit(&self) -> Result<Actor, PlazaError> {
+        self.actor(Capability::EventsEmit)
+    }
+
+    /// `media`: the account whose media store is used.
+    pub fn media(&self) -> Result<Actor, PlazaError> {
+        self.actor(Capability::Media)
+    }
+
+    /// `tags.manage`: the account whose tag registry is read and extended.
+    pub fn tags_manage(&self) -> Result<Actor, PlazaError> {
+        self.actor(Capability::TagsManage)
+    }
+
+    /// `query:<plugin>`: asking exactly this plugin.
+    pub fn query(&self, target: &str) -> Result<Actor, PlazaError> {
+        self.actor(Capability::Query(target.to_string()))
+    }
+
+    /// `http.routes`: signed follower links lead to the plugin's own routes, so they need them.
+    pub fn links(&self) -> Result<Actor, PlazaError> {
+        self.actor(Capability::HttpRoutes)
+    }
+
+    /// `http.outbound:*`: the installation and every outbound host pattern it was granted (empty
+    /// patterns mean no outbound HTTP at all; the request is then refused).
+    pub fn http_outbound(&self) -> (Actor, Vec<String>) {
+        let patterns = self
+            .grant
+            .0
+            .iter()
+            .filter_map(|c| match c {
+                Capability::HttpOutbound(p) => Some(p.clone()),
+                _ => None,
+            })
+            .collect();
+        (
+            Actor {
+                account: self.account.clone(),
+                plugin: self.plugin.clone(),
+            },
+            patterns,
+        )
+    }
+
     /// `scheduling`: the installation's jobs.
     pub fn scheduling(&self) -> Result<Scheduler, PlazaError> {
         Ok(Scheduler {
@@ -287,6 +386,14 @@ mod tests {
             "messaging.send",
             "topics.publish:shop.order.paid",
             "topics.subscribe:shop.*",
+            "events.read",
+            "events.emit",
+            "media",
+            "tags.manage",
+            "query:membership",
+            "http.outbound:api.example.com",
+            "http.outbound:*.example.com:8443",
+            "http.outbound:https://127.0.0.1:9000",
         ] {
             assert_eq!(s.parse::<Capability>().unwrap().to_string(), s);
         }
@@ -294,6 +401,9 @@ mod tests {
         assert!(err.message().contains("known: storage"), "{err}");
         assert!("topics.publish:".parse::<Capability>().is_err());
         assert!("topics.publish:a*".parse::<Capability>().is_err());
+        assert!("query:".parse::<Capability>().is_err());
+        assert!("http.outbound:".parse::<Capability>().is_err());
+        assert!("http.outbound:a.com/path".parse::<Capability>().is_err());
     }
 
     #[test]
