@@ -175,6 +175,9 @@ pub struct Platform {
     pub topics: TopicQueue,
     pub events: EventLog,
     problems: Mutex<Vec<StoredRecordProblem>>,
+    /// Where followers and browsers reach this host (signed links, media URLs); see
+    /// [`Platform::public_url`].
+    public_url: std::sync::RwLock<String>,
 }
 
 /// Creates the data directory readable by its owner only (it holds every account's data), and
@@ -206,7 +209,28 @@ fn private_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The public URL until `plaza serve` knows better (the address it bound, or `--public-url`).
+pub const DEFAULT_PUBLIC_URL: &str = "http://127.0.0.1:8080";
+
 impl Platform {
+    /// The URL followers and browsers reach this host at, without a trailing slash: absolute
+    /// links to plugin routes and media are built on it.
+    pub fn public_url(&self) -> String {
+        match self.public_url.read() {
+            Ok(u) => u.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Sets [`Platform::public_url`] (`plaza serve` does once it has bound its address).
+    pub fn set_public_url(&self, url: &str) {
+        let url = url.trim_end_matches('/').to_string();
+        match self.public_url.write() {
+            Ok(mut u) => *u = url,
+            Err(poisoned) => *poisoned.into_inner() = url,
+        }
+    }
+
     /// Opens (or creates) the data directory and loads every registered plugin and installation.
     pub fn open(opts: PlatformOptions) -> Result<Arc<Platform>> {
         let dir = &opts.data_dir;
@@ -246,6 +270,7 @@ impl Platform {
             clock: opts.clock,
             store,
             problems: Mutex::new(Vec::new()),
+            public_url: std::sync::RwLock::new(DEFAULT_PUBLIC_URL.to_string()),
         };
         platform.load()?;
         Ok(Arc::new(platform))

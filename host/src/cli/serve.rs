@@ -17,6 +17,10 @@ pub struct ServeArgs {
     /// Address to listen on (port 0 picks a free port; the bound address is printed).
     #[arg(long, env = "PLAZA_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// The URL followers' browsers reach this server at (behind a proxy: the proxy's URL), used in
+    /// signed follower links and media URLs. Default: `http://` and the address listened on.
+    #[arg(long, env = "PLAZA_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
     /// Where accounts, plugins, data and the compiled-code cache live.
     #[arg(long, env = "PLAZA_DATA_DIR", default_value = "plaza-data")]
     pub data_dir: PathBuf,
@@ -56,6 +60,21 @@ pub struct ServeArgs {
     /// Scheduled backups to keep (the oldest are deleted beyond it).
     #[arg(long, env = "PLAZA_BACKUP_KEEP", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..))]
     pub backup_keep: u32,
+}
+
+/// An absolute `http(s)://` URL without query or fragment.
+fn parse_public_url(s: &str) -> std::result::Result<String, String> {
+    let ok = (s.starts_with("http://") || s.starts_with("https://"))
+        && !s.contains(['?', '#', ' '])
+        && s.len() > "https://".len()
+        && s.len() <= 512;
+    if ok {
+        Ok(s.trim_end_matches('/').to_string())
+    } else {
+        Err(format!(
+            "{s:?} is not an absolute http:// or https:// URL (e.g. https://plaza.example.com)"
+        ))
+    }
 }
 
 /// A backup interval: a human duration (`30m`, `6h`, `1d`) of at least a minute.
@@ -112,6 +131,12 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let addr = listener
         .local_addr()
         .map_err(|e| PlazaError::Unavailable(e.to_string()))?;
+    platform.set_public_url(
+        &args
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}")),
+    );
     let stats = &platform.plugins.registry.stats;
     tracing::info!(
         ready_ms = started.elapsed().as_millis() as u64,
