@@ -8,9 +8,10 @@ use std::sync::Arc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use plaza_host::accounts::{AccountKind, NewAccount};
 use plaza_host::channels::{Inbound, InboundKind};
+use plaza_host::plugin_api as api;
 use plaza_host::plugins::InstallRequest;
 use plaza_host::plugins::grants::Capability;
-use plaza_host::runtime::{Invocation, Outcome, wit};
+use plaza_host::runtime::{Invocation, Outcome};
 use plaza_host::{Platform, PlatformOptions, demo};
 use serde_json::json;
 
@@ -54,18 +55,18 @@ fn setup(rt: &tokio::runtime::Runtime) -> (tempfile::TempDir, Arc<Platform>) {
     (dir, platform)
 }
 
-fn message(i: u64) -> wit::InboundMessage {
-    wit::InboundMessage {
+fn message(i: u64) -> api::InboundMessage {
+    api::InboundMessage {
         msg_id: i.to_string(),
         from: "o-bench".into(),
         at: 0,
-        body: wit::InboundBody::Text("hello".into()),
+        body: api::InboundBody::Text("hello".into()),
     }
 }
 
 fn expect_reply(outcome: Result<Outcome, plaza_host::runtime::CallFailure>) {
     match outcome {
-        Ok(Outcome::Reply(Some(wit::Content::Text(t)))) if t == "Hi there!" => {}
+        Ok(Outcome::Reply(Some(api::Content::Text { content: t }))) if t == "Hi there!" => {}
         other => panic!("unexpected outcome {other:?}"),
     }
 }
@@ -119,7 +120,7 @@ fn calls(c: &mut Criterion) {
                 at: 0,
                 kind: InboundKind::Message {
                     msg_id: i.to_string(),
-                    body: wit::InboundBody::Text("hello".into()),
+                    body: api::InboundBody::Text("hello".into()),
                 },
             };
             let outcome = rt

@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod messaging;
 pub mod platform;
+pub mod plugin_api;
 pub mod plugins;
 pub mod runtime;
 pub mod scheduling;

@@ -1,8 +1,9 @@
-//! Every function the world `plaza:platform@0.1.0` `plugin` imports is either gated by one
+//! Every function the world `plaza:platform@0.2.0` `plugin` imports is either gated by one
 //! capability or declared ungated, and a gated one refuses a call without its grant and changes
-//! nothing.
+//! nothing. (0.1 plugins reach the same host functions through the 0.1 boundary, which delegates
+//! to these.) Outbound HTTP (`wasi:http`, gated by `http.outbound:<host>`) has its own tests.
 //!
-//! The list of functions comes from the WIT itself (`wit/since_v0.1.0`), so an import added to the
+//! The list of functions comes from the WIT itself (`wit/since_v0.2.0`), so an import added to the
 //! world without an entry in [`IMPORTS`] fails this test; the entry names the probe command that
 //! calls the function and the capability it needs. Each command runs in the real probe component,
 //! in process, through `Platform::call_plugin`:
@@ -21,9 +22,10 @@ use std::sync::Arc;
 use plaza_host::Platform;
 use plaza_host::accounts::followers::Touch;
 use plaza_host::platform::ManualClock;
+use plaza_host::plugin_api as api;
 use plaza_host::plugins::grants::{Capability, InstallationGrant};
 use plaza_host::plugins::{ActiveInstallation, InstallRequest, InstallationUpdate};
-use plaza_host::runtime::{Invocation, Outcome, wit};
+use plaza_host::runtime::{Invocation, Outcome};
 use plaza_host::scheduling::{Job, JobKind};
 use plaza_host::storage::{KvNamespace, StoredEntry};
 use plaza_host::templates::NewTemplate;
@@ -37,6 +39,8 @@ const PLUGIN: &str = "probe";
 const FAN: &str = "fan";
 /// The WIT package whose world is enumerated.
 const PACKAGE: &str = "plaza:platform";
+/// A 1×1 PNG (67 bytes), for `media.put`.
+const PNG: &str = "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8ffff3f0005fe02fea7356d8d0000000049454e44ae426082";
 
 /// What calling an imported function needs.
 #[derive(Debug, Clone, Copy)]
@@ -51,7 +55,8 @@ enum Gate {
 struct Import {
     /// `interface.function`, as the WIT names them.
     function: &'static str,
-    /// The probe text command; `{job}` is replaced by the id of a job the installation holds.
+    /// The probe text command; `{job}` is replaced by the id of a job the installation holds,
+    /// `{png}` by [`PNG`] and `{media}` by its media id.
     command: &'static str,
     /// How the probe's reply starts when the call is let through (run in table order on the
     /// state [`world`] sets up).
@@ -100,6 +105,84 @@ const IMPORTS: &[Import] = &[
         command: "attr city Paris",
         answer: "ok",
         gate: Requires("followers.write"),
+    },
+    Import {
+        function: "followers.remove-attribute",
+        command: "rmattr old",
+        answer: "removed:true",
+        gate: Requires("followers.write"),
+    },
+    Import {
+        function: "followers.update-profile",
+        command: "profile nickname Ann",
+        answer: "profile:Ann/",
+        gate: Requires("followers.write"),
+    },
+    Import {
+        function: "tags.list",
+        command: "tags",
+        answer: "tags:gold=",
+        gate: Requires("tags.manage"),
+    },
+    Import {
+        function: "tags.create",
+        command: "mktag silver",
+        answer: "tag:silver",
+        gate: Requires("tags.manage"),
+    },
+    Import {
+        function: "storage.batch",
+        command: "batch absent:batched atleast:seeded=1 | set:batched=yes incr:hits=5",
+        answer: "batch:applied",
+        gate: Requires("storage"),
+    },
+    Import {
+        function: "events.query",
+        command: "events - 10",
+        answer: "events:",
+        gate: Requires("events.read"),
+    },
+    Import {
+        function: "events.daily",
+        command: "daily 2026-03-10 2026-03-10 -",
+        answer: "daily:",
+        gate: Requires("events.read"),
+    },
+    Import {
+        function: "events.emit",
+        command: "emit probe.checked step=1",
+        answer: "emitted:",
+        gate: Requires("events.emit"),
+    },
+    Import {
+        function: "media.put",
+        command: "mediaput image/png {png}",
+        answer: "media:",
+        gate: Requires("media"),
+    },
+    Import {
+        function: "media.get",
+        command: "mediaget {media}",
+        answer: "media:image/png:67",
+        gate: Requires("media"),
+    },
+    Import {
+        function: "media.delete",
+        command: "mediadel {media}",
+        answer: "deleted:true",
+        gate: Requires("media"),
+    },
+    Import {
+        function: "links.follower-url",
+        command: "link /whoami 60",
+        answer: "link:http",
+        gate: Requires("http.routes"),
+    },
+    Import {
+        function: "plugins.query",
+        command: "query probe2 echo hi",
+        answer: "answer:hi",
+        gate: Requires("query:probe2"),
     },
     Import {
         function: "followers.count",
@@ -232,7 +315,7 @@ fn imported_functions(resolve: &wit_parser::Resolve, world: wit_parser::WorldId)
 }
 
 fn world_functions() -> Vec<String> {
-    let dir = std::path::Path::new(plaza_host::bundled::WORKSPACE_DIR).join("wit/since_v0.1.0");
+    let dir = std::path::Path::new(plaza_host::bundled::WORKSPACE_DIR).join("wit/since_v0.2.0");
     let mut resolve = wit_parser::Resolve::default();
     let (package, _) = resolve.push_dir(&dir).expect("the WIT parses");
     let world = resolve
@@ -287,7 +370,7 @@ fn manifest() -> String {
         .collect();
     let caps: Vec<String> = caps.iter().map(|c| format!("{c:?}")).collect();
     format!(
-        "name = \"{PLUGIN}\"\nversion = \"0.1.0\"\napi = \"^0.1\"\ncapabilities = [{}]\n",
+        "name = \"{PLUGIN}\"\nversion = \"0.1.0\"\napi = \"^0.2\"\ncapabilities = [{}]\n",
         caps.join(", ")
     )
 }
@@ -373,6 +456,12 @@ async fn world() -> World {
         .durable()
         .await
         .expect("template");
+    p.followers
+        .set_attribute(ACCOUNT, FAN, "old", "1")
+        .expect("attribute")
+        .durable()
+        .await
+        .expect("attribute");
     p.install_plugin(
         ACCOUNT,
         InstallRequest {
@@ -382,6 +471,22 @@ async fn world() -> World {
     )
     .await
     .expect("install with no grants");
+    // The plugin `plugins.query` asks.
+    common::register_probe(
+        &p,
+        &common::probe_manifest(&[]).replace("\"probe\"", "\"probe2\""),
+        NOW,
+    )
+    .await;
+    p.install_plugin(
+        ACCOUNT,
+        InstallRequest {
+            plugin: "probe2".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("install probe2");
     let ns = KvNamespace {
         account: ACCOUNT.into(),
         plugin: PLUGIN.into(),
@@ -439,12 +544,16 @@ impl World {
 
     /// Runs `import`'s command as a text message from `fan` and returns the probe's reply.
     async fn call(&self, active: &Arc<ActiveInstallation>, import: &Import) -> String {
-        let text = import.command.replace("{job}", &self.job);
-        let msg = wit::InboundMessage {
+        let text = import
+            .command
+            .replace("{job}", &self.job)
+            .replace("{png}", PNG)
+            .replace("{media}", &plaza_host::runtime::sha256_hex(&unhex(PNG)));
+        let msg = api::InboundMessage {
             msg_id: "m1".into(),
             from: FAN.into(),
             at: NOW,
-            body: wit::InboundBody::Text(text.clone()),
+            body: api::InboundBody::Text(text.clone()),
         };
         let outcome = self
             .platform
@@ -454,7 +563,7 @@ impl World {
             .await
             .unwrap_or_else(|e| panic!("{}: the call failed: {e}", import.function));
         match outcome {
-            Outcome::Reply(Some(wit::Content::Text(reply))) => reply,
+            Outcome::Reply(Some(api::Content::Text { content: reply })) => reply,
             other => panic!("{} ({text}): no text reply: {other:?}", import.function),
         }
     }
@@ -481,6 +590,13 @@ impl World {
             changed(&before, &after)
         );
     }
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
 }
 
 /// The entries that differ between two snapshots, readable.
@@ -560,4 +676,29 @@ async fn each_gated_import_is_refused_without_its_grant_changes_nothing_and_pass
         "the `at` and the `every` job"
     );
     assert_eq!(p.broadcasts.list(ACCOUNT, 10).expect("broadcasts").len(), 1);
+    assert_eq!(fan.nickname, "Ann");
+    assert!(!fan.attributes.contains_key("old"), "{fan:?}");
+    assert_eq!(value("batched"), Some(b"yes".to_vec()));
+    assert_eq!(
+        value("hits"),
+        Some(b"6".to_vec()),
+        "incr 1, then the batch's 5"
+    );
+    let tags: Vec<String> = p
+        .followers
+        .list_tags(ACCOUNT)
+        .expect("tags")
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(tags, ["gold", "silver", "vip"]);
+    let emitted = p
+        .events
+        .list(ACCOUNT, &Default::default(), None, 100)
+        .expect("events")
+        .events;
+    assert!(
+        emitted.iter().any(|e| e.plugin.as_deref() == Some(PLUGIN)),
+        "the emitted event is in the log: {emitted:?}"
+    );
 }

@@ -1,10 +1,10 @@
-//! The account's followers. Reading needs `followers.read`; tagging, attributes and counters
-//! need `followers.write`.
+//! The account's followers. Reading needs `followers.read`; tagging, attributes, profile updates
+//! and counters need `followers.write` (tags must exist: see [`crate::tags`]).
 
 use crate::__private::plaza::platform::followers as wit;
 use crate::{Error, Openid};
 
-pub use wit::{Follower, Page};
+pub use wit::{Follower, Page, ProfileUpdate};
 
 /// One follower's profile.
 pub fn get(id: &str) -> Result<Follower, Error> {
@@ -30,6 +30,35 @@ pub fn untag(ids: &[Openid], tag: &str) -> Result<(), Error> {
 /// Sets a custom attribute on a follower.
 pub fn set_attribute(id: &str, key: &str, value: &str) -> Result<(), Error> {
     wit::set_attribute(id, key, value)
+}
+
+/// Removes a custom attribute; `true` if it existed.
+pub fn remove_attribute(id: &str, key: &str) -> Result<bool, Error> {
+    wit::remove_attribute(id, key)
+}
+
+/// Changes the profile fields set in `update` (the others stay), e.g. after a mini-program
+/// synced them; returns the follower as it is now.
+pub fn update_profile(id: &str, update: &ProfileUpdate) -> Result<Follower, Error> {
+    wit::update_profile(id, update)
+}
+
+impl Follower {
+    /// A behaviour counter's value (`0` if never counted).
+    pub fn counter(&self, name: &str) -> i64 {
+        self.counters
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(0, |(_, v)| *v)
+    }
+
+    /// A custom attribute's value.
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// Adds `delta` to a behaviour counter (e.g. `"purchases"`); returns the new value.

@@ -1,14 +1,16 @@
 //! # plaza-sdk — write Plaza feature plugins in plain Rust
 //!
-//! A Plaza plugin is a WebAssembly component that implements the `plaza:platform@0.1.0` world
-//! (`wit/since_v0.1.0/platform.wit`). This crate hides the generated component bindings (they live
+//! A Plaza plugin is a WebAssembly component that implements the `plaza:platform@0.2.0` world
+//! (`wit/since_v0.2.0/platform.wit`). This crate hides the generated component bindings (they live
 //! in the `#[doc(hidden)]` `__private` module) behind three things a plugin author actually needs:
 //!
 //! * the [`Plugin`] trait, whose every method has a sensible default, so a plugin implements only
 //!   the hooks it cares about;
 //! * the [`register!`] macro, which exports a `Plugin` type as the component's `handler` interface;
 //! * thin, plain-Rust wrappers over the host imports: [`storage`], [`messaging`], [`scheduling`],
-//!   [`followers`], [`accounts`], [`config`] and [`log`], plus a few constructors and accessors on
+//!   [`followers`], [`tags`], [`accounts`], [`events`], [`media`], [`links`], [`plugins`],
+//!   [`config`] and [`log`]; outbound HTTP with [`http`] (the standard `wasi:http`, checked by
+//!   the host against the operator's `http.outbound:<host>` grants); plus a few constructors and accessors on
 //!   the platform types ([`Content::text`], [`HttpResponse::json`], [`HttpRequest::header`],
 //!   [`Error::invalid`], …).
 //!
@@ -52,11 +54,17 @@ mod plugin;
 
 pub mod accounts;
 pub mod config;
+pub mod events;
 pub mod followers;
+pub mod http;
+pub mod links;
 pub mod log;
+pub mod media;
 pub mod messaging;
+pub mod plugins;
 pub mod scheduling;
 pub mod storage;
+pub mod tags;
 
 pub use ext::ErrorDisplay;
 pub use plugin::Plugin;
@@ -68,7 +76,8 @@ pub type Result<T, E = Error> = core::result::Result<T, E>;
 pub use crate::__private::plaza::platform::types::{
     Account, AccountId, AccountKind, Article, CallContext, Content, Error, Event, FollowerEvent,
     FollowerEventKind, Header, HttpRequest, HttpResponse, InboundBody, InboundMessage, Link,
-    Location, Media, Openid, QuotaInfo, ReviewVerdict, TimerFired, Timestamp, TopicMessage,
+    Location, Media, MiniProgramCard, MiniProgramPage, Openid, QuotaInfo, ReviewVerdict,
+    TimerFired, Timestamp, TopicMessage,
 };
 
 /// The names almost every plugin needs: `use plaza_sdk::prelude::*;`.
@@ -92,7 +101,7 @@ pub mod prelude {
 /// `MyPlugin::default()` for each call and delegates to the matching [`Plugin`] method.
 ///
 /// On other targets it only checks that `MyPlugin` implements [`Plugin`]: there is no host to
-/// call exports there, and their names (`plaza:platform/handler@0.1.0#on-message`) are not valid
+/// call exports there, and their names (`plaza:platform/handler@0.2.0#on-message`) are not valid
 /// symbols for native linkers, so emitting them would break `cargo test` on a `cdylib` plugin.
 #[macro_export]
 macro_rules! register {
@@ -113,7 +122,7 @@ macro_rules! register {
 #[allow(unsafe_code, missing_docs, clippy::all)]
 pub mod __private {
     wit_bindgen::generate!({
-        path: "../wit/since_v0.1.0",
+        path: "../wit/since_v0.2.0",
         world: "plugin",
         // `register!` expands in the plugin's crate, so the export macro must be reachable from there…
         pub_export_macro: true,

@@ -7,7 +7,7 @@
 use crate::__private::plaza::platform::messaging as wit;
 use crate::{Content, Error, Timestamp};
 
-pub use wit::{Audience, TemplateField};
+pub use wit::{Audience, TemplateField, TemplateTarget};
 
 /// Sends a customer-service message to one follower; returns the message id.
 /// Fails with [`Error::OutsideWindow`] when the follower has not interacted in the last 48 h.
@@ -20,14 +20,27 @@ pub fn send_text(to: &str, text: impl Into<String>) -> Result<String, Error> {
     send(to, &Content::text(text))
 }
 
-/// Sends a template message (not bound by the 48 h window); returns the message id.
+/// Sends a template message (not bound by the 48 h window) that opens `url` when tapped;
+/// returns the message id. Needs a verified service account and `messaging.template`.
 pub fn send_template(
     to: &str,
     template_id: &str,
     fields: &[TemplateField],
     url: Option<&str>,
 ) -> Result<String, Error> {
-    wit::send_template(to, template_id, fields, url)
+    let target = url.map(|u| TemplateTarget::Url(u.to_string()));
+    wit::send_template(to, template_id, fields, target.as_ref())
+}
+
+/// [`send_template`] with any target, e.g. a mini-program page
+/// (`TemplateTarget::MiniProgram(MiniProgramPage { appid, page_path })`).
+pub fn send_template_to(
+    to: &str,
+    template_id: &str,
+    fields: &[TemplateField],
+    target: Option<&TemplateTarget>,
+) -> Result<String, Error> {
+    wit::send_template(to, template_id, fields, target)
 }
 
 /// Broadcasts `content` to an audience, now or at `at`; returns the broadcast id.

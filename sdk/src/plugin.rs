@@ -58,6 +58,22 @@ pub trait Plugin: Default + 'static {
     ) -> Result<ReviewVerdict, Error> {
         Ok(ReviewVerdict::Allow)
     }
+
+    /// A question from another plugin of the account (`ctx.caller` names it), asked through
+    /// [`plugins::query`](crate::plugins::query) — e.g. the shop asking membership for
+    /// `"member.discount"`. Answer bytes (JSON by convention, see
+    /// [`plugins::answer_json`](crate::plugins::answer_json)). Default: `not-found` for every
+    /// name.
+    fn on_query(
+        &self,
+        _ctx: &CallContext,
+        name: &str,
+        _payload: Vec<u8>,
+    ) -> Result<Vec<u8>, Error> {
+        Err(Error::not_found(format!(
+            "this plugin answers no query {name:?}"
+        )))
+    }
 }
 
 /// Implements the generated `Guest` trait for any [`Plugin`]; [`register!`](crate::register)
@@ -88,5 +104,9 @@ impl<P: Plugin> Guest for Shim<P> {
 
     fn review_outbound(ctx: CallContext, content: Content) -> Result<ReviewVerdict, Error> {
         P::default().review_outbound(&ctx, content)
+    }
+
+    fn on_query(ctx: CallContext, name: String, payload: Vec<u8>) -> Result<Vec<u8>, Error> {
+        P::default().on_query(&ctx, &name, payload)
     }
 }

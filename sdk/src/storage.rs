@@ -77,3 +77,63 @@ pub fn set_json<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<(), Error
         .map_err(|e| Error::invalid(format!("cannot encode value for {key:?} as JSON: {e}")))?;
     set(key, bytes)
 }
+
+pub use wit::{BatchOutcome, Check, Write};
+
+/// Applies every write of `writes` atomically and durably, but only if every check of `checks`
+/// holds at that moment; otherwise writes nothing and says which check failed. No CAS loop is
+/// needed: the host evaluates checks and writes as one unit under concurrency.
+///
+/// ```ignore
+/// use plaza_sdk::storage::{self, Check, Write, BatchOutcome};
+/// // Redeem one reward for 100 points from a limited stock.
+/// let outcome = storage::batch(
+///     &[Check::CounterAtLeast(("stock:mug".into(), 1)), Check::CounterAtLeast((points_key.clone(), 100))],
+///     &[Write::Increment(("stock:mug".into(), -1)), Write::Increment((points_key, -100)),
+///       Write::Set(storage::Entry { key: format!("redeemed:{id}"), value: b"mug".to_vec() })],
+/// )?;
+/// if let BatchOutcome::CheckFailed(0) = outcome { /* out of stock */ }
+/// ```
+pub fn batch(checks: &[Check], writes: &[Write]) -> Result<BatchOutcome, Error> {
+    wit::batch(checks, writes)
+}
+
+impl Check {
+    /// The key has no value.
+    pub fn absent(key: impl Into<String>) -> Self {
+        Check::Absent(key.into())
+    }
+
+    /// The key holds exactly `value`.
+    pub fn equals(key: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
+        Check::Equals(Entry {
+            key: key.into(),
+            value: value.into(),
+        })
+    }
+
+    /// The counter under `key` (absent = 0) is at least `n`.
+    pub fn counter_at_least(key: impl Into<String>, n: i64) -> Self {
+        Check::CounterAtLeast((key.into(), n))
+    }
+}
+
+impl Write {
+    /// Stores `value` under `key`.
+    pub fn set(key: impl Into<String>, value: impl Into<Vec<u8>>) -> Self {
+        Write::Set(Entry {
+            key: key.into(),
+            value: value.into(),
+        })
+    }
+
+    /// Removes `key`.
+    pub fn delete(key: impl Into<String>) -> Self {
+        Write::Delete(key.into())
+    }
+
+    /// Adds `delta` to the counter under `key`.
+    pub fn increment(key: impl Into<String>, delta: i64) -> Self {
+        Write::Increment((key.into(), delta))
+    }
+}

@@ -419,7 +419,7 @@ pub fn probe_manifest(
 ) -> String {
     let caps: Vec<String> = capabilities.iter().map(|c| format!("{c:?}")).collect();
     format!(
-        "name = {name:?}\nversion = \"0.1.0\"\napi = \"^0.1\"\ndescription = \"probe fixture\"\ncapabilities = [{}]\n\n[limits]\nmemory_mb = {memory_mb}\ntimeout_ms = {timeout_ms}\n",
+        "name = {name:?}\nversion = \"0.1.0\"\napi = \"^0.2\"\ndescription = \"probe fixture\"\ncapabilities = [{}]\n\n[limits]\nmemory_mb = {memory_mb}\ntimeout_ms = {timeout_ms}\n",
         caps.join(", ")
     )
 }

@@ -44,14 +44,14 @@ fn bad_manifests_and_corrupt_components_are_refused_and_not_stored() {
     );
 
     let future_api = server.upload(
-        &probe_manifest("p", &[], 32, 500).replace("^0.1", "^0.2"),
+        &probe_manifest("p", &[], 32, 500).replace("^0.2", "^0.3"),
         &wasm,
     );
     assert_eq!(future_api.status, 400, "{future_api:?}");
     let msg = future_api.error_message();
     assert!(
-        msg.contains("^0.2") && msg.contains("0.1.0"),
-        "must name both versions: {msg}"
+        msg.contains("^0.3") && msg.contains("0.2.0") && msg.contains("0.1.0"),
+        "must name the range asked for and every version served: {msg}"
     );
 
     let corrupt = server.upload(
@@ -235,7 +235,7 @@ fn the_admin_api_needs_the_token_and_ingress_accepts_the_account_key() {
 fn deep_manifest(name: &str, tables: usize, inline: usize) -> String {
     let path: Vec<String> = (0..tables).map(|i| format!("k{i}")).collect();
     format!(
-        "name = {name:?}\nversion = \"0.1.0\"\napi = \"^0.1\"\n\n[config.default.{}]\nv = {}1{}\n",
+        "name = {name:?}\nversion = \"0.1.0\"\napi = \"^0.2\"\n\n[config.default.{}]\nv = {}1{}\n",
         path.join("."),
         "{ a = ".repeat(inline),
         " }".repeat(inline)
@@ -334,7 +334,7 @@ fn oversized_uploads_and_manifests_are_413_and_nothing_is_registered() {
     );
 
     // A 60 MB description: refused as soon as the manifest part passes its bound.
-    let head = "name = \"big\"\nversion = \"0.1.0\"\napi = \"^0.1\"\ndescription = \"";
+    let head = "name = \"big\"\nversion = \"0.1.0\"\napi = \"^0.2\"\ndescription = \"";
     let (ctype, body) = multipart(
         vec![
             Piece::Bytes(head.as_bytes().to_vec()),

@@ -2,42 +2,11 @@
 //! grant; writes are durable before the plugin hears back.
 
 use crate::error::Result;
-use crate::runtime::bindings::v0_1_0::plaza::platform::{accounts, followers};
+use crate::runtime::bindings::v0_2_0::{accounts, followers, tags, wit};
 use crate::runtime::state::CallState;
-use crate::runtime::wit;
 
-use super::followers::Follower;
+use super::followers::ProfileUpdate;
 use super::segments::Segment;
-
-impl From<&super::Account> for wit::Account {
-    fn from(a: &super::Account) -> Self {
-        wit::Account {
-            id: a.id.clone(),
-            name: a.name.clone(),
-            kind: match a.kind {
-                super::AccountKind::Subscription => wit::AccountKind::Subscription,
-                super::AccountKind::Service => wit::AccountKind::Service,
-            },
-            verified: a.verified,
-            timezone: a.timezone.clone(),
-        }
-    }
-}
-
-fn to_wit(f: Follower) -> followers::Follower {
-    followers::Follower {
-        openid: f.openid,
-        nickname: f.nickname,
-        region: f.region,
-        gender: f.gender,
-        language: f.language,
-        subscribed: f.subscribed,
-        subscribed_at: f.subscribed_at,
-        last_interaction_at: f.last_interaction_at,
-        tags: f.tags,
-        attributes: f.attributes.into_iter().collect(),
-    }
-}
 
 impl accounts::Host for CallState {
     async fn current(&mut self) -> wasmtime::Result<wit::Account> {
@@ -52,7 +21,7 @@ impl followers::Host for CallState {
         if let Some(p) = &self.interaction {
             p.apply(&mut f);
         }
-        Ok(to_wit(f))
+        Ok(f.into())
     }
 
     async fn list(
@@ -73,7 +42,7 @@ impl followers::Host for CallState {
             self.platform.clock.now_ms(),
         )?;
         Ok(followers::Page {
-            items: items.into_iter().map(to_wit).collect(),
+            items: items.into_iter().map(Into::into).collect(),
             next_cursor,
         })
     }
@@ -108,6 +77,42 @@ impl followers::Host for CallState {
             .map(drop)
     }
 
+    async fn remove_attribute(&mut self, id: String, key: String) -> Result<bool> {
+        let scope = self.grants.followers_write()?;
+        let mut existed = false;
+        self.platform
+            .followers
+            .modify(&scope.account, &id, &mut |f| {
+                existed = f.attributes.remove(&key).is_some();
+                Ok(())
+            })?
+            .durable()
+            .await?;
+        Ok(existed)
+    }
+
+    async fn update_profile(
+        &mut self,
+        id: String,
+        update: followers::ProfileUpdate,
+    ) -> Result<followers::Follower> {
+        let scope = self.grants.followers_write()?;
+        let update = ProfileUpdate {
+            nickname: update.nickname,
+            region: update.region,
+            gender: update.gender,
+            language: update.language,
+            attributes: Default::default(),
+        };
+        let f = self
+            .platform
+            .followers
+            .update_profile(&scope.account, &id, &update)?
+            .durable()
+            .await?;
+        Ok(f.into())
+    }
+
     async fn count(&mut self, id: String, counter: String, delta: i64) -> Result<i64> {
         let scope = self.grants.followers_write()?;
         self.platform
@@ -115,5 +120,38 @@ impl followers::Host for CallState {
             .count(&scope.account, &id, &counter, delta)?
             .durable()
             .await
+    }
+}
+
+impl tags::Host for CallState {
+    async fn list(&mut self) -> Result<Vec<tags::Tag>> {
+        let scope = self.grants.tags_manage()?;
+        Ok(self
+            .platform
+            .followers
+            .list_tags(&scope.account)?
+            .into_iter()
+            .map(|t| tags::Tag {
+                name: t.name,
+                created_at: t.created_at,
+                followers: t.followers,
+            })
+            .collect())
+    }
+
+    async fn create(&mut self, name: String) -> Result<tags::Tag> {
+        let scope = self.grants.tags_manage()?;
+        let now = self.platform.clock.now_ms();
+        let tag = self
+            .platform
+            .followers
+            .create_tag(&scope.account, &name, now)?
+            .durable()
+            .await?;
+        Ok(tags::Tag {
+            name: tag.name,
+            created_at: tag.created_at,
+            followers: 0,
+        })
     }
 }

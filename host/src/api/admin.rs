@@ -21,7 +21,7 @@ pub async fn system(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
     let stats = &s.platform.plugins.registry.stats;
     Ok(Json(json!({
         "version": env!("CARGO_PKG_VERSION"),
-        "api_versions": runtime::bindings::SUPPORTED_API_VERSIONS.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+        "api_versions": runtime::supported_versions().iter().map(|v| v.to_string()).collect::<Vec<_>>(),
         "plugins_loaded": s.platform.plugins.registry.list().len(),
         "components_compiled": stats.compiled.load(std::sync::atomic::Ordering::Relaxed),
         "components_from_cache": stats.cache_hits.load(std::sync::atomic::Ordering::Relaxed),

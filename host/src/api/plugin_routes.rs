@@ -17,8 +17,9 @@ use super::AppState;
 use super::auth::is_admin;
 use super::error::{ApiBytes, ApiError, ApiPath, ApiResult};
 use crate::error::PlazaError;
+use crate::plugin_api as api;
 use crate::plugins::grants::Capability;
-use crate::runtime::{CallFailure, Invocation, Outcome, wit};
+use crate::runtime::{CallFailure, Invocation, Outcome};
 
 /// Request headers that carry credentials: stripped before the request reaches `on-http`.
 const CREDENTIALS: &[&str] = &[
@@ -96,14 +97,14 @@ async fn serve(
         return Err(not_found());
     }
     let operator = is_admin(&headers, &s.admin_token);
-    let req = wit::HttpRequest {
+    let req = api::HttpRequest {
         method: method.to_string(),
         path: format!("/{rest}"),
         query: uri.query().unwrap_or_default().to_string(),
         headers: headers
             .iter()
             .filter(|(name, _)| !CREDENTIALS.contains(&name.as_str()))
-            .map(|(n, v)| wit::Header {
+            .map(|(n, v)| api::Header {
                 name: n.to_string(),
                 value: String::from_utf8_lossy(v.as_bytes()).into_owned(),
             })
@@ -123,7 +124,7 @@ async fn serve(
     }
 }
 
-fn to_response(resp: wit::HttpResponse) -> Response {
+fn to_response(resp: api::HttpResponse) -> Response {
     let status = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut out = Response::new(Body::from(resp.body));
     *out.status_mut() = status;

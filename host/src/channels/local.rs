@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::{Inbound, InboundKind};
 use crate::accounts::followers::validate_openid;
 use crate::error::{PlazaError, Result};
-use crate::runtime::wit;
+use crate::plugin_api as api;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -94,14 +94,14 @@ impl InboundJson {
                 )
             };
             let kind = match event {
-                "subscribe" => wit::FollowerEventKind::Subscribe(
+                "subscribe" => api::FollowerEventKind::Subscribe(
                     self.event_key.clone().filter(|k| !k.is_empty()),
                 ),
-                "unsubscribe" => wit::FollowerEventKind::Unsubscribe,
-                "click" => wit::FollowerEventKind::MenuClick(key()?),
-                "view" => wit::FollowerEventKind::MenuView(key()?),
-                "scan" => wit::FollowerEventKind::Scan(key()?),
-                "location" => wit::FollowerEventKind::Location(self.location(t)?),
+                "unsubscribe" => api::FollowerEventKind::Unsubscribe,
+                "click" => api::FollowerEventKind::MenuClick(key()?),
+                "view" => api::FollowerEventKind::MenuView(key()?),
+                "scan" => api::FollowerEventKind::Scan(key()?),
+                "location" => api::FollowerEventKind::Location(self.location(t)?),
                 other => {
                     return Err(PlazaError::invalid(format!(
                         "unknown event {other:?}; known: subscribe, unsubscribe, click, view, scan, location"
@@ -123,8 +123,8 @@ impl InboundJson {
         if msg_id.is_empty() || msg_id.len() > 128 {
             return Err(PlazaError::invalid("msg_id must be 1-128 bytes"));
         }
-        let media = |s: &Self| -> Result<wit::Media> {
-            Ok(wit::Media {
+        let media = |s: &Self| -> Result<api::MediaRef> {
+            Ok(api::MediaRef {
                 media_id: need(s.media_id.clone(), "media_id", t)?,
                 url: s.url.clone(),
             })
@@ -138,13 +138,13 @@ impl InboundJson {
                         text.len()
                     )));
                 }
-                wit::InboundBody::Text(text)
+                api::InboundBody::Text(text)
             }
-            "image" => wit::InboundBody::Image(media(&self)?),
-            "voice" => wit::InboundBody::Voice(media(&self)?),
-            "video" => wit::InboundBody::Video(media(&self)?),
-            "location" => wit::InboundBody::Location(self.location(t)?),
-            "link" => wit::InboundBody::Link(wit::Link {
+            "image" => api::InboundBody::Image(media(&self)?),
+            "voice" => api::InboundBody::Voice(media(&self)?),
+            "video" => api::InboundBody::Video(media(&self)?),
+            "location" => api::InboundBody::Location(self.location(t)?),
+            "link" => api::InboundBody::Link(api::SharedLink {
                 title: need(self.title.clone(), "title", t)?,
                 description: self.description.clone().unwrap_or_default(),
                 url: need(self.url.clone(), "url", t)?,
@@ -163,7 +163,7 @@ impl InboundJson {
         })
     }
 
-    fn location(&self, t: &str) -> Result<wit::Location> {
+    fn location(&self, t: &str) -> Result<api::Location> {
         let latitude = need(self.latitude, "latitude", t)?;
         let longitude = need(self.longitude, "longitude", t)?;
         if !(-90.0..=90.0).contains(&latitude) || !(-180.0..=180.0).contains(&longitude) {
@@ -171,7 +171,7 @@ impl InboundJson {
                 "latitude must be within ±90 and longitude within ±180",
             ));
         }
-        Ok(wit::Location {
+        Ok(api::Location {
             latitude,
             longitude,
             scale: self.scale.unwrap_or(0),

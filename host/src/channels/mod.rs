@@ -17,7 +17,8 @@ use crate::messaging::outbox::Delivery;
 use crate::messaging::outbox::OutboxEntry;
 use crate::messaging::review::Review;
 use crate::platform::Platform;
-use crate::runtime::{Invocation, Outcome, wit};
+use crate::plugin_api as api;
+use crate::runtime::{Invocation, Outcome};
 use crate::storage::backend::key;
 use crate::storage::{Bytes, Json, Store, Table, Tx};
 
@@ -36,9 +37,9 @@ pub struct Inbound {
 pub enum InboundKind {
     Message {
         msg_id: String,
-        body: wit::InboundBody,
+        body: api::InboundBody,
     },
-    Event(wit::FollowerEventKind),
+    Event(api::FollowerEventKind),
 }
 
 /// What the pipeline answered, stored per de-duplication key so a retry gets the same answer.
@@ -170,10 +171,10 @@ fn interaction_counter(kind: &InboundKind) -> Option<&'static str> {
     match kind {
         InboundKind::Message { .. } => Some("messages"),
         InboundKind::Event(
-            wit::FollowerEventKind::Subscribe(_) | wit::FollowerEventKind::Unsubscribe,
+            api::FollowerEventKind::Subscribe(_) | api::FollowerEventKind::Unsubscribe,
         ) => None,
         InboundKind::Event(
-            wit::FollowerEventKind::MenuClick(_) | wit::FollowerEventKind::MenuView(_),
+            api::FollowerEventKind::MenuClick(_) | api::FollowerEventKind::MenuView(_),
         ) => Some("clicks"),
         InboundKind::Event(_) => Some("events"),
     }
@@ -182,10 +183,10 @@ fn interaction_counter(kind: &InboundKind) -> Option<&'static str> {
 /// What recording an inbound of this kind does to the follower.
 fn counter_for(kind: &InboundKind) -> Touch<'_> {
     match kind {
-        InboundKind::Event(wit::FollowerEventKind::Subscribe(scene)) => Touch::Subscribe {
+        InboundKind::Event(api::FollowerEventKind::Subscribe(scene)) => Touch::Subscribe {
             scene: scene.as_deref(),
         },
-        InboundKind::Event(wit::FollowerEventKind::Unsubscribe) => Touch::Unsubscribe,
+        InboundKind::Event(api::FollowerEventKind::Unsubscribe) => Touch::Unsubscribe,
         other => Touch::Interaction {
             counter: interaction_counter(other).unwrap_or("events"),
         },
@@ -313,13 +314,13 @@ impl Platform {
     ) -> Result<(InboundOutcome, Option<OutboxEntry>)> {
         let unsubscribe = matches!(
             inbound.kind,
-            InboundKind::Event(wit::FollowerEventKind::Unsubscribe)
+            InboundKind::Event(api::FollowerEventKind::Unsubscribe)
         );
         for active in self.plugins.active(account).iter() {
             let from = inbound.from.clone();
             let result = match &inbound.kind {
                 InboundKind::Message { msg_id, body } => {
-                    let msg = wit::InboundMessage {
+                    let msg = api::InboundMessage {
                         msg_id: msg_id.clone(),
                         from: from.clone(),
                         at: inbound.at,
@@ -331,7 +332,7 @@ impl Platform {
                     .await
                 }
                 InboundKind::Event(kind) => {
-                    let ev = wit::Event::Follower(wit::FollowerEvent {
+                    let ev = api::Event::Follower(api::FollowerEvent {
                         from: from.clone(),
                         at: inbound.at,
                         kind: kind.clone(),
@@ -348,7 +349,7 @@ impl Platform {
                     continue;
                 }
                 let plugin = active.installation.plugin.clone();
-                let content: MessageContent = content.into();
+                let content: MessageContent = content;
                 // The first reply is the answer, even if review blocks it: the follower then
                 // gets no reply, and the review queue says why.
                 let review = self

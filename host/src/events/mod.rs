@@ -25,10 +25,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::channels::{Inbound, InboundKind};
 use crate::error::{PlazaError, Result};
-use crate::messaging::content::MessageContent;
 use crate::messaging::outbox::{Delivery, OutboxEntry};
 use crate::platform::Platform;
-use crate::runtime::wit;
 use crate::storage::backend::{child, prefix};
 use crate::storage::{Bytes, Json, Store, Table, Tx};
 
@@ -160,39 +158,6 @@ fn delivery_name(d: Delivery) -> &'static str {
         Delivery::CustomerService => "customer_service",
         Delivery::Template => "template",
         Delivery::Broadcast => "broadcast",
-    }
-}
-
-fn content_type(c: &MessageContent) -> &'static str {
-    match c {
-        MessageContent::Text { .. } => "text",
-        MessageContent::Image { .. } => "image",
-        MessageContent::Voice { .. } => "voice",
-        MessageContent::Video { .. } => "video",
-        MessageContent::News { .. } => "news",
-        MessageContent::TransferCustomerService => "transfer_customer_service",
-    }
-}
-
-fn inbound_type(b: &wit::InboundBody) -> &'static str {
-    match b {
-        wit::InboundBody::Text(_) => "text",
-        wit::InboundBody::Image(_) => "image",
-        wit::InboundBody::Voice(_) => "voice",
-        wit::InboundBody::Video(_) => "video",
-        wit::InboundBody::Location(_) => "location",
-        wit::InboundBody::Link(_) => "link",
-    }
-}
-
-fn follower_event(k: &wit::FollowerEventKind) -> (&'static str, Option<String>) {
-    match k {
-        wit::FollowerEventKind::Subscribe(scene) => ("subscribe", scene.clone()),
-        wit::FollowerEventKind::Unsubscribe => ("unsubscribe", None),
-        wit::FollowerEventKind::MenuClick(key) => ("click", Some(key.clone())),
-        wit::FollowerEventKind::MenuView(url) => ("view", Some(url.clone())),
-        wit::FollowerEventKind::Scan(scene) => ("scan", Some(scene.clone())),
-        wit::FollowerEventKind::Location(_) => ("location", None),
     }
 }
 
@@ -386,7 +351,7 @@ impl Platform {
                 at,
                 kind: EventKind::InboundMessage,
                 openid: inbound.from.clone(),
-                msg_type: Some(inbound_type(body).to_string()),
+                msg_type: Some(body.type_name().to_string()),
                 event: None,
                 event_key: None,
                 delivery: None,
@@ -394,7 +359,7 @@ impl Platform {
                 message_id: Some(msg_id.clone()),
             },
             InboundKind::Event(kind) => {
-                let (name, key) = follower_event(kind);
+                let (name, key) = kind.name_and_key();
                 LoggedEvent {
                     id: String::new(),
                     at,
@@ -431,7 +396,7 @@ impl Platform {
                 at: entry.at,
                 kind: EventKind::Delivery,
                 openid: openid.to_string(),
-                msg_type: Some(content_type(&entry.content).to_string()),
+                msg_type: Some(entry.content.type_name().to_string()),
                 event: None,
                 event_key: None,
                 delivery: Some(entry.delivery),

@@ -1,8 +1,7 @@
-//! Message content as it appears in the JSON APIs, and its conversion to and from the WIT types.
+//! Message content: what an account sends to a follower, as the JSON APIs, the outbox and plugins
+//! (through `runtime::bindings`) see it.
 
 use serde::{Deserialize, Serialize};
-
-use crate::runtime::wit;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -41,69 +40,68 @@ pub enum MessageContent {
         articles: Vec<Article>,
     },
     TransferCustomerService,
+    /// A mini-program card (小程序卡片): opens `page_path` of the mini-program `appid`.
+    MiniProgram {
+        appid: String,
+        page_path: String,
+        title: String,
+        /// The card's thumbnail, a media id of the account's media store.
+        thumb_media_id: String,
+    },
+    /// A link to one article (a page, e.g. a plugin route or a signed follower link).
+    ArticleLink {
+        title: String,
+        #[serde(default)]
+        description: String,
+        url: String,
+    },
 }
 
-fn media(m: wit::Media) -> (String, Option<String>) {
-    (m.media_id, m.url)
-}
-
-impl From<wit::Content> for MessageContent {
-    fn from(c: wit::Content) -> Self {
-        match c {
-            wit::Content::Text(content) => MessageContent::Text { content },
-            wit::Content::Image(m) => {
-                let (media_id, url) = media(m);
-                MessageContent::Image { media_id, url }
+impl MessageContent {
+    /// Approximate encoded size, for the bound on what crosses the plugin boundary.
+    pub fn size(&self) -> usize {
+        match self {
+            MessageContent::Text { content } => content.len(),
+            MessageContent::Image { media_id, url }
+            | MessageContent::Voice { media_id, url }
+            | MessageContent::Video { media_id, url } => {
+                media_id.len() + url.as_ref().map_or(0, |u| u.len())
             }
-            wit::Content::Voice(m) => {
-                let (media_id, url) = media(m);
-                MessageContent::Voice { media_id, url }
-            }
-            wit::Content::Video(m) => {
-                let (media_id, url) = media(m);
-                MessageContent::Video { media_id, url }
-            }
-            wit::Content::News(articles) => MessageContent::News {
-                articles: articles
-                    .into_iter()
-                    .map(|a| Article {
-                        title: a.title,
-                        description: a.description,
-                        url: a.url,
-                        picture_url: a.picture_url,
-                    })
-                    .collect(),
-            },
-            wit::Content::TransferToService => MessageContent::TransferCustomerService,
+            MessageContent::News { articles } => articles
+                .iter()
+                .map(|a| {
+                    a.title.len()
+                        + a.description.len()
+                        + a.url.len()
+                        + a.picture_url.as_ref().map_or(0, |u| u.len())
+                })
+                .sum(),
+            MessageContent::TransferCustomerService => 0,
+            MessageContent::MiniProgram {
+                appid,
+                page_path,
+                title,
+                thumb_media_id,
+            } => appid.len() + page_path.len() + title.len() + thumb_media_id.len(),
+            MessageContent::ArticleLink {
+                title,
+                description,
+                url,
+            } => title.len() + description.len() + url.len(),
         }
     }
-}
 
-impl From<MessageContent> for wit::Content {
-    fn from(c: MessageContent) -> Self {
-        match c {
-            MessageContent::Text { content } => wit::Content::Text(content),
-            MessageContent::Image { media_id, url } => {
-                wit::Content::Image(wit::Media { media_id, url })
-            }
-            MessageContent::Voice { media_id, url } => {
-                wit::Content::Voice(wit::Media { media_id, url })
-            }
-            MessageContent::Video { media_id, url } => {
-                wit::Content::Video(wit::Media { media_id, url })
-            }
-            MessageContent::News { articles } => wit::Content::News(
-                articles
-                    .into_iter()
-                    .map(|a| wit::Article {
-                        title: a.title,
-                        description: a.description,
-                        url: a.url,
-                        picture_url: a.picture_url,
-                    })
-                    .collect(),
-            ),
-            MessageContent::TransferCustomerService => wit::Content::TransferToService,
+    /// The content's type as the event log and the WeChat protocol name it.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            MessageContent::Text { .. } => "text",
+            MessageContent::Image { .. } => "image",
+            MessageContent::Voice { .. } => "voice",
+            MessageContent::Video { .. } => "video",
+            MessageContent::News { .. } => "news",
+            MessageContent::TransferCustomerService => "transfer_customer_service",
+            MessageContent::MiniProgram { .. } => "mini_program",
+            MessageContent::ArticleLink { .. } => "article_link",
         }
     }
 }

@@ -2,16 +2,22 @@
 //! rules, review, outbox — durable before the plugin hears back.
 
 use crate::error::{PlazaError, Result};
-use crate::runtime::bindings::v0_1_0::plaza::platform::messaging;
+use crate::runtime::MAX_CONTENT_BYTES;
+use crate::runtime::bindings::v0_2_0::{messaging, wit};
 use crate::runtime::state::CallState;
-use crate::runtime::{MAX_CONTENT_BYTES, content_size, wit};
 
 use super::broadcast::{Audience, NewBroadcast};
 use super::content::MessageContent;
 use super::outbox::Delivery;
 
-fn check_content(c: &wit::Content) -> Result<()> {
-    let n = content_size(c);
+fn check_content(c: &MessageContent) -> Result<()> {
+    if let MessageContent::MiniProgram {
+        appid, page_path, ..
+    } = c
+    {
+        check_mini_program_page(appid, page_path)?;
+    }
+    let n = c.size();
     if n > MAX_CONTENT_BYTES {
         return Err(PlazaError::TooLarge(format!(
             "content is {n} bytes; the limit is {MAX_CONTENT_BYTES}"
@@ -20,9 +26,29 @@ fn check_content(c: &wit::Content) -> Result<()> {
     Ok(())
 }
 
+/// A mini-program page a template message opens: an appid as WeChat issues them (`wx` and 16
+/// hex digits) and a page path without control characters.
+pub fn check_mini_program_page(appid: &str, page_path: &str) -> Result<()> {
+    let appid_ok = appid.len() == 18
+        && appid.starts_with("wx")
+        && appid[2..].bytes().all(|b| b.is_ascii_hexdigit());
+    if !appid_ok {
+        return Err(PlazaError::invalid(format!(
+            "mini-program appid {appid:?} is not one WeChat issues (wx followed by 16 hex digits)"
+        )));
+    }
+    if page_path.is_empty() || page_path.len() > 1024 || page_path.chars().any(char::is_control) {
+        return Err(PlazaError::invalid(
+            "mini-program page path must be 1-1024 bytes without control characters",
+        ));
+    }
+    Ok(())
+}
+
 impl messaging::Host for CallState {
     async fn send(&mut self, to: String, content: wit::Content) -> Result<String> {
         let sender = self.grants.send()?;
+        let content = MessageContent::from(content);
         check_content(&content)?;
         self.platform
             .check_service_window(&sender.account, &to, self.interaction.as_ref())?;
@@ -34,7 +60,7 @@ impl messaging::Host for CallState {
                 &to,
                 Delivery::CustomerService,
                 Some(&sender.plugin),
-                content.into(),
+                content,
             )
             .await?;
         Ok(entry.id)
@@ -45,7 +71,7 @@ impl messaging::Host for CallState {
         to: String,
         template_id: String,
         fields: Vec<messaging::TemplateField>,
-        url: Option<String>,
+        target: Option<messaging::TemplateTarget>,
     ) -> Result<String> {
         let sender = self.grants.send_template()?;
         crate::templates::check_template_rights(self.account())?;
@@ -60,8 +86,17 @@ impl messaging::Host for CallState {
             .platform
             .templates
             .render(&sender.account, &template_id, &values)?;
-        if let Some(url) = url {
-            text.push_str(&format!("\n{url}"));
+        match target {
+            Some(messaging::TemplateTarget::Url(url)) => text.push_str(&format!("\n{url}")),
+            Some(messaging::TemplateTarget::MiniProgram(page)) => {
+                check_mini_program_page(&page.appid, &page.page_path)?;
+                text.push_str(&format!(
+                    "\nminiprogram://{}/{}",
+                    page.appid,
+                    page.page_path.trim_start_matches('/')
+                ));
+            }
+            None => {}
         }
         let content = MessageContent::Text { content: text };
         let entry = self
@@ -86,6 +121,7 @@ impl messaging::Host for CallState {
         idempotency_key: String,
     ) -> Result<String> {
         let sender = self.grants.broadcast()?;
+        let content = MessageContent::from(content);
         check_content(&content)?;
         let audience = match audience {
             messaging::Audience::All => Audience::All,
@@ -96,7 +132,7 @@ impl messaging::Host for CallState {
         let req = NewBroadcast {
             idempotency_key,
             audience,
-            content: content.into(),
+            content,
             at,
         };
         Ok(self

@@ -15,8 +15,9 @@ use super::content::MessageContent;
 use super::outbox::Delivery;
 use crate::error::Result;
 use crate::platform::Platform;
+use crate::plugin_api::ReviewVerdict;
 use crate::plugins::grants::Capability;
-use crate::runtime::{Invocation, Outcome, wit};
+use crate::runtime::{Invocation, Outcome};
 use crate::storage::backend::{child, prefix};
 use crate::storage::{Json, Store, Table};
 
@@ -88,19 +89,17 @@ impl Platform {
             .collect();
         let mut content = content;
         for reviewer in reviewers {
-            let wit_content: wit::Content = content.clone().into();
+            let asked = content.clone();
             let verdict = self
-                .call_plugin(&reviewer, None, false, |ctx| {
-                    Invocation::Review(ctx, wit_content)
-                })
+                .call_plugin(&reviewer, None, false, |ctx| Invocation::Review(ctx, asked))
                 .await;
             let reason = match verdict {
-                Ok(Outcome::Verdict(wit::ReviewVerdict::Allow)) => continue,
-                Ok(Outcome::Verdict(wit::ReviewVerdict::Mask(masked))) => {
-                    content = masked.into();
+                Ok(Outcome::Verdict(ReviewVerdict::Allow)) => continue,
+                Ok(Outcome::Verdict(ReviewVerdict::Mask(masked))) => {
+                    content = masked;
                     continue;
                 }
-                Ok(Outcome::Verdict(wit::ReviewVerdict::Block(reason))) => reason,
+                Ok(Outcome::Verdict(ReviewVerdict::Block(reason))) => reason,
                 Ok(other) => format!("reviewer answered with {other:?}"),
                 Err(failure) => format!("reviewer failed: {failure}"),
             };

@@ -178,14 +178,11 @@ impl Manifest {
                 raw.api
             ))
         })?;
-        if !runtime::bindings::SUPPORTED_API_VERSIONS
-            .iter()
-            .any(|v| api.matches(v))
-        {
+        if !runtime::supported_versions().iter().any(|v| api.matches(v)) {
             return Err(PlazaError::invalid(format!(
                 "plugin {} {version} needs plaza:platform {api}; this host serves plaza:platform {}",
                 raw.name,
-                runtime::supported_versions()
+                runtime::supported_versions_text()
             )));
         }
         if raw.description.len() > MAX_DESCRIPTION_BYTES {
@@ -338,9 +335,16 @@ properties.greeting = { type = "string", maxLength = 10 }
 
     #[test]
     fn refuses_an_api_range_this_host_cannot_serve_naming_both_versions() {
-        let err = Manifest::parse(&GOOD.replace("^0.1", "^0.2")).unwrap_err();
+        let err = Manifest::parse(&GOOD.replace("^0.1", "^0.3")).unwrap_err();
         let msg = err.message();
-        assert!(msg.contains("^0.2") && msg.contains("0.1.0"), "{msg}");
+        assert!(
+            msg.contains("^0.3") && msg.contains("0.2.0") && msg.contains("0.1.0"),
+            "{msg}"
+        );
+        for served in ["^0.1", "^0.2", ">=0.1, <0.3"] {
+            let m = Manifest::parse(&GOOD.replace("^0.1", served)).unwrap();
+            assert_eq!(m.api.to_string(), served);
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod grants;
 pub mod installations;
 pub mod manifest;
+pub mod query;
 pub mod registry;
 
 use std::collections::HashMap;
@@ -19,7 +20,8 @@ use crate::accounts::Account;
 use crate::accounts::followers::PendingInteraction;
 use crate::error::{PlazaError, Result};
 use crate::platform::Platform;
-use crate::runtime::{CallFailure, CallState, Invocation, Outcome, WarmInstance, wit};
+use crate::plugin_api::CallContext;
+use crate::runtime::{CallFailure, CallState, Invocation, Outcome, WarmInstance};
 
 /// An enabled installation with everything a call needs resolved: the account, the compiled plugin
 /// version and the config as the JSON text the plugin reads. Calls hold an `Arc` of it, so an
@@ -209,14 +211,15 @@ pub fn call_context(
     active: &ActiveInstallation,
     follower: Option<String>,
     operator: bool,
-) -> wit::CallContext {
+) -> CallContext {
     let manifest = &active.plugin.manifest;
-    wit::CallContext {
-        account: (&active.account).into(),
+    CallContext {
+        account: active.account.clone(),
         plugin: manifest.name.clone(),
         plugin_version: manifest.version.to_string(),
         follower,
         operator,
+        caller: None,
     }
 }
 
@@ -383,7 +386,7 @@ impl Platform {
         active: &Arc<ActiveInstallation>,
         follower: Option<String>,
         operator: bool,
-        make: impl FnOnce(wit::CallContext) -> Invocation,
+        make: impl FnOnce(CallContext) -> Invocation,
     ) -> std::result::Result<Outcome, CallFailure> {
         self.call_plugin_during(active, follower, None, operator, make)
             .await
@@ -397,12 +400,23 @@ impl Platform {
         follower: Option<String>,
         interaction: Option<PendingInteraction>,
         operator: bool,
-        make: impl FnOnce(wit::CallContext) -> Invocation,
+        make: impl FnOnce(CallContext) -> Invocation,
     ) -> std::result::Result<Outcome, CallFailure> {
         let invocation = make(call_context(active, follower.clone(), operator));
-        let call = invocation.name();
         let mut state = CallState::new(self.clone(), active.clone(), follower);
         state.interaction = interaction;
+        self.invoke_recorded(active, state, invocation).await
+    }
+
+    /// Runs one call in a fresh sandbox; a failure is logged and kept in the installation's
+    /// error log.
+    pub(crate) async fn invoke_recorded(
+        self: &Arc<Self>,
+        active: &Arc<ActiveInstallation>,
+        state: CallState,
+        invocation: Invocation,
+    ) -> std::result::Result<Outcome, CallFailure> {
+        let call = invocation.name();
         let result = self
             .plugins
             .registry

@@ -23,7 +23,7 @@ pub struct LoadedPlugin {
     pub manifest_toml: String,
     pub sha256: String,
     pub bundled: bool,
-    pub pre: Prepared,
+    pub pre: Arc<Prepared>,
 }
 
 /// What is persisted per (name, version).
@@ -114,6 +114,20 @@ impl PluginRegistry {
         bundled: bool,
     ) -> Result<Arc<LoadedPlugin>> {
         let loaded = self.runtime.load(wasm)?;
+        // The manifest's range must cover what the component really imports, so that what an
+        // operator reads in `plugin.toml` is what runs.
+        let built_for = loaded.pre.api().semver();
+        if !manifest.api.matches(&built_for) {
+            return Err(PlazaError::invalid(format!(
+                "plugin {} {}: plugin.toml says api {:?}, but the component was built against \
+                 plaza:platform@{built_for}; set api = \"^{}.{}\"",
+                manifest.name,
+                manifest.version,
+                manifest.api.to_string(),
+                built_for.major,
+                built_for.minor
+            )));
+        }
         match loaded.cache {
             CacheOutcome::Hit => self.stats.cache_hits.fetch_add(1, Ordering::Relaxed),
             CacheOutcome::Compiled => self.stats.compiled.fetch_add(1, Ordering::Relaxed),
@@ -123,7 +137,7 @@ impl PluginRegistry {
             manifest_toml,
             sha256: loaded.sha256,
             bundled,
-            pre: loaded.pre,
+            pre: Arc::new(loaded.pre),
         }))
     }
 

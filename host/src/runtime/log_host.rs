@@ -1,9 +1,8 @@
 //! `log` and `config` imports: always available, no capability needed.
 
-use super::bindings::v0_1_0::plaza::platform::{config, log, types};
+use super::bindings::v0_2_0::{config, log};
 use super::state::CallState;
 use crate::accounts::is_forbidden_char;
-use crate::error::PlazaError;
 
 /// The longest single log line kept; longer lines are cut.
 const MAX_LINE: usize = 4096;
@@ -78,12 +77,6 @@ impl log::Host for CallState {
 impl config::Host for CallState {
     async fn get(&mut self) -> wasmtime::Result<String> {
         Ok(self.install.config_json.clone())
-    }
-}
-
-impl types::Host for CallState {
-    fn convert_error(&mut self, err: PlazaError) -> wasmtime::Result<types::Error> {
-        Ok(err.into())
     }
 }
 

@@ -9,18 +9,23 @@ mod cache;
 mod engine;
 pub mod log_host;
 pub mod state;
+mod unmerged;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use wasmtime::component::{Component, ComponentExportIndex, Linker};
+use wasmtime::component::{Component, InstancePre, Linker};
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 
-pub use self::bindings::{PluginPreV0_1, PluginV0_1, wit};
+pub use self::bindings::{ApiVersion, supported_versions};
 pub use self::cache::{CacheOutcome, sha256_hex};
 pub use self::engine::{EPOCH_TICK, MAX_PLUGIN_MEMORY, PoolSize};
 pub use self::state::CallState;
 use crate::error::PlazaError;
+use crate::plugin_api::{
+    CallContext, Content, Event, HttpRequest, HttpResponse, InboundMessage, ReviewVerdict,
+};
 
 /// Bytes of log output one call may produce before further lines are dropped.
 pub const LOG_BYTES_PER_CALL: usize = 64 << 10;
@@ -28,15 +33,19 @@ pub const LOG_BYTES_PER_CALL: usize = 64 << 10;
 pub const MAX_CONTENT_BYTES: usize = 64 << 10;
 /// The largest HTTP response body a plugin route may return.
 pub const MAX_HTTP_BODY: usize = 4 << 20;
+/// The largest `on-query` answer (and question payload) between plugins.
+pub const MAX_QUERY_ANSWER: usize = 256 << 10;
 
-/// A call into a plugin's `handler` export.
+/// A call into a plugin's `handler` export, in host-owned types (each API version converts).
 pub enum Invocation {
-    Install(wit::CallContext),
-    Uninstall(wit::CallContext),
-    Message(wit::CallContext, wit::InboundMessage),
-    Event(wit::CallContext, wit::Event),
-    Http(wit::CallContext, wit::HttpRequest),
-    Review(wit::CallContext, wit::Content),
+    Install(CallContext),
+    Uninstall(CallContext),
+    Message(CallContext, InboundMessage),
+    Event(CallContext, Event),
+    Http(CallContext, HttpRequest),
+    Review(CallContext, Content),
+    /// `on-query(name, payload)`, asked by another plugin (0.2 and later).
+    Query(CallContext, String, Vec<u8>),
 }
 
 impl Invocation {
@@ -48,6 +57,7 @@ impl Invocation {
             Invocation::Event(..) => "on-event",
             Invocation::Http(..) => "on-http",
             Invocation::Review(..) => "review-outbound",
+            Invocation::Query(..) => "on-query",
         }
     }
 }
@@ -56,9 +66,11 @@ impl Invocation {
 #[derive(Debug)]
 pub enum Outcome {
     Done,
-    Reply(Option<wit::Content>),
-    Http(wit::HttpResponse),
-    Verdict(wit::ReviewVerdict),
+    Reply(Option<Content>),
+    Http(HttpResponse),
+    Verdict(ReviewVerdict),
+    /// An `on-query` answer.
+    Answer(Vec<u8>),
 }
 
 /// Why a plugin call produced no outcome. Each is contained to the call.
@@ -98,46 +110,16 @@ pub struct LoadedComponent {
     pub cache: CacheOutcome,
 }
 
-/// A linked component and where its `handler` exports are, found once: a call instantiates it
-/// and looks up (and type-checks) only the one export it calls, instead of every export of the
-/// world as the generated `instantiate` does — a sixth of that work on every follower message.
+/// A linked component and where its `handler` exports are (see [`bindings::HandlerExports`]).
 pub struct Prepared {
-    pub pre: PluginPreV0_1<CallState>,
-    handler: HandlerExports,
+    pub pre: InstancePre<CallState>,
+    pub handler: bindings::HandlerExports,
 }
 
-struct HandlerExports {
-    on_install: ComponentExportIndex,
-    on_uninstall: ComponentExportIndex,
-    on_message: ComponentExportIndex,
-    on_event: ComponentExportIndex,
-    on_http: ComponentExportIndex,
-    review_outbound: ComponentExportIndex,
-}
-
-impl HandlerExports {
-    fn find(component: &Component) -> Result<Self, PlazaError> {
-        let missing = |what: &str| {
-            PlazaError::invalid(format!(
-                "component does not export {what} of the plugin world"
-            ))
-        };
-        let (_, iface) = component
-            .get_export(None, bindings::HANDLER_EXPORT)
-            .ok_or_else(|| missing(bindings::HANDLER_EXPORT))?;
-        let func = |name: &str| {
-            component
-                .get_export_index(Some(&iface), name)
-                .ok_or_else(|| missing(name))
-        };
-        Ok(HandlerExports {
-            on_install: func("on-install")?,
-            on_uninstall: func("on-uninstall")?,
-            on_message: func("on-message")?,
-            on_event: func("on-event")?,
-            on_http: func("on-http")?,
-            review_outbound: func("review-outbound")?,
-        })
+impl Prepared {
+    /// The `plaza:platform` version the component was built against.
+    pub fn api(&self) -> ApiVersion {
+        self.handler.api
     }
 }
 
@@ -155,10 +137,7 @@ impl Runtime {
         // WASI is linked so that ordinary Rust guests (std, panics, clocks, random) work, but the
         // context each call gets grants nothing: no files, no environment, no sockets.
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        bindings::PluginV0_1::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
-            &mut linker,
-            |s| s,
-        )?;
+        bindings::add_to_linker(&mut linker)?;
         let cache = cache::CompiledCache::new(cache_dir, &engine)?;
         let ticker = engine::EpochTicker::start(&engine);
         Ok(Runtime {
@@ -181,10 +160,7 @@ impl Runtime {
         let pre = self.linker.instantiate_pre(&component).map_err(|e| {
             PlazaError::invalid(format!("component cannot be linked by this host: {e}"))
         })?;
-        let pre = PluginPreV0_1::new(pre).map_err(|e| {
-            PlazaError::invalid(format!("component does not export the plugin world: {e}"))
-        })?;
-        let handler = HandlerExports::find(&component)?;
+        let handler = bindings::HandlerExports::find(&component)?;
         Ok(LoadedComponent {
             pre: Prepared { pre, handler },
             sha256,
@@ -206,11 +182,11 @@ impl Runtime {
             let Ok(version) = semver::Version::parse(version) else {
                 continue;
             };
-            if !bindings::SUPPORTED_API_VERSIONS.contains(&version) {
+            if !bindings::supported_versions().contains(&version) {
                 return Err(PlazaError::invalid(format!(
                     "component was built against {}@{version}; this host serves {}",
                     bindings::API_PACKAGE,
-                    supported_versions()
+                    supported_versions_text()
                 )));
             }
         }
@@ -219,7 +195,7 @@ impl Runtime {
 
     /// A store for one call (or one warm instance) under the installation's limits.
     fn new_store(&self, state: CallState) -> Store<CallState> {
-        let timeout_ms = state.install.plugin.manifest.limits.timeout_ms;
+        let timeout_ms = state.timeout_ms;
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
         arm_deadline(&mut store, timeout_ms);
@@ -233,16 +209,12 @@ impl Runtime {
         state: CallState,
         invocation: Invocation,
     ) -> Result<Outcome, CallFailure> {
-        let timeout_ms = state.install.plugin.manifest.limits.timeout_ms;
+        let timeout_ms = state.timeout_ms;
         let mut store = self.new_store(state);
         // Wall time including host calls and WASI waits, which epochs alone do not bound.
         let call = async {
-            let instance = prepared
-                .pre
-                .instance_pre()
-                .instantiate_async(&mut store)
-                .await?;
-            call_one(&instance, &prepared.handler, &mut store, invocation).await
+            let instance = prepared.pre.instantiate_async(&mut store).await?;
+            bindings::call(&instance, &prepared.handler, &mut store, invocation).await
         };
         let result = tokio::time::timeout(Duration::from_millis(timeout_ms), call).await;
         finish(&store, timeout_ms, result)
@@ -255,10 +227,10 @@ impl Runtime {
     /// and is the building block for opt-in per-installation instance reuse.
     pub async fn warm(
         &self,
-        prepared: &Prepared,
+        prepared: &Arc<Prepared>,
         state: CallState,
     ) -> Result<WarmInstance, CallFailure> {
-        let timeout_ms = state.install.plugin.manifest.limits.timeout_ms;
+        let timeout_ms = state.timeout_ms;
         let mut store = self.new_store(state);
         let result = tokio::time::timeout(
             Duration::from_millis(timeout_ms),
@@ -266,9 +238,10 @@ impl Runtime {
         )
         .await;
         match result {
-            Ok(Ok(plugin)) => Ok(WarmInstance {
+            Ok(Ok(instance)) => Ok(WarmInstance {
                 store,
-                plugin,
+                instance,
+                prepared: prepared.clone(),
                 timeout_ms,
             }),
             Ok(Err(e)) => Err(classify(&store, timeout_ms, e)),
@@ -280,14 +253,20 @@ impl Runtime {
 /// A live plugin instance that serves several calls (see [`Runtime::warm`]).
 pub struct WarmInstance {
     store: Store<CallState>,
-    plugin: PluginV0_1,
+    instance: wasmtime::component::Instance,
+    prepared: Arc<Prepared>,
     timeout_ms: u64,
 }
 
 impl WarmInstance {
     pub async fn invoke(&mut self, invocation: Invocation) -> Result<Outcome, CallFailure> {
         arm_deadline(&mut self.store, self.timeout_ms);
-        let call = call_export(&self.plugin, &mut self.store, invocation);
+        let call = bindings::call(
+            &self.instance,
+            &self.prepared.handler,
+            &mut self.store,
+            invocation,
+        );
         let result = tokio::time::timeout(Duration::from_millis(self.timeout_ms), call).await;
         finish(&self.store, self.timeout_ms, result)
     }
@@ -315,12 +294,12 @@ fn arm_deadline(store: &mut Store<CallState>, timeout_ms: u64) {
 fn finish(
     store: &Store<CallState>,
     timeout_ms: u64,
-    result: Result<wasmtime::Result<Plain<Outcome>>, tokio::time::error::Elapsed>,
+    result: Result<bindings::CallResult, tokio::time::error::Elapsed>,
 ) -> Result<Outcome, CallFailure> {
     match result {
         Err(_) => Err(CallFailure::Timeout(timeout_ms)),
         Ok(Ok(Ok(outcome))) => check_size(outcome),
-        Ok(Ok(Err(plugin_error))) => Err(CallFailure::Plugin(plugin_error.into())),
+        Ok(Ok(Err(plugin_error))) => Err(CallFailure::Plugin(plugin_error)),
         Ok(Err(e)) => Err(classify(store, timeout_ms, e)),
     }
 }
@@ -369,123 +348,13 @@ fn classify(store: &Store<CallState>, timeout_ms: u64, e: wasmtime::Error) -> Ca
     }
 }
 
-pub fn supported_versions() -> String {
-    bindings::SUPPORTED_API_VERSIONS
+/// The API versions this host serves, for messages: `0.2.0, 0.1.0`.
+pub fn supported_versions_text() -> String {
+    supported_versions()
         .iter()
         .map(|v| v.to_string())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-type Plain<T> = Result<T, wit::Error>;
-
-async fn call_export(
-    plugin: &PluginV0_1,
-    store: &mut Store<CallState>,
-    invocation: Invocation,
-) -> wasmtime::Result<Plain<Outcome>> {
-    let h = plugin.plaza_platform_handler();
-    Ok(match invocation {
-        Invocation::Install(ctx) => h
-            .call_on_install(&mut *store, &ctx)
-            .await?
-            .map(|()| Outcome::Done),
-        Invocation::Uninstall(ctx) => h
-            .call_on_uninstall(&mut *store, &ctx)
-            .await?
-            .map(|()| Outcome::Done),
-        Invocation::Message(ctx, msg) => h
-            .call_on_message(&mut *store, &ctx, &msg)
-            .await?
-            .map(Outcome::Reply),
-        Invocation::Event(ctx, ev) => h
-            .call_on_event(&mut *store, &ctx, &ev)
-            .await?
-            .map(Outcome::Reply),
-        Invocation::Http(ctx, req) => h
-            .call_on_http(&mut *store, &ctx, &req)
-            .await?
-            .map(Outcome::Http),
-        Invocation::Review(ctx, c) => h
-            .call_review_outbound(&mut *store, &ctx, &c)
-            .await?
-            .map(Outcome::Verdict),
-    })
-}
-
-/// Calls the one `handler` export an invocation names on a fresh instance (see [`Prepared`]).
-async fn call_one(
-    instance: &wasmtime::component::Instance,
-    exports: &HandlerExports,
-    store: &mut Store<CallState>,
-    invocation: Invocation,
-) -> wasmtime::Result<Plain<Outcome>> {
-    type R<T> = (Plain<T>,);
-    async fn call<P, T>(
-        instance: &wasmtime::component::Instance,
-        store: &mut Store<CallState>,
-        index: &ComponentExportIndex,
-        params: P,
-    ) -> wasmtime::Result<Plain<T>>
-    where
-        P: wasmtime::component::ComponentNamedList + wasmtime::component::Lower + Send + Sync,
-        T: Send + Sync + 'static,
-        R<T>: wasmtime::component::ComponentNamedList + wasmtime::component::Lift + Send + Sync,
-    {
-        let func = instance.get_typed_func::<P, R<T>>(&mut *store, index)?;
-        let (result,) = func.call_async(&mut *store, params).await?;
-        Ok(result)
-    }
-    Ok(match invocation {
-        Invocation::Install(ctx) => call::<_, ()>(instance, store, &exports.on_install, (&ctx,))
-            .await?
-            .map(|()| Outcome::Done),
-        Invocation::Uninstall(ctx) => {
-            call::<_, ()>(instance, store, &exports.on_uninstall, (&ctx,))
-                .await?
-                .map(|()| Outcome::Done)
-        }
-        Invocation::Message(ctx, msg) => {
-            call::<_, Option<wit::Content>>(instance, store, &exports.on_message, (&ctx, &msg))
-                .await?
-                .map(Outcome::Reply)
-        }
-        Invocation::Event(ctx, ev) => {
-            call::<_, Option<wit::Content>>(instance, store, &exports.on_event, (&ctx, &ev))
-                .await?
-                .map(Outcome::Reply)
-        }
-        Invocation::Http(ctx, req) => {
-            call::<_, wit::HttpResponse>(instance, store, &exports.on_http, (&ctx, &req))
-                .await?
-                .map(Outcome::Http)
-        }
-        Invocation::Review(ctx, c) => {
-            call::<_, wit::ReviewVerdict>(instance, store, &exports.review_outbound, (&ctx, &c))
-                .await?
-                .map(Outcome::Verdict)
-        }
-    })
-}
-
-/// Approximate encoded size of outbound content, for the boundary bound.
-pub fn content_size(c: &wit::Content) -> usize {
-    match c {
-        wit::Content::Text(t) => t.len(),
-        wit::Content::Image(m) | wit::Content::Voice(m) | wit::Content::Video(m) => {
-            m.media_id.len() + m.url.as_ref().map_or(0, |u| u.len())
-        }
-        wit::Content::News(articles) => articles
-            .iter()
-            .map(|a| {
-                a.title.len()
-                    + a.description.len()
-                    + a.url.len()
-                    + a.picture_url.as_ref().map_or(0, |u| u.len())
-            })
-            .sum(),
-        wit::Content::TransferToService => 0,
-    }
 }
 
 fn check_size(outcome: Outcome) -> Result<Outcome, CallFailure> {
@@ -495,14 +364,17 @@ fn check_size(outcome: Outcome) -> Result<Outcome, CallFailure> {
         )))
     };
     match &outcome {
-        Outcome::Reply(Some(c)) | Outcome::Verdict(wit::ReviewVerdict::Mask(c)) => {
-            let n = content_size(c);
+        Outcome::Reply(Some(c)) | Outcome::Verdict(ReviewVerdict::Mask(c)) => {
+            let n = c.size();
             if n > MAX_CONTENT_BYTES {
                 return too_big("reply", n, MAX_CONTENT_BYTES);
             }
         }
         Outcome::Http(r) if r.body.len() > MAX_HTTP_BODY => {
             return too_big("response body", r.body.len(), MAX_HTTP_BODY);
+        }
+        Outcome::Answer(a) if a.len() > MAX_QUERY_ANSWER => {
+            return too_big("query answer", a.len(), MAX_QUERY_ANSWER);
         }
         _ => {}
     }

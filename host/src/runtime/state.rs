@@ -28,6 +28,15 @@ pub struct CallState {
     pub interaction: Option<PendingInteraction>,
     pub(crate) limiter: MemoryLimiter,
     pub(crate) log_budget: usize,
+    /// When the call started and how long it may take (the manifest's limit, or what is left of
+    /// the asking call's when this call answers a `plugins.query`).
+    pub(crate) started: std::time::Instant,
+    pub(crate) timeout_ms: u64,
+    /// The plugins asking, outermost first, when this call answers a `plugins.query` (depth
+    /// and cycle checks); empty otherwise.
+    pub(crate) query_chain: Vec<String>,
+    /// Plugin events emitted so far in this call (`events.emit` is bounded per call).
+    pub(crate) emitted: u32,
     pub(crate) stderr: MemoryOutputPipe,
     wasi: WasiCtx,
     table: ResourceTable,
@@ -40,6 +49,7 @@ impl CallState {
         follower: Option<String>,
     ) -> Self {
         let memory = install.plugin.manifest.limits.memory_bytes();
+        let timeout_ms = install.plugin.manifest.limits.timeout_ms;
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
         // Nothing granted: no preopened directories, no environment, no arguments, no sockets.
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
@@ -55,6 +65,10 @@ impl CallState {
                 denied: false,
             },
             log_budget: super::LOG_BYTES_PER_CALL,
+            started: std::time::Instant::now(),
+            timeout_ms,
+            query_chain: Vec::new(),
+            emitted: 0,
             stderr,
             wasi,
             table: ResourceTable::new(),
@@ -69,6 +83,12 @@ impl CallState {
     /// The installation's configuration JSON, for the ungated `config.get`.
     pub fn config_json(&self) -> &str {
         &self.install.config_json
+    }
+
+    /// Milliseconds this call has left before its deadline.
+    pub fn remaining_ms(&self) -> u64 {
+        self.timeout_ms
+            .saturating_sub(self.started.elapsed().as_millis() as u64)
     }
 
     /// Which plugin is calling, for log lines.

@@ -5,7 +5,7 @@ use super::cron_expr::CronExpr;
 use super::{Job, JobKind};
 use crate::error::{PlazaError, Result};
 use crate::plugins::grants::Scheduler;
-use crate::runtime::bindings::v0_1_0::plaza::platform::scheduling;
+use crate::runtime::bindings::v0_2_0::scheduling;
 use crate::runtime::state::CallState;
 
 /// Bytes of payload a job may carry.

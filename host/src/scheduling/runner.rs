@@ -7,7 +7,8 @@ use super::cron_expr::CronExpr;
 use super::{Job, JobKind, MISSED_GRACE_MS, MissedJobs};
 use crate::error::Result;
 use crate::platform::Platform;
-use crate::runtime::{Invocation, wit};
+use crate::plugin_api as api;
+use crate::runtime::Invocation;
 use crate::storage::Pending;
 
 /// How often the loop looks for due jobs when nothing wakes it.
@@ -82,7 +83,7 @@ impl Platform {
             return self.next_occurrence(&job, now)?.durable().await.map(drop);
         }
         let attempt = job.attempt + 1;
-        let event = wit::Event::Timer(wit::TimerFired {
+        let event = api::Event::Timer(api::TimerFired {
             job_id: job.id.clone(),
             payload: job.payload.clone(),
             scheduled_for: job.scheduled_for,

@@ -158,7 +158,7 @@ fn snapshot_and_write(
     let mut manifest = BackupManifest {
         format: FORMAT_VERSION,
         plaza_version: env!("CARGO_PKG_VERSION").to_string(),
-        api_versions: crate::runtime::bindings::SUPPORTED_API_VERSIONS
+        api_versions: crate::runtime::supported_versions()
             .iter()
             .map(|v| v.to_string())
             .collect(),

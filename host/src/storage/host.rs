@@ -2,7 +2,7 @@
 //! plugin; every write is durable before the plugin hears back.
 
 use crate::error::Result;
-use crate::runtime::bindings::v0_1_0::plaza::platform::storage;
+use crate::runtime::bindings::v0_2_0::storage;
 use crate::runtime::state::CallState;
 
 impl storage::Host for CallState {
@@ -63,5 +63,16 @@ impl storage::Host for CallState {
             .increment(&ns, &key, delta)?
             .durable()
             .await
+    }
+
+    async fn batch(
+        &mut self,
+        _checks: Vec<storage::Check>,
+        _writes: Vec<storage::Write>,
+    ) -> Result<storage::BatchOutcome> {
+        let _ns = self.grants.storage()?;
+        Err(crate::error::PlazaError::Unavailable(
+            "not merged yet".into(),
+        ))
     }
 }

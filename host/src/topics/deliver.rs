@@ -9,7 +9,8 @@ use serde::Serialize;
 use super::{PARKED_RECHECK_MS, TopicDelivery};
 use crate::error::{PlazaError, Result};
 use crate::platform::Platform;
-use crate::runtime::{Invocation, wit};
+use crate::plugin_api as api;
+use crate::runtime::Invocation;
 use crate::storage::Pending;
 
 /// How often the loop looks for due deliveries when nothing wakes it.
@@ -146,7 +147,7 @@ impl Platform {
             return self.topics.complete(&d);
         }
         let attempt = d.attempts.saturating_add(1);
-        let event = wit::Event::Topic(wit::TopicMessage {
+        let event = api::Event::Topic(api::TopicMessage {
             topic: d.topic.clone(),
             payload: d.payload.clone(),
             publisher: d.publisher.clone(),

@@ -66,7 +66,7 @@ pub fn probe_manifest(capabilities: &[Capability]) -> String {
         .map(|c| format!("{:?}", c.to_string()))
         .collect();
     format!(
-        "name = \"probe\"\nversion = \"0.1.0\"\napi = \"^0.1\"\ncapabilities = [{}]\n",
+        "name = \"probe\"\nversion = \"0.1.0\"\napi = \"^0.2\"\ncapabilities = [{}]\n",
         requested.join(", ")
     )
 }
