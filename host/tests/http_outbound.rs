@@ -41,6 +41,8 @@ struct Server {
     addr: SocketAddr,
     connections: Arc<AtomicUsize>,
     requests: Arc<Mutex<Vec<Seen>>>,
+    /// Signalled as each request arrives.
+    arrived: Arc<tokio::sync::Notify>,
 }
 
 type ServerBody = BoxBody<Bytes, Infallible>;
@@ -88,14 +90,15 @@ impl Server {
         let addr = listener.local_addr().unwrap();
         let connections = Arc::new(AtomicUsize::new(0));
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let (c, r) = (connections.clone(), requests.clone());
+        let arrived = Arc::new(tokio::sync::Notify::new());
+        let (c, r, a) = (connections.clone(), requests.clone(), arrived.clone());
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
                 c.fetch_add(1, Ordering::SeqCst);
-                let r = r.clone();
+                let (r, a) = (r.clone(), a.clone());
                 tokio::spawn(async move {
                     let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                         r.lock().unwrap().push(Seen {
@@ -108,6 +111,7 @@ impl Server {
                                 })
                                 .collect(),
                         });
+                        a.notify_one();
                         async move { Ok::<_, Infallible>(respond(req).await) }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
@@ -120,6 +124,7 @@ impl Server {
             addr,
             connections,
             requests,
+            arrived,
         }
     }
 
@@ -590,6 +595,36 @@ async fn nothing_outlives_the_plugin_calls_deadline() {
     assert!(Instant::now() >= deadline);
     let rec = only(&call.records()).clone();
     assert!(rec.error.unwrap().contains("deadline"));
+}
+
+#[tokio::test]
+async fn a_request_dropped_in_flight_is_still_recorded() {
+    let (_dir, p) = platform().await;
+    let server = Server::start().await;
+    let port = server.port();
+    let mut call = call(
+        &p,
+        &[format!("127.0.0.1:{port}")],
+        OutboundLimits::default(),
+    );
+    let url = format!("http://127.0.0.1:{port}/never");
+    // As wasmtime-wasi-http does: the send runs on its own task, which is aborted when the
+    // plugin drops the pending response or its store goes away.
+    let pending = Pin::from(call.send_request(get(&url), None, Box::new(async { Ok(()) })));
+    let task = tokio::spawn(pending);
+    server.arrived.notified().await;
+    assert!(call.records().is_empty());
+    task.abort();
+    match task.await {
+        Err(e) => assert!(e.is_cancelled(), "{e}"),
+        Ok(_) => panic!("a server that never answers answered"),
+    }
+    let rec = only(&call.records()).clone();
+    assert_eq!(rec.status, None);
+    assert!(
+        rec.error.as_deref().unwrap().contains("abandoned"),
+        "{rec:?}"
+    );
 }
 
 #[tokio::test]

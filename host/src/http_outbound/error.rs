@@ -74,6 +74,10 @@ pub enum OutboundError {
     /// The plugin call's deadline passed during the exchange. Guest: `http-response-timeout`.
     #[error("outbound request to {target} cut off at the plugin call's deadline")]
     CallDeadline { target: String },
+    /// The plugin dropped the pending response, or its call ended, before the head arrived. The
+    /// guest is no longer waiting; `http-response-timeout` if anything asks.
+    #[error("outbound request to {target} abandoned: the plugin or its call ended first")]
+    Abandoned { target: String },
     /// The server broke HTTP. Guest: `http-protocol-error`.
     #[error("HTTP exchange with {target} failed: {detail}")]
     Protocol { target: String, detail: String },
@@ -127,7 +131,9 @@ impl OutboundError {
             OutboundError::FirstByteTimeout { .. } | OutboundError::BetweenBytesTimeout { .. } => {
                 WasiHttpError::ConnectionReadTimeout
             }
-            OutboundError::CallDeadline { .. } => WasiHttpError::HttpResponseTimeout,
+            OutboundError::CallDeadline { .. } | OutboundError::Abandoned { .. } => {
+                WasiHttpError::HttpResponseTimeout
+            }
             OutboundError::Protocol { .. } => WasiHttpError::HttpProtocolError,
         }
     }

@@ -40,7 +40,7 @@ use wasmtime_wasi_http::{Error as WasiHttpError, RequestOptions, WasiBody, WasiH
 pub use self::error::OutboundError;
 pub use self::policy::{OutboundPattern, Policy, Target};
 pub use self::record::OutboundRecord;
-use self::record::{CallLog, Draft, RecordOnce};
+use self::record::{CallLog, Draft, InFlight, RecordOnce};
 pub use self::send::USER_AGENT;
 use self::send::{Budget, ResponseBody};
 use crate::platform::Platform;
@@ -235,19 +235,22 @@ impl OutboundCall {
             }
         };
 
+        let in_flight = InFlight::new(log, draft, &target);
         Box::new(async move {
-            let (response, connection) =
-                match send::exchange(&policy, &target, request, &budget).await {
-                    Ok(ok) => ok,
-                    Err(e) => {
-                        log.push(if e.is_refusal() {
-                            draft.refused(&e)
-                        } else {
-                            draft.failed(None, &e)
-                        });
-                        return Err(e.to_wasi());
-                    }
-                };
+            let exchanged = send::exchange(&policy, &target, request, &budget).await;
+            // Settled: from here every path records; until here, dropping this future did.
+            let (log, draft) = in_flight.settle();
+            let (response, connection) = match exchanged {
+                Ok(ok) => ok,
+                Err(e) => {
+                    log.push(if e.is_refusal() {
+                        draft.refused(&e)
+                    } else {
+                        draft.failed(None, &e)
+                    });
+                    return Err(e.to_wasi());
+                }
+            };
             let status = response.status().as_u16();
             // A declared length over the limit fails before the plugin reads a byte.
             let declared = response

@@ -135,6 +135,44 @@ impl CallLog {
     }
 }
 
+/// Records a request that is dropped in flight (the plugin dropped the pending response, or its
+/// call ended and the store with it) before [`InFlight::settle`] says how it ended.
+pub(super) struct InFlight {
+    log: Arc<CallLog>,
+    draft: Draft,
+    target: String,
+    settled: bool,
+}
+
+impl InFlight {
+    pub(super) fn new(log: Arc<CallLog>, draft: Draft, target: &Target) -> Self {
+        InFlight {
+            log,
+            draft,
+            target: target.to_string(),
+            settled: false,
+        }
+    }
+
+    /// The request's outcome is known: the caller records it, with this log and draft.
+    pub(super) fn settle(mut self) -> (Arc<CallLog>, Draft) {
+        self.settled = true;
+        (self.log.clone(), self.draft.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if !self.settled {
+            let target = std::mem::take(&mut self.target);
+            self.log.push(
+                self.draft
+                    .failed(None, &OutboundError::Abandoned { target }),
+            );
+        }
+    }
+}
+
 /// Records a request once its exchange ends: at the end of the response body, at its failure,
 /// or when the plugin drops it (or its call ends) without reading it all.
 pub(super) struct RecordOnce {
