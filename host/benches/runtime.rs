@@ -1,5 +1,7 @@
 //! Plugin call cost: a fresh instance + `on-message` of auto-reply (the path every follower
-//! message takes), the same call on a warm instance, and the whole in-process inbound pipeline.
+//! message takes) built against API 0.2 and, side by side, the same plugin built against 0.1
+//! (the frozen fixture in `tests/fixtures/v0.1/`, served through the 0.1 boundary); the same call
+//! on a warm instance; and the whole in-process inbound pipeline.
 //!
 //! Run: `cargo bench -p plaza-host --bench runtime`. Results are recorded in BENCHMARKS.md.
 
@@ -46,12 +48,35 @@ fn setup(rt: &tokio::runtime::Runtime) -> (tempfile::TempDir, Arc<Platform>) {
         "bench",
         InstallRequest {
             plugin: "auto-reply".into(),
-            config: Some(config),
+            config: Some(config.clone()),
             grants: vec![Capability::Storage],
             ..Default::default()
         },
     ))
     .expect("install");
+    // The same plugin as built against API 0.1, before 0.2 existed.
+    let fixtures = std::path::Path::new(plaza_host::bundled::WORKSPACE_DIR).join("tests/fixtures/v0.1");
+    let manifest = std::fs::read_to_string(fixtures.join("auto-reply.toml"))
+        .expect("0.1 manifest")
+        .replace("name = \"auto-reply\"", "name = \"auto-reply-v01\"");
+    let wasm = std::fs::read(fixtures.join("auto_reply.wasm")).expect("0.1 component");
+    let registered = platform
+        .plugins
+        .registry
+        .register(&manifest, &wasm, false, 0)
+        .expect("register 0.1");
+    rt.block_on(registered.durable()).expect("register 0.1");
+    rt.block_on(platform.install_plugin(
+        "bench",
+        InstallRequest {
+            plugin: "auto-reply-v01".into(),
+            config: Some(config),
+            grants: vec![Capability::Storage],
+            priority: Some(-1),
+            ..Default::default()
+        },
+    ))
+    .expect("install 0.1");
     (dir, platform)
 }
 
@@ -89,6 +114,24 @@ fn calls(c: &mut Criterion) {
             let msg = message(i);
             expect_reply(rt.block_on(platform.call_plugin(
                 &active,
+                Some("o-bench".into()),
+                false,
+                |ctx| Invocation::Message(ctx, msg),
+            )));
+        })
+    });
+
+    let old = platform
+        .plugins
+        .find_active("bench", "auto-reply-v01")
+        .expect("active 0.1");
+    c.bench_function("fresh_instance_on_message_auto_reply_api_0_1", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            i += 1;
+            let msg = message(i);
+            expect_reply(rt.block_on(platform.call_plugin(
+                &old,
                 Some("o-bench".into()),
                 false,
                 |ctx| Invocation::Message(ctx, msg),

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod demo;
 pub mod error;
 pub mod events;
+pub mod http_outbound;
 pub mod messaging;
 pub mod platform;
 pub mod plugin_api;

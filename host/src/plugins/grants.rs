@@ -89,18 +89,9 @@ fn valid_topic(t: &str, pattern: bool) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
 }
 
-/// A syntactic check of an outbound host pattern; `crate::http_outbound` gives it meaning.
+/// Whether an outbound host pattern means something to `crate::http_outbound` (which defines it).
 fn valid_outbound_pattern(h: &str) -> bool {
-    let rest = h
-        .strip_prefix("https://")
-        .or_else(|| h.strip_prefix("http://"))
-        .unwrap_or(h);
-    !rest.is_empty()
-        && rest.len() <= 253
-        && !rest.contains('/')
-        && rest
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '*' | '[' | ']'))
+    crate::http_outbound::OutboundPattern::parse(&h.to_ascii_lowercase()).is_ok()
 }
 
 impl FromStr for Capability {

@@ -137,6 +137,9 @@ impl Runtime {
         // WASI is linked so that ordinary Rust guests (std, panics, clocks, random) work, but the
         // context each call gets grants nothing: no files, no environment, no sockets.
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        // Outbound HTTP (`wasi:http/outgoing-handler` and its types); every request goes through
+        // `crate::http_outbound`'s checks (`CallState::outbound`).
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         bindings::add_to_linker(&mut linker)?;
         let cache = cache::CompiledCache::new(cache_dir, &engine)?;
         let ticker = engine::EpochTicker::start(&engine);
@@ -279,6 +282,12 @@ impl WarmInstance {
 /// deadline: other accounts' requests would otherwise wait for it.
 fn arm_deadline(store: &mut Store<CallState>, timeout_ms: u64) {
     let deadline = Instant::now() + Duration::from_millis(timeout_ms) + EPOCH_TICK;
+    // Outbound requests of this call end by its deadline, and a warm instance's next call gets a
+    // fresh request allowance.
+    store
+        .data_mut()
+        .outbound
+        .start_call(tokio::time::Instant::now() + Duration::from_millis(timeout_ms));
     store.set_epoch_deadline(1);
     store.epoch_deadline_callback(move |_| {
         if Instant::now() >= deadline {

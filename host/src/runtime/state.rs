@@ -6,8 +6,10 @@ use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::accounts::followers::PendingInteraction;
+use crate::http_outbound::{OutboundCall, OutboundLimits};
 use crate::platform::Platform;
 use crate::plugins::ActiveInstallation;
 use crate::plugins::grants::CallGrants;
@@ -40,6 +42,9 @@ pub struct CallState {
     pub(crate) stderr: MemoryOutputPipe,
     wasi: WasiCtx,
     table: ResourceTable,
+    http: WasiHttpCtx,
+    /// Outbound HTTP of this call: every `wasi:http` request goes through its checks.
+    pub outbound: OutboundCall,
 }
 
 impl CallState {
@@ -54,6 +59,13 @@ impl CallState {
         // Nothing granted: no preopened directories, no environment, no arguments, no sockets.
         let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
         let grants = install.grants.clone();
+        let timeout = std::time::Duration::from_millis(install.plugin.manifest.limits.timeout_ms);
+        let outbound = OutboundCall::new(
+            platform.clone(),
+            grants.clone(),
+            OutboundLimits::default(),
+            tokio::time::Instant::now() + timeout,
+        );
         CallState {
             platform,
             grants,
@@ -72,6 +84,8 @@ impl CallState {
             stderr,
             wasi,
             table: ResourceTable::new(),
+            http: WasiHttpCtx::new(),
+            outbound,
         }
     }
 
@@ -102,6 +116,16 @@ impl WasiView for CallState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for CallState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
         }
     }
 }
