@@ -13,6 +13,7 @@ pub mod demo;
 pub mod error;
 pub mod events;
 pub mod http_outbound;
+pub mod media;
 pub mod messaging;
 pub mod platform;
 pub mod plugin_api;

@@ -14,6 +14,7 @@ use crate::accounts::followers::FollowerStore;
 use crate::channels::InboundDedup;
 use crate::error::{PlazaError, Result};
 use crate::events::{EventLog, EventOptions};
+use crate::media::{MediaOptions, MediaStore};
 use crate::messaging::broadcast::Broadcasts;
 use crate::messaging::outbox::Outbox;
 use crate::messaging::review::ReviewQueue;
@@ -106,6 +107,8 @@ pub struct PlatformOptions {
     /// (e.g. one that fails a chosen write, to prove a unit of work leaves all or nothing), and
     /// the seam where another backend would plug in.
     pub backend: Option<Arc<dyn Backend>>,
+    /// Media quota default (see `media`).
+    pub media: MediaOptions,
 }
 
 impl PlatformOptions {
@@ -122,6 +125,7 @@ impl PlatformOptions {
             dedup_retention_ms: crate::channels::DEFAULT_DEDUP_RETENTION_MS,
             backup_dir: None,
             backend: None,
+            media: MediaOptions::default(),
         }
     }
 }
@@ -174,6 +178,8 @@ pub struct Platform {
     pub missed_jobs: MissedJobs,
     pub topics: TopicQueue,
     pub events: EventLog,
+    /// Content-addressed blobs per account (images, audio, video, PDF).
+    pub media: MediaStore,
     problems: Mutex<Vec<StoredRecordProblem>>,
     /// Where followers and browsers reach this host (signed links, media URLs); see
     /// [`Platform::public_url`].
@@ -267,6 +273,7 @@ impl Platform {
             missed_jobs: opts.missed_jobs,
             topics: TopicQueue::open(store.clone(), opts.topics)?,
             events: EventLog::new(store.clone(), opts.events)?,
+            media: MediaStore::new(store.clone(), opts.media)?,
             clock: opts.clock,
             store,
             problems: Mutex::new(Vec::new()),

@@ -51,11 +51,18 @@ pub async fn follower_messages(
     ApiQuery(q): ApiQuery<MessagesQuery>,
 ) -> ApiResult<impl IntoResponse> {
     s.platform.accounts.get(&account)?;
-    let messages = s.platform.outbox.list(
+    let mut messages = s.platform.outbox.list(
         &account,
         &openid,
         q.after.as_deref(),
         q.limit.unwrap_or(100).clamp(1, 1000),
     )?;
+    // A media message that names a blob of the account's store shows where it is served.
+    let public_url = s.platform.public_url();
+    for m in &mut messages {
+        s.platform
+            .media
+            .resolve_url(&public_url, &account, &mut m.content)?;
+    }
     Ok(Json(json!({ "messages": messages })))
 }

@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod followers;
 pub mod ingress;
+pub mod media;
 pub mod plugin_routes;
 pub mod templates;
 pub mod topics;
@@ -82,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .merge(templates::routes())
         .merge(topics::routes())
         .merge(events::routes())
+        .merge(media::routes())
         // Every route above needs the admin token; the inbound endpoint below does its own check
         // (admin token or the account's ingress key).
         .route_layer(axum::middleware::from_fn_with_state(
@@ -96,6 +98,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", admin)
         .route("/p/{account}/{plugin}", any(plugin_routes::handle_root))
         .route("/p/{account}/{plugin}/{*rest}", any(plugin_routes::handle))
+        .merge(media::public_routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))

@@ -193,6 +193,17 @@ impl Client {
         )
     }
 
+    /// POSTs raw bytes with their content type (a media upload).
+    pub fn post_bytes(&self, path: &str, content_type: &str, bytes: &[u8]) -> Result<Value> {
+        self.finish(
+            self.agent
+                .post(&self.url(path))
+                .header("Authorization", &self.auth())
+                .header("Content-Type", content_type)
+                .send(bytes),
+        )
+    }
+
     /// Uploads a plugin as `multipart/form-data` with `manifest` and `wasm` parts.
     pub fn upload(&self, manifest: &str, wasm: &[u8]) -> Result<Value> {
         let boundary = format!("plaza-{}", crate::accounts::random_token(8)?);

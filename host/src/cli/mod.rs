@@ -3,6 +3,7 @@
 mod client;
 mod events;
 mod followers;
+mod media;
 pub mod serve;
 pub mod system;
 mod templates;
@@ -199,6 +200,9 @@ pub enum Command {
     /// Template messages: add, list, show, activate, deactivate, preview, delete.
     #[command(subcommand)]
     Templates(templates::TemplatesCmd),
+    /// Media (images, audio, video, PDF): upload, list, show, delete, quota.
+    #[command(subcommand)]
+    Media(media::MediaCmd),
     /// Take a consistent backup of the running server (it keeps serving) and save it.
     Backup(system::BackupArgs),
     /// Restore a backup into a data directory (stop the server on it first).
@@ -527,6 +531,7 @@ pub fn run_remote(cmd: Command) -> Result<()> {
         Command::Followers(cmd) => cmd.run()?,
         Command::Tags(cmd) => cmd.run()?,
         Command::Templates(cmd) => cmd.run()?,
+        Command::Media(cmd) => cmd.run()?,
         Command::Backup(args) => system::backup(args)?,
         Command::Restore(args) => system::restore(args)?,
         Command::System(cmd) => cmd.run()?,
