@@ -14,6 +14,7 @@
 //! `CallGrants::media`); operators through the admin API (`api::media`) and `plaza media`.
 
 pub mod content_type;
+mod host;
 pub mod range;
 
 use std::ops::Range;

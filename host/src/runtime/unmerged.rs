@@ -1,6 +1,6 @@
 //! TEMPORARY while the 0.2 domain modules are merged: events, media, links, storage.batch.
 use crate::error::{PlazaError, Result};
-use crate::runtime::bindings::v0_2_0::{events, links, media};
+use crate::runtime::bindings::v0_2_0::{events, links};
 use crate::runtime::state::CallState;
 
 fn later() -> PlazaError {
@@ -30,17 +30,6 @@ impl events::Host for CallState {
         _o: Option<String>,
         _p: Vec<events::Property>,
     ) -> Result<String> {
-        Err(later())
-    }
-}
-impl media::Host for CallState {
-    async fn put(&mut self, _b: Vec<u8>, _c: String) -> Result<media::Stored> {
-        Err(later())
-    }
-    async fn get(&mut self, _m: String) -> Result<media::Blob> {
-        Err(later())
-    }
-    async fn delete(&mut self, _m: String) -> Result<bool> {
         Err(later())
     }
 }
