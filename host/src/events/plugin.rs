@@ -200,8 +200,9 @@ impl LoggedEvent {
     }
 
     /// WIT `logged-event.properties`: a plugin event's own properties; for the built-in kinds
-    /// the rest of the entry as name/value pairs (`msg_type`, `event_key`, `message_id`,
-    /// `delivery`; for outbound HTTP `method`, `host`, `status`, `error`, `duration_ms`).
+    /// the rest of the entry as name/value pairs, those present of `msg_type`, `event`,
+    /// `event_key`, `delivery`, `message_id`; for outbound HTTP `method`, `host`, `status`,
+    /// `error`, `duration_ms`.
     pub fn flat_properties(&self) -> Vec<(String, String)> {
         if self.kind == EventKind::Plugin {
             return self.properties.clone();
