@@ -55,7 +55,8 @@ fn setup(rt: &tokio::runtime::Runtime) -> (tempfile::TempDir, Arc<Platform>) {
     ))
     .expect("install");
     // The same plugin as built against API 0.1, before 0.2 existed.
-    let fixtures = std::path::Path::new(plaza_host::bundled::WORKSPACE_DIR).join("tests/fixtures/v0.1");
+    let fixtures =
+        std::path::Path::new(plaza_host::bundled::WORKSPACE_DIR).join("tests/fixtures/v0.1");
     let manifest = std::fs::read_to_string(fixtures.join("auto-reply.toml"))
         .expect("0.1 manifest")
         .replace("name = \"auto-reply\"", "name = \"auto-reply-v01\"");

@@ -161,7 +161,8 @@ pub struct Platform {
     /// Where backups are written.
     pub backup_dir: PathBuf,
     pub clock: Arc<dyn Clock>,
-    pub ids: Ids,
+    /// Shared with the event log, which stamps plugin and outbound-request entries.
+    pub ids: Arc<Ids>,
     /// Every write goes through it (units of work, group commit, backups).
     pub store: Arc<Store>,
     pub accounts: AccountStore,
@@ -252,13 +253,15 @@ impl Platform {
         let registry = PluginRegistry::new(runtime, dir.join("wasm"), store.clone())?;
         let plugins = PluginManager::new(registry, InstallationStore::new(store.clone())?);
         let now = opts.clock.now_ms();
+        let ids = Arc::new(Ids::new(now));
         let platform = Platform {
             data_dir: dir.clone(),
             backup_dir: opts
                 .backup_dir
                 .clone()
                 .unwrap_or_else(|| dir.join("backups")),
-            ids: Ids::new(now),
+            events: EventLog::new(store.clone(), opts.events, opts.clock.clone(), ids.clone())?,
+            ids,
             accounts: AccountStore::new(store.clone())?,
             followers: FollowerStore::new(store.clone())?,
             templates: TemplateStore::new(store.clone())?,
@@ -272,7 +275,6 @@ impl Platform {
             scheduler_wake: tokio::sync::Notify::new(),
             missed_jobs: opts.missed_jobs,
             topics: TopicQueue::open(store.clone(), opts.topics)?,
-            events: EventLog::new(store.clone(), opts.events)?,
             media: MediaStore::new(store.clone(), opts.media)?,
             clock: opts.clock,
             store,

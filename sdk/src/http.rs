@@ -180,6 +180,14 @@ mod imp {
                 "the host refused this request: its host or port is not granted \
                  (http.outbound:<host>), or it resolves to a private or loopback address",
             ),
+            ErrorCode::DestinationIpProhibited => Error::permission_denied(
+                "the host refused this request: its host name resolves to a private or loopback \
+                 address, which only a grant naming that address allows",
+            ),
+            ErrorCode::ConnectionLimitReached => Error::quota_exceeded(
+                "this call made as many outbound requests as one call may",
+                None,
+            ),
             ErrorCode::InternalError(Some(m)) => Error::unavailable(m),
             other => Error::unavailable(format!("outbound HTTP failed: {other:?}")),
         }

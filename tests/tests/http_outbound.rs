@@ -125,9 +125,20 @@ fn granted_hosts_are_reached_and_everything_else_is_refused_before_connecting() 
             granted.port, other.port
         ),
     );
-    assert!(redirect.starts_with("error:permission_denied:"), "{redirect}");
-    assert_eq!(granted.connections(), 2, "the redirecting request reached it");
-    assert_eq!(other.connections(), 0, "no byte reached the ungranted server");
+    assert!(
+        redirect.starts_with("error:permission_denied:"),
+        "{redirect}"
+    );
+    assert_eq!(
+        granted.connections(),
+        2,
+        "the redirecting request reached it"
+    );
+    assert_eq!(
+        other.connections(),
+        0,
+        "no byte reached the ungranted server"
+    );
 
     // Each request is in the event log: method, host, status; never the query string.
     let log = server.get("/api/v1/accounts/acct/events?kinds=http_outbound");
@@ -135,7 +146,10 @@ fn granted_hosts_are_reached_and_everything_else_is_refused_before_connecting() 
     let events = log.body["events"].as_array().expect("events").clone();
     assert!(events.len() >= 5, "{events:?}");
     let text = serde_json::to_string(&events).expect("json");
-    assert!(!text.contains("secret=s3"), "query strings never logged: {text}");
+    assert!(
+        !text.contains("secret=s3"),
+        "query strings never logged: {text}"
+    );
     assert!(
         events
             .iter()

@@ -124,10 +124,11 @@ fn batches_apply_all_or_nothing() {
 #[test]
 fn tags_profiles_and_rich_content() {
     let (_tmp, server) = setup();
-    install_probe(
+    install_probe_with(
         &server,
         "acct",
         "crm",
+        &["followers.write", "tags.manage"],
         &["followers.read", "followers.write", "tags.manage"],
     );
     assert_eq!(ask(&server, "crm", "1", "mktag gold"), "tag:gold");

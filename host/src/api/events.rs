@@ -11,7 +11,7 @@ use super::AppState;
 use super::error::{ApiJson, ApiPath, ApiQuery, ApiResult};
 use super::topics::page_limit;
 use crate::error::{PlazaError, Result};
-use crate::events::EventKind;
+use crate::events::kinds::KindSelector;
 use crate::events::query::{EventFilter, local_date, parse_day, parse_time, parse_timezone};
 
 pub fn routes() -> Router<AppState> {
@@ -28,22 +28,25 @@ pub fn routes() -> Router<AppState> {
 pub struct ListQuery {
     from: Option<String>,
     to: Option<String>,
-    /// One kind or several, comma-separated.
+    /// Kind selectors, comma-separated (`kinds`, or `kind` as before): built-in kinds,
+    /// plugin event kinds (`editor.article.read`), prefixes (`ads.*`).
     kind: Option<String>,
+    kinds: Option<String>,
     openid: Option<String>,
     cursor: Option<String>,
     limit: Option<String>,
 }
 
-fn kinds(s: Option<&str>) -> Result<Vec<EventKind>> {
-    s.map(|s| {
-        s.split(',')
+/// The selectors of `kind` and `kinds` (both comma-separated; empty items ignored).
+fn kinds(kind: Option<&str>, kinds: Option<&str>) -> Result<Vec<KindSelector>> {
+    KindSelector::parse_list(
+        [kind, kinds]
+            .into_iter()
+            .flatten()
+            .flat_map(|s| s.split(','))
             .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .map(str::parse)
-            .collect()
-    })
-    .unwrap_or_else(|| Ok(Vec::new()))
+            .filter(|k| !k.is_empty()),
+    )
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
@@ -52,8 +55,9 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
         .map_err(|e| PlazaError::internal(format!("event log task failed: {e}")))?
 }
 
-/// `GET /api/v1/accounts/{account}/events?from=&to=&kind=&openid=&cursor=&limit=`: entries oldest
-/// first. `from` (inclusive) and `to` (exclusive) are ms, RFC 3339 or `YYYY-MM-DD` in the account's
+/// `GET /api/v1/accounts/{account}/events?from=&to=&kinds=&openid=&cursor=&limit=`: entries oldest
+/// first. `kinds` (or `kind`): comma-separated `inbound_message`, `follower_event`, `delivery`,
+/// `http_outbound`, `plugin`, plugin event kinds (`editor.article.read`) or prefixes (`ads.*`). `from` (inclusive) and `to` (exclusive) are ms, RFC 3339 or `YYYY-MM-DD` in the account's
 /// timezone (a date as `to` includes that whole day).
 pub async fn list(
     State(s): State<AppState>,
@@ -74,7 +78,7 @@ pub async fn list(
             .as_deref()
             .map(|v| parse_time("to", v, tz, true))
             .transpose()?,
-        kinds: kinds(q.kind.as_deref())?,
+        kinds: kinds(q.kind.as_deref(), q.kinds.as_deref())?,
         openid: q.openid.filter(|o| !o.is_empty()),
     };
     let limit = page_limit(q.limit.as_deref())?;
@@ -92,10 +96,14 @@ pub async fn list(
 pub struct DailyQuery {
     from: Option<String>,
     to: Option<String>,
+    kind: Option<String>,
+    kinds: Option<String>,
 }
 
-/// `GET /api/v1/accounts/{account}/events/daily?from=&to=`: counts per kind for each calendar day
-/// `from..=to` in the account's timezone (default: the last 7 days up to today).
+/// `GET /api/v1/accounts/{account}/events/daily?from=&to=&kinds=`: counts per kind for each
+/// calendar day `from..=to` in the account's timezone (default: the last 7 days up to today);
+/// `counts.plugin` and `detail.plugin` (by full plugin event kind) count plugin events,
+/// `detail.http_outbound` outbound requests by host. `kinds` as for the listing.
 pub async fn daily(
     State(s): State<AppState>,
     ApiPath(account): ApiPath<String>,
@@ -113,9 +121,10 @@ pub async fn daily(
         Some(v) => parse_day("from", v, tz)?,
         None => to.checked_sub_days(chrono::Days::new(6)).unwrap_or(to),
     };
+    let selectors = kinds(q.kind.as_deref(), q.kinds.as_deref())?;
     let platform = s.platform.clone();
     let id = account.clone();
-    let days = blocking(move || platform.events.daily(&id, tz, from, to)).await?;
+    let days = blocking(move || platform.events.daily(&id, tz, from, to, &selectors)).await?;
     Ok(Json(json!({
         "account": account,
         "timezone": acc.timezone,

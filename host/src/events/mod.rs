@@ -1,21 +1,28 @@
-//! The event log: every inbound message, follower event and outbound delivery of an account, in
-//! time order, for analytics and dashboards.
+//! The event log: every inbound message, follower event and outbound delivery of an account, the
+//! events plugins record (`plugin`) and the outbound HTTP requests they make, in time order, for
+//! analytics and dashboards. Kinds and selectors: `kinds`; plugin entries: `plugin`; daily
+//! aggregates and their cache: `daily`.
 //!
 //! Storage: tree `events`, key `account \0 id`, where the id is `{at:013}-{seq:020}` — the host's
 //! receive time in milliseconds, then a unique sequence number — so a time range is one ordered
 //! scan. The value starts with a small header (kind byte, then the length-prefixed sub-kind:
-//! message type, event name or delivery kind) followed by the JSON record, so that daily
-//! aggregates read only the header.
+//! message type, event name, delivery kind, plugin event kind or outbound host) followed by the
+//! JSON record, so that daily aggregates read only the header.
 //!
 //! Appending is one tree insert and no flush: it rides on the group commit of the request that
 //! produced it (the inbound pipeline's, or the sender's), so an acknowledged message or delivery
-//! and its log entry are durable together.
+//! and its log entry are durable together. It touches no shared key (an entry written long after
+//! its time also writes a mark of its own for the aggregate cache, see `daily`).
 //!
 //! Retention: entries older than the account's retention (days; set per account, else the host
 //! default of [`DEFAULT_RETENTION_DAYS`] or `plaza serve --event-retention-days`) are deleted by a
 //! background pass that runs at start and then every [`PRUNE_EVERY`]. Until a pass runs, older
 //! entries may still be listed.
 
+pub mod daily;
+mod host;
+pub mod kinds;
+pub mod plugin;
 pub mod query;
 
 use std::sync::Arc;
@@ -26,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::channels::{Inbound, InboundKind};
 use crate::error::{PlazaError, Result};
 use crate::messaging::outbox::{Delivery, OutboxEntry};
-use crate::platform::Platform;
+use crate::platform::{Clock, Ids, Platform};
 use crate::storage::backend::{child, prefix};
 use crate::storage::{Bytes, Json, Store, Table, Tx};
 
@@ -64,13 +71,20 @@ pub enum EventKind {
     FollowerEvent,
     /// A message delivered to a follower (reply, customer-service, template, broadcast).
     Delivery,
+    /// An event a plugin recorded (`events.emit`); its full kind (`editor.article.read`) is the
+    /// sub-kind.
+    Plugin,
+    /// An outbound HTTP request a plugin made; the sub-kind is the host.
+    HttpOutbound,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 3] = [
+    pub const ALL: [EventKind; 5] = [
         EventKind::InboundMessage,
         EventKind::FollowerEvent,
         EventKind::Delivery,
+        EventKind::Plugin,
+        EventKind::HttpOutbound,
     ];
 
     pub fn name(self) -> &'static str {
@@ -78,6 +92,8 @@ impl EventKind {
             EventKind::InboundMessage => "inbound_message",
             EventKind::FollowerEvent => "follower_event",
             EventKind::Delivery => "delivery",
+            EventKind::Plugin => "plugin",
+            EventKind::HttpOutbound => "http_outbound",
         }
     }
 
@@ -86,6 +102,8 @@ impl EventKind {
             EventKind::InboundMessage => 1,
             EventKind::FollowerEvent => 2,
             EventKind::Delivery => 3,
+            EventKind::Plugin => 4,
+            EventKind::HttpOutbound => 5,
         }
     }
 
@@ -102,7 +120,8 @@ impl std::str::FromStr for EventKind {
             .find(|k| k.name() == s)
             .ok_or_else(|| {
                 PlazaError::invalid(format!(
-                    "unknown event kind {s:?}; known: inbound_message, follower_event, delivery"
+                    "unknown event kind {s:?}; known: {}",
+                    kinds::builtin_names()
                 ))
             })
     }
@@ -117,8 +136,9 @@ pub struct LoggedEvent {
     /// When the host handled it (ms since the epoch).
     pub at: u64,
     pub kind: EventKind,
-    /// The follower it is from or to.
-    pub openid: String,
+    /// The follower it is from or to (none for outbound HTTP and plugin events about no one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openid: Option<String>,
     /// Inbound message type (`text`, `image`, …) or the delivered content's type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub msg_type: Option<String>,
@@ -132,12 +152,25 @@ pub struct LoggedEvent {
     /// How a delivery reached the follower.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delivery: Option<Delivery>,
-    /// The plugin that produced a delivery.
+    /// The plugin that produced a delivery, a plugin event or an outbound request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plugin: Option<String>,
     /// The inbound message id, or the delivered outbox entry's id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
+    /// A plugin event's full kind (`editor.article.read`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin_kind: Option<String>,
+    /// A plugin event's properties, in the order given; a JSON object (names are unique).
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        with = "kinds::properties_map"
+    )]
+    pub properties: Vec<(String, String)>,
+    /// An outbound HTTP request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<plugin::HttpRequest>,
 }
 
 impl LoggedEvent {
@@ -147,6 +180,8 @@ impl LoggedEvent {
             EventKind::InboundMessage => self.msg_type.as_deref(),
             EventKind::FollowerEvent => self.event.as_deref(),
             EventKind::Delivery => self.delivery.map(delivery_name),
+            EventKind::Plugin => self.plugin_kind.as_deref(),
+            EventKind::HttpOutbound => self.http.as_ref().map(|h| h.host.as_str()),
         }
         .unwrap_or("other")
     }
@@ -219,6 +254,12 @@ pub struct EventLog {
     pub(crate) tree: Table<Bytes>,
     settings: Table<Json<AccountSettings>>,
     pub options: EventOptions,
+    /// Appends compare an entry's time with it (see `daily`: late entries).
+    clock: Arc<dyn Clock>,
+    /// The platform's id source: ids of plugin and outbound-request entries.
+    ids: Arc<Ids>,
+    /// Cached counts of closed time buckets, for the daily aggregates.
+    cache: daily::BucketCache,
 }
 
 /// An account's retention and where it comes from.
@@ -231,12 +272,20 @@ pub struct Retention {
 }
 
 impl EventLog {
-    pub fn new(store: Arc<Store>, options: EventOptions) -> Result<Self> {
+    pub fn new(
+        store: Arc<Store>,
+        options: EventOptions,
+        clock: Arc<dyn Clock>,
+        ids: Arc<Ids>,
+    ) -> Result<Self> {
         Ok(EventLog {
             tree: store.table("events")?,
             settings: store.table("event_settings")?,
+            cache: daily::BucketCache::open(&store)?,
             store,
             options,
+            clock,
+            ids,
         })
     }
 
@@ -247,7 +296,9 @@ impl EventLog {
             &self.tree,
             &child(&[account], ev.id.as_bytes()),
             &encode(ev)?,
-        )
+        )?;
+        self.cache
+            .mark_if_late_in(tx, account, ev, self.clock.now_ms())
     }
 
     /// Appends one entry as a unit of work of its own (tests).
@@ -309,11 +360,13 @@ impl EventLog {
                 .map(|(k, _)| k)
                 .collect();
             if batch.is_empty() {
+                self.cache.forget_before(&self.store, account, cutoff)?;
                 return Ok(removed);
             }
             removed += self
                 .store
                 .write(|tx| {
+                    self.cache.invalidate_in(tx, account)?;
                     let mut n = 0;
                     for k in &batch {
                         if tx.delete(&self.tree, k)? {
@@ -350,13 +403,14 @@ impl Platform {
                 id: String::new(),
                 at,
                 kind: EventKind::InboundMessage,
-                openid: inbound.from.clone(),
+                openid: Some(inbound.from.clone()),
                 msg_type: Some(body.type_name().to_string()),
                 event: None,
                 event_key: None,
                 delivery: None,
                 plugin: None,
                 message_id: Some(msg_id.clone()),
+                ..LoggedEvent::default()
             },
             InboundKind::Event(kind) => {
                 let (name, key) = kind.name_and_key();
@@ -364,13 +418,14 @@ impl Platform {
                     id: String::new(),
                     at,
                     kind: EventKind::FollowerEvent,
-                    openid: inbound.from.clone(),
+                    openid: Some(inbound.from.clone()),
                     msg_type: None,
                     event: Some(name.to_string()),
                     event_key: key,
                     delivery: None,
                     plugin: None,
                     message_id: None,
+                    ..LoggedEvent::default()
                 }
             }
         };
@@ -395,13 +450,14 @@ impl Platform {
                 id: String::new(),
                 at: entry.at,
                 kind: EventKind::Delivery,
-                openid: openid.to_string(),
+                openid: Some(openid.to_string()),
                 msg_type: Some(entry.content.type_name().to_string()),
                 event: None,
                 event_key: None,
                 delivery: Some(entry.delivery),
                 plugin: entry.plugin.clone(),
                 message_id: Some(entry.id.clone()),
+                ..LoggedEvent::default()
             },
         )
     }
@@ -416,7 +472,8 @@ impl Platform {
         Ok(total)
     }
 
-    /// Prunes at start and then every [`PRUNE_EVERY`]. Runs until the process ends.
+    /// Prunes at start and then every [`PRUNE_EVERY`], then warms the daily-aggregate caches.
+    /// Runs until the process ends.
     pub async fn run_event_pruner(self: Arc<Self>) {
         loop {
             let platform = self.clone();
@@ -426,6 +483,12 @@ impl Platform {
                 Ok(Err(e)) => tracing::error!(error = %e, "event log pruning failed"),
                 Err(e) => tracing::error!(error = %e, "event log pruning task failed"),
             }
+            let platform = self.clone();
+            match tokio::task::spawn_blocking(move || platform.warm_event_caches()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "warming the event caches failed"),
+                Err(e) => tracing::error!(error = %e, "warming the event caches failed"),
+            }
             tokio::time::sleep(PRUNE_EVERY).await;
         }
     }
@@ -434,11 +497,27 @@ impl Platform {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::platform::ManualClock;
     use crate::storage::{Backend, SledBackend};
 
-    pub(super) fn log(dir: &std::path::Path) -> EventLog {
+    /// A log on a fresh sled directory whose clock stands at `now` (ms).
+    pub(super) fn log_at(dir: &std::path::Path, now: u64) -> (EventLog, Arc<ManualClock>) {
         let b: Arc<dyn Backend> = Arc::new(SledBackend::open(dir).unwrap());
-        EventLog::new(Store::new(b), EventOptions::default()).unwrap()
+        let clock = Arc::new(ManualClock::new(now));
+        let log = EventLog::new(
+            Store::new(b),
+            EventOptions::default(),
+            clock.clone(),
+            Arc::new(Ids::new(now)),
+        )
+        .unwrap();
+        (log, clock)
+    }
+
+    /// A log whose clock stands at 0: nothing is ever late or closed, so the bucket cache stays
+    /// out of the way of the tests that do not test it.
+    pub(super) fn log(dir: &std::path::Path) -> EventLog {
+        log_at(dir, 0).0
     }
 
     pub(super) fn ev(at: u64, seq: u64, kind: EventKind, openid: &str, sub: &str) -> LoggedEvent {
@@ -446,13 +525,8 @@ mod tests {
             id: event_id(at, &format!("{seq:020}")),
             at,
             kind,
-            openid: openid.into(),
-            msg_type: None,
-            event: None,
-            event_key: None,
-            delivery: None,
-            plugin: None,
-            message_id: None,
+            openid: Some(openid.into()),
+            ..LoggedEvent::default()
         };
         match kind {
             EventKind::InboundMessage => e.msg_type = Some(sub.into()),
@@ -464,6 +538,20 @@ mod tests {
                 });
                 e.msg_type = Some("text".into());
                 e.plugin = Some("probe".into());
+            }
+            EventKind::Plugin => {
+                e.plugin = sub.split('.').next().map(str::to_string);
+                e.plugin_kind = Some(sub.into());
+            }
+            EventKind::HttpOutbound => {
+                e.plugin = Some("probe".into());
+                e.http = Some(plugin::HttpRequest {
+                    method: "GET".into(),
+                    host: sub.into(),
+                    status: Some(200),
+                    error: None,
+                    duration_ms: 5,
+                });
             }
         }
         e
@@ -490,6 +578,90 @@ mod tests {
             EventKind::Delivery
         );
         assert!("nope".parse::<EventKind>().is_err());
+    }
+
+    #[test]
+    fn entries_of_the_previous_version_still_decode() {
+        // As the version before plugin events stored them: `openid` a string, `id` empty, none
+        // of the new fields.
+        let stored: [(&str, &[u8]); 2] = [
+            (
+                "1700000000000-00000000000000000007",
+                b"\x02\x09subscribe{\"id\":\"\",\"at\":1700000000000,\"kind\":\"follower_event\",\
+                  \"openid\":\"o-1\",\"event\":\"subscribe\",\"event_key\":\"qr-7\"}",
+            ),
+            (
+                "1700000000001-00000000000000000008",
+                b"\x03\x05reply{\"id\":\"\",\"at\":1700000000001,\"kind\":\"delivery\",\
+                  \"openid\":\"o-2\",\"msg_type\":\"text\",\"delivery\":\"reply\",\
+                  \"plugin\":\"auto-reply\",\"message_id\":\"m1\"}",
+            ),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let log = log(dir.path());
+        for (id, v) in stored {
+            log.store
+                .write(|tx| tx.put_bytes(&log.tree, &child(&["a"], id.as_bytes()), v))
+                .unwrap()
+                .detach();
+        }
+        let got = log
+            .list("a", &query::EventFilter::default(), None, 10)
+            .unwrap()
+            .events;
+        assert_eq!(
+            got,
+            vec![
+                LoggedEvent {
+                    id: "1700000000000-00000000000000000007".into(),
+                    at: 1_700_000_000_000,
+                    kind: EventKind::FollowerEvent,
+                    openid: Some("o-1".into()),
+                    event: Some("subscribe".into()),
+                    event_key: Some("qr-7".into()),
+                    ..LoggedEvent::default()
+                },
+                LoggedEvent {
+                    id: "1700000000001-00000000000000000008".into(),
+                    at: 1_700_000_000_001,
+                    kind: EventKind::Delivery,
+                    openid: Some("o-2".into()),
+                    msg_type: Some("text".into()),
+                    delivery: Some(Delivery::Reply),
+                    plugin: Some("auto-reply".into()),
+                    message_id: Some("m1".into()),
+                    ..LoggedEvent::default()
+                },
+            ]
+        );
+        assert_eq!(
+            (got[1].kind_str(), got[1].sub_kind()),
+            ("delivery", "reply")
+        );
+        // Re-encoded, an old entry keeps its header.
+        let v = encode(&got[0]).unwrap();
+        assert_eq!(header(&v).unwrap().1, b"subscribe");
+    }
+
+    #[test]
+    fn plugin_and_http_entries_carry_their_sub_kind_in_the_header() {
+        for (kind, sub) in [
+            (EventKind::Plugin, "editor.article.read"),
+            (EventKind::HttpOutbound, "api.example.com:8443"),
+        ] {
+            let mut e = ev(1_700_000_000_000, 1, kind, "o-1", sub);
+            e.properties = vec![("b".into(), "2".into()), ("a".into(), "1".into())];
+            let v = encode(&e).unwrap();
+            let (k, s, body) = header(&v).unwrap();
+            assert_eq!((k, s), (kind, sub.as_bytes()));
+            // Properties are an object, in the order given.
+            let json = std::str::from_utf8(body).unwrap();
+            assert!(json.contains(r#""properties":{"b":"2","a":"1"}"#), "{json}");
+            let mut key = prefix(&["acc"]);
+            let n = key.len();
+            key.extend_from_slice(e.id.as_bytes());
+            assert_eq!(decode(n, &key, &v).unwrap(), e);
+        }
     }
 
     #[tokio::test]

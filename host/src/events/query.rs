@@ -1,21 +1,24 @@
-//! Reading the event log: filtered, paged listing and daily aggregates in the account's timezone,
-//! both one ordered scan over the account's time range.
-
-use std::collections::BTreeMap;
+//! Reading the event log: filtered, paged listing (one ordered scan over the account's time
+//! range), and the time and date parameters of listings and daily aggregates (`daily`).
 
 use chrono::{NaiveDate, TimeZone};
 use serde::Serialize;
 
-use super::{EventKind, EventLog, LoggedEvent, MAX_AT, decode, header, time_key};
+use super::kinds::KindSelector;
+use super::{EventLog, LoggedEvent, MAX_AT, decode, header, time_key};
 use crate::error::{PlazaError, Result};
 use crate::storage::backend::prefix;
 
 /// Entries one listing request examines at most (filters that match rarely return a short page
 /// and a cursor to continue from, rather than scanning the whole log in one request).
 pub const SCAN_BUDGET: usize = 100_000;
+/// A budget for listings inside a plugin call (WIT `events.query`): a few ms of scanning.
+pub const PLUGIN_SCAN_BUDGET: usize = 10_000;
+/// Entries one page of `events.query` holds at most (a larger `limit` is cut to it).
+pub const MAX_PLUGIN_PAGE: u32 = 1000;
 /// Days one aggregate request may span.
 pub const MAX_DAYS: i64 = 366;
-const CHUNK: usize = 2048;
+pub(super) const CHUNK: usize = 2048;
 
 /// Which entries to list.
 #[derive(Debug, Clone, Default)]
@@ -24,9 +27,30 @@ pub struct EventFilter {
     pub from: u64,
     /// Exclusive, ms since the epoch; `None` = no end.
     pub to: Option<u64>,
-    /// Empty = every kind.
-    pub kinds: Vec<EventKind>,
+    /// Empty = every kind; else entries any selector matches.
+    pub kinds: Vec<KindSelector>,
+    /// Only entries about this follower.
     pub openid: Option<String>,
+}
+
+impl EventFilter {
+    /// A filter as plugins give it (WIT `events.filter`): `kinds` parsed as [`KindSelector`]s
+    /// (at most 32; an error names the bad one), `since` inclusive (none = the start of the
+    /// log), `until` exclusive (none = `now`, the host clock).
+    pub fn for_plugin(
+        kinds: &[String],
+        openid: Option<String>,
+        since: Option<u64>,
+        until: Option<u64>,
+        now: u64,
+    ) -> Result<Self> {
+        Ok(EventFilter {
+            from: since.unwrap_or(0).min(MAX_AT),
+            to: Some(until.unwrap_or(now).min(MAX_AT)),
+            kinds: KindSelector::parse_list(kinds)?,
+            openid,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -34,20 +58,6 @@ pub struct EventPage {
     pub events: Vec<LoggedEvent>,
     /// Pass as `cursor` for the next page; `None` when the range is exhausted.
     pub next_cursor: Option<String>,
-}
-
-/// Counts of one calendar day in the account's timezone.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct DayCounts {
-    /// `YYYY-MM-DD`.
-    pub date: String,
-    /// First instant of the day, ms since the epoch.
-    pub start: u64,
-    pub total: u64,
-    /// Per kind: `inbound_message`, `follower_event`, `delivery` (all present, zero or not).
-    pub counts: BTreeMap<&'static str, u64>,
-    /// Per kind, by message type, event name or delivery kind.
-    pub detail: BTreeMap<&'static str, BTreeMap<String, u64>>,
 }
 
 /// Cursors are entry ids: `{13 digits}-{digits}`.
@@ -67,13 +77,15 @@ fn check_cursor(c: &str) -> Result<()> {
     }
 }
 
-fn after(mut k: Vec<u8>) -> Vec<u8> {
+pub(super) fn after(mut k: Vec<u8>) -> Vec<u8> {
     k.push(0);
     k
 }
 
 impl EventLog {
-    /// Entries matching `filter`, oldest first, at most `limit`, continuing after `cursor`.
+    /// Entries matching `filter`, oldest first, at most `limit`, continuing after `cursor` (an
+    /// entry id, as `next_cursor` gives). Stops early with a cursor after examining
+    /// [`SCAN_BUDGET`] entries.
     pub fn list(
         &self,
         account: &str,
@@ -81,6 +93,22 @@ impl EventLog {
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<EventPage> {
+        self.list_within(account, filter, cursor, limit, SCAN_BUDGET)
+    }
+
+    /// [`EventLog::list`] examining at most `budget` entries (WIT `events.query`: a plugin call
+    /// has a deadline, so the host impl passes a smaller budget, e.g. [`PLUGIN_SCAN_BUDGET`]).
+    /// A page may then be short, even empty, with a cursor to continue from.
+    pub fn list_within(
+        &self,
+        account: &str,
+        filter: &EventFilter,
+        cursor: Option<&str>,
+        limit: usize,
+        budget: usize,
+    ) -> Result<EventPage> {
+        let limit = limit.max(1);
+        let budget = budget.max(1);
         let base = prefix(&[account]);
         let mut start = time_key(account, filter.from);
         if let Some(c) = cursor {
@@ -99,13 +127,13 @@ impl EventLog {
             let next_start = after(last.clone());
             for (k, v) in &batch {
                 scanned += 1;
-                let Some((kind, _, _)) = header(v) else {
+                let Some((kind, sub, _)) = header(v) else {
                     continue;
                 };
                 let id = || String::from_utf8_lossy(&k[base.len()..]).into_owned();
-                if filter.kinds.is_empty() || filter.kinds.contains(&kind) {
+                if KindSelector::any(&filter.kinds, kind, sub) {
                     let ev = decode(base.len(), k, v)?;
-                    if filter.openid.as_ref().is_none_or(|o| *o == ev.openid) {
+                    if filter.openid.is_none() || filter.openid == ev.openid {
                         events.push(ev);
                     }
                 }
@@ -116,7 +144,7 @@ impl EventLog {
                         next_cursor: more.then(id),
                     });
                 }
-                if scanned >= SCAN_BUDGET {
+                if scanned >= budget {
                     return Ok(EventPage {
                         events,
                         next_cursor: Some(id()),
@@ -130,78 +158,22 @@ impl EventLog {
             next_cursor: None,
         })
     }
+}
 
-    /// Counts per kind (and sub-kind) for each day `from..=to` in `tz`, every day present.
-    pub fn daily(
+impl EventLog {
+    /// WIT `events.query` over the plugin's own account (the host impl checks `events.read`):
+    /// oldest first, at most `limit` (1 to [`MAX_PLUGIN_PAGE`]) entries after `cursor`,
+    /// examining at most [`PLUGIN_SCAN_BUDGET`] entries — a rarely matching filter returns a
+    /// short (even empty) page with a cursor to continue. Errors: `invalid` cursor.
+    pub fn query_for_plugin(
         &self,
         account: &str,
-        tz: chrono_tz::Tz,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Result<Vec<DayCounts>> {
-        let span = (to - from).num_days() + 1;
-        if span < 1 {
-            return Err(PlazaError::invalid(format!(
-                "`from` ({from}) is after `to` ({to})"
-            )));
-        }
-        if span > MAX_DAYS {
-            return Err(PlazaError::invalid(format!(
-                "{span} days requested; at most {MAX_DAYS} per request"
-            )));
-        }
-        let dates: Vec<NaiveDate> = from.iter_days().take(span as usize).collect();
-        let mut days: Vec<DayCounts> = dates
-            .iter()
-            .map(|d| DayCounts {
-                date: d.format("%Y-%m-%d").to_string(),
-                start: start_of_day(tz, *d),
-                total: 0,
-                counts: EventKind::ALL.iter().map(|k| (k.name(), 0)).collect(),
-                detail: EventKind::ALL
-                    .iter()
-                    .map(|k| (k.name(), BTreeMap::new()))
-                    .collect(),
-            })
-            .collect();
-        let end_ms = to.succ_opt().map(|d| start_of_day(tz, d)).unwrap_or(MAX_AT);
-        let base_len = prefix(&[account]).len();
-        let mut start = time_key(account, days[0].start);
-        let end = time_key(account, end_ms);
-        let mut day = 0;
-        while start < end {
-            let batch = self.tree.range(&start, &end, CHUNK)?;
-            let Some((last, _)) = batch.last() else { break };
-            let next_start = after(last.clone());
-            for (k, v) in &batch {
-                let Some(at) = k
-                    .get(base_len..base_len + 13)
-                    .and_then(|d| std::str::from_utf8(d).ok())
-                    .and_then(|d| d.parse::<u64>().ok())
-                else {
-                    continue;
-                };
-                while day + 1 < days.len() && at >= days[day + 1].start {
-                    day += 1;
-                }
-                let Some((kind, sub, _)) = header(v) else {
-                    continue;
-                };
-                let d = &mut days[day];
-                d.total += 1;
-                *d.counts.entry(kind.name()).or_default() += 1;
-                let sub = String::from_utf8_lossy(sub);
-                let detail = d.detail.entry(kind.name()).or_default();
-                match detail.get_mut(sub.as_ref()) {
-                    Some(n) => *n += 1,
-                    None => {
-                        detail.insert(sub.into_owned(), 1);
-                    }
-                }
-            }
-            start = next_start;
-        }
-        Ok(days)
+        filter: &EventFilter,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<EventPage> {
+        let limit = limit.clamp(1, MAX_PLUGIN_PAGE) as usize;
+        self.list_within(account, filter, cursor, limit, PLUGIN_SCAN_BUDGET)
     }
 }
 
@@ -234,6 +206,13 @@ pub fn parse_timezone(timezone: &str) -> Result<chrono_tz::Tz> {
 
 fn parse_date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+}
+
+/// A calendar date given exactly as `YYYY-MM-DD` (WIT `events.daily`).
+pub fn parse_date_param(name: &str, s: &str) -> Result<NaiveDate> {
+    parse_date(s).ok_or_else(|| {
+        PlazaError::invalid(format!("`{name}` must be a date YYYY-MM-DD, not {s:?}"))
+    })
 }
 
 /// A point in time from a query parameter: milliseconds since the epoch, an RFC 3339 time, or a
@@ -270,6 +249,7 @@ pub fn parse_day(name: &str, s: &str, tz: chrono_tz::Tz) -> Result<NaiveDate> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::EventKind;
     use super::super::tests::{ev, log};
     use super::*;
 
@@ -318,7 +298,7 @@ mod tests {
         assert_eq!(paged, all);
 
         let deliveries = EventFilter {
-            kinds: vec![EventKind::Delivery],
+            kinds: vec![KindSelector::Kind(EventKind::Delivery)],
             openid: Some("o-2".into()),
             ..Default::default()
         };
@@ -358,7 +338,7 @@ mod tests {
         }
         let d = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         let days = log
-            .daily("a", shanghai(), d("2024-04-30"), d("2024-05-03"))
+            .daily("a", shanghai(), d("2024-04-30"), d("2024-05-03"), &[])
             .unwrap();
         let summary: Vec<(&str, u64, u64, u64, u64)> = days
             .iter()
@@ -388,16 +368,16 @@ mod tests {
         // In UTC the first entry (April 30, 19:30Z) falls on the day before; the rest on May 1.
         let utc = parse_timezone("UTC").unwrap();
         let days = log
-            .daily("a", utc, d("2024-04-30"), d("2024-05-01"))
+            .daily("a", utc, d("2024-04-30"), d("2024-05-01"), &[])
             .unwrap();
         assert_eq!((days[0].total, days[1].total), (1, 4));
 
         assert!(
-            log.daily("a", utc, d("2024-05-02"), d("2024-05-01"))
+            log.daily("a", utc, d("2024-05-02"), d("2024-05-01"), &[])
                 .is_err()
         );
         assert!(
-            log.daily("a", utc, d("2023-01-01"), d("2024-05-01"))
+            log.daily("a", utc, d("2023-01-01"), d("2024-05-01"), &[])
                 .is_err()
         );
     }

@@ -86,11 +86,9 @@ impl Default for OutboundLimits {
     }
 }
 
-/// Records one outbound request: the single place the event log is fed.
-///
-/// MERGE: the lead connects this to `EventLog::log_http_outbound(account, rec)`
-/// (`host/src/events/`); until then it is a log line.
-pub fn record(_platform: &Platform, account: &str, rec: &OutboundRecord) {
+/// Records one outbound request in the account's event log (kind `http_outbound`) and the host's
+/// log: the single place both are fed. Synchronous and non-blocking (it may run from a `Drop`).
+pub fn record(platform: &Platform, account: &str, rec: &OutboundRecord) {
     let status = rec.status.map(|s| s.to_string()).unwrap_or_default();
     if let Some(why) = rec.refused.as_deref().or(rec.error.as_deref()) {
         tracing::warn!(
@@ -118,6 +116,33 @@ pub fn record(_platform: &Platform, account: &str, rec: &OutboundRecord) {
             duration_ms = rec.duration_ms,
             "outbound http request"
         );
+    }
+    let default_port = match rec.scheme.as_str() {
+        "https" => 443,
+        _ => 80,
+    };
+    let host = if rec.port == default_port || rec.port == 0 {
+        rec.host.clone()
+    } else {
+        format!("{}:{}", rec.host, rec.port)
+    };
+    let entry = crate::events::plugin::HttpOutboundEntry {
+        plugin: rec.plugin.clone(),
+        method: rec.method.clone(),
+        host,
+        status: rec.status,
+        error: rec
+            .refused
+            .as_ref()
+            .map(|r| format!("refused: {r}"))
+            .or_else(|| rec.error.clone()),
+        duration_ms: rec.duration_ms,
+    };
+    // Logged when the exchange ended (the entry carries its duration): the log is appended in
+    // host-clock order.
+    let now = platform.clock.now_ms();
+    if let Err(e) = platform.events.log_http_outbound(account, now, &entry) {
+        tracing::error!(account, error = %e, "cannot record an outbound request in the event log");
     }
 }
 

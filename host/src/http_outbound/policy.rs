@@ -183,6 +183,41 @@ impl OutboundPattern {
         scheme_ok && port_ok && host_ok
     }
 
+    /// Whether every request `other` admits is admitted by this pattern too: the manifest may
+    /// request `*.example.com` and the operator grant `api.example.com` (or the whole pattern).
+    pub fn covers(&self, other: &OutboundPattern) -> bool {
+        let scheme_ok = match (self.scheme, other.scheme) {
+            (None, _) => true,
+            (Some(a), Some(b)) => a == b,
+            (Some(_), None) => false,
+        };
+        // A pattern without a port admits each scheme's default port only.
+        let port_ok = match (self.port, other.port) {
+            (Some(a), Some(b)) => a == b,
+            (None, None) => true,
+            (None, Some(p)) => match other.scheme {
+                Some(s) => p == s.default_port(),
+                None => false,
+            },
+            (Some(p), None) => match other.scheme {
+                Some(s) => p == s.default_port(),
+                None => false,
+            },
+        };
+        let host_ok = match (&self.host, &other.host) {
+            (HostPattern::Exact(a), HostPattern::Exact(b)) => a == b,
+            (HostPattern::Below(suffix), HostPattern::Exact(Host::Name(name))) => name
+                .strip_suffix(suffix.as_str())
+                .and_then(|head| head.strip_suffix('.'))
+                .is_some_and(|head| !head.is_empty()),
+            (HostPattern::Below(a), HostPattern::Below(b)) => {
+                a == b || b.strip_suffix(a.as_str()).is_some_and(|h| h.ends_with('.'))
+            }
+            _ => false,
+        };
+        scheme_ok && port_ok && host_ok
+    }
+
     /// Whether this pattern names `ip` literally (and admits `scheme` and `port`): the only way
     /// an inward address is reachable.
     fn names_address(&self, scheme: Scheme, ip: IpAddr, port: u16) -> bool {

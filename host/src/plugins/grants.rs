@@ -204,7 +204,7 @@ impl InstallationGrant {
         let not_requested: Vec<String> = self
             .0
             .iter()
-            .filter(|c| !requested.contains(c))
+            .filter(|c| !requested.contains(c) && !outbound_covered(c, requested))
             .map(|c| c.to_string())
             .collect();
         if not_requested.is_empty() {
@@ -216,6 +216,22 @@ impl InstallationGrant {
             )))
         }
     }
+}
+
+/// Whether `cap` is an outbound grant within a broader one the manifest requests (the plugin
+/// asks for `http.outbound:*.shop.example`, the operator grants `http.outbound:a.shop.example`).
+fn outbound_covered(cap: &Capability, requested: &[Capability]) -> bool {
+    use crate::http_outbound::OutboundPattern;
+    let Capability::HttpOutbound(granted) = cap else {
+        return false;
+    };
+    let Ok(granted) = OutboundPattern::parse(granted) else {
+        return false;
+    };
+    requested.iter().any(|r| match r {
+        Capability::HttpOutbound(p) => OutboundPattern::parse(p).is_ok_and(|p| p.covers(&granted)),
+        _ => false,
+    })
 }
 
 /// What the current plugin call may do, built from its installation's grant when the call
@@ -414,5 +430,37 @@ mod tests {
         assert!(g.subscribes_to("shop.order.paid"));
         assert!(!g.subscribes_to("crm.lead"));
         assert!(g.check_within(&[Capability::Storage]).is_err());
+
+        // An outbound grant may be narrower than what the manifest requests, never wider.
+        let cap = |s: &str| -> Capability { s.parse().unwrap() };
+        let requested = [
+            cap("http.outbound:*.shop.example"),
+            cap("http.outbound:https://pay.example"),
+        ];
+        for ok in [
+            "http.outbound:a.shop.example",
+            "http.outbound:*.eu.shop.example",
+            "http.outbound:https://pay.example:443",
+        ] {
+            assert!(
+                InstallationGrant([cap(ok)].into())
+                    .check_within(&requested)
+                    .is_ok(),
+                "{ok}"
+            );
+        }
+        for wide in [
+            "http.outbound:shop.example",
+            "http.outbound:a.shop.example:8080",
+            "http.outbound:pay.example",
+            "http.outbound:http://pay.example",
+        ] {
+            assert!(
+                InstallationGrant([cap(wide)].into())
+                    .check_within(&requested)
+                    .is_err(),
+                "{wide}"
+            );
+        }
     }
 }
