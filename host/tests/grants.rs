@@ -39,7 +39,7 @@ const PLUGIN: &str = "probe";
 const FAN: &str = "fan";
 /// The WIT package whose world is enumerated.
 const PACKAGE: &str = "plaza:platform";
-/// A 1×1 PNG (67 bytes), for `media.put`.
+/// A 1×1 PNG (69 bytes), for `media.put`.
 const PNG: &str = "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8ffff3f0005fe02fea7356d8d0000000049454e44ae426082";
 
 /// What calling an imported function needs.
@@ -163,7 +163,7 @@ const IMPORTS: &[Import] = &[
     Import {
         function: "media.get",
         command: "mediaget {media}",
-        answer: "media:image/png:67",
+        answer: "media:image/png:69",
         gate: Requires("media"),
     },
     Import {

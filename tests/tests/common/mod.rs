@@ -89,6 +89,55 @@ pub fn request(
     }
 }
 
+/// An answer whose body is kept as bytes (media, files).
+pub struct RawAnswer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawAnswer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// `GET path` with these headers, the body as bytes.
+pub fn get_bytes(server: &Server, path: &str, headers: &[(&str, &str)]) -> RawAnswer {
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .new_agent();
+    let mut req = ureq::http::Request::builder()
+        .method("GET")
+        .uri(server.url(path));
+    for (n, v) in headers {
+        req = req.header(*n, *v);
+    }
+    let mut resp = agent
+        .run(req.body(Vec::new()).expect("request"))
+        .expect("request reached the server");
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    RawAnswer {
+        status: resp.status().as_u16(),
+        headers,
+        body: resp.body_mut().read_to_vec().unwrap_or_default(),
+    }
+}
+
 /// A piece of a streamed body.
 pub enum Piece {
     Bytes(Vec<u8>),
