@@ -12,6 +12,7 @@ pub mod cli;
 pub mod demo;
 pub mod error;
 pub mod events;
+pub mod links;
 pub mod messaging;
 pub mod platform;
 pub mod plugins;

@@ -14,6 +14,7 @@ use crate::accounts::followers::FollowerStore;
 use crate::channels::InboundDedup;
 use crate::error::{PlazaError, Result};
 use crate::events::{EventLog, EventOptions};
+use crate::links::FollowerLinks;
 use crate::messaging::broadcast::Broadcasts;
 use crate::messaging::outbox::Outbox;
 use crate::messaging::review::ReviewQueue;
@@ -174,6 +175,8 @@ pub struct Platform {
     pub missed_jobs: MissedJobs,
     pub topics: TopicQueue,
     pub events: EventLog,
+    /// Follower link keys: signing and verifying follower web identity.
+    pub links: FollowerLinks,
     problems: Mutex<Vec<StoredRecordProblem>>,
     /// Where followers and browsers reach this host (signed links, media URLs); see
     /// [`Platform::public_url`].
@@ -267,6 +270,7 @@ impl Platform {
             missed_jobs: opts.missed_jobs,
             topics: TopicQueue::open(store.clone(), opts.topics)?,
             events: EventLog::new(store.clone(), opts.events)?,
+            links: FollowerLinks::new(store.clone())?,
             clock: opts.clock,
             store,
             problems: Mutex::new(Vec::new()),
