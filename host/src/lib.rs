@@ -13,6 +13,7 @@ pub mod demo;
 pub mod error;
 pub mod events;
 pub mod http_outbound;
+pub mod links;
 pub mod media;
 pub mod messaging;
 pub mod platform;

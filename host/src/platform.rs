@@ -14,6 +14,7 @@ use crate::accounts::followers::FollowerStore;
 use crate::channels::InboundDedup;
 use crate::error::{PlazaError, Result};
 use crate::events::{EventLog, EventOptions};
+use crate::links::FollowerLinks;
 use crate::media::{MediaOptions, MediaStore};
 use crate::messaging::broadcast::Broadcasts;
 use crate::messaging::outbox::Outbox;
@@ -181,6 +182,8 @@ pub struct Platform {
     pub events: EventLog,
     /// Content-addressed blobs per account (images, audio, video, PDF).
     pub media: MediaStore,
+    /// Follower link keys: signing and verifying follower web identity.
+    pub links: FollowerLinks,
     problems: Mutex<Vec<StoredRecordProblem>>,
     /// Where followers and browsers reach this host (signed links, media URLs); see
     /// [`Platform::public_url`].
@@ -276,6 +279,7 @@ impl Platform {
             missed_jobs: opts.missed_jobs,
             topics: TopicQueue::open(store.clone(), opts.topics)?,
             media: MediaStore::new(store.clone(), opts.media)?,
+            links: FollowerLinks::new(store.clone())?,
             clock: opts.clock,
             store,
             problems: Mutex::new(Vec::new()),

@@ -160,4 +160,13 @@ fn tags_profiles_and_rich_content() {
     let link = server.text("acct", "fan", "11", "article Hello https://example.com/a");
     assert_eq!(link.body["reply"]["msg_type"], "article_link", "{link:?}");
     assert_eq!(link.body["reply"]["url"], "https://example.com/a");
+    // The follower's outbox shows the article link as a link to open.
+    let outbox = server.outbox("acct", "fan");
+    assert!(
+        outbox
+            .iter()
+            .any(|m| m["links"][0]["url"] == "https://example.com/a"
+                && m["links"][0]["title"] == "Hello"),
+        "{outbox:?}"
+    );
 }

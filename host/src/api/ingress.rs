@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{FromRequest, Request, State};
 use axum::response::IntoResponse;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::AppState;
@@ -11,6 +11,8 @@ use super::auth::{is_admin, require_ingress};
 use super::error::{ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::channels::local::InboundJson;
 use crate::error::PlazaError;
+use crate::links::content::{ContentLink, content_links};
+use crate::messaging::outbox::OutboxEntry;
 
 /// `POST /api/v1/accounts/{account}/inbound` → `{"reply": {...} | null}`.
 ///
@@ -44,7 +46,17 @@ pub struct MessagesQuery {
     limit: Option<usize>,
 }
 
-/// `GET /api/v1/accounts/{account}/followers/{openid}/messages`: the follower's outbox, oldest first.
+/// An outbox entry as the follower's outbox shows it: the entry as stored, and the links in its
+/// content (`[{"url", "title"?}]`, http(s) only) so that a page can render them clickable.
+#[derive(Serialize)]
+struct OutboxView<'a> {
+    #[serde(flatten)]
+    entry: &'a OutboxEntry,
+    links: Vec<ContentLink>,
+}
+
+/// `GET /api/v1/accounts/{account}/followers/{openid}/messages`: the follower's outbox, oldest
+/// first, each message with its `links`.
 pub async fn follower_messages(
     State(s): State<AppState>,
     ApiPath((account, openid)): ApiPath<(String, String)>,
@@ -64,5 +76,12 @@ pub async fn follower_messages(
             .media
             .resolve_url(&public_url, &account, &mut m.content)?;
     }
+    let messages: Vec<OutboxView<'_>> = messages
+        .iter()
+        .map(|entry| OutboxView {
+            entry,
+            links: content_links(&entry.content),
+        })
+        .collect();
     Ok(Json(json!({ "messages": messages })))
 }

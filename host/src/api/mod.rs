@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod followers;
 pub mod ingress;
+pub mod links;
 pub mod media;
 pub mod plugin_routes;
 pub mod templates;
@@ -80,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .merge(backups::routes())
         .merge(broadcasts::routes())
         .merge(followers::routes())
+        .merge(links::routes())
         .merge(templates::routes())
         .merge(topics::routes())
         .merge(events::routes())

@@ -7,6 +7,11 @@
 //! Credentials meant for the host (the admin token, an account's ingress key, cookies, proxy
 //! credentials) never reach the plugin: a plugin learns whether its caller is an operator from
 //! `operator`, not by reading the token, so one plugin cannot collect secrets that open others.
+//!
+//! A request carrying a follower link token (query `plaza_token` or header
+//! `x-plaza-follower-token`, see `crate::links`) is verified before the plugin runs: a valid one
+//! sets `call-context.follower`; any other is refused (401/403) and the plugin is not called.
+//! The token itself is stripped from the query and headers the plugin sees.
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -17,6 +22,7 @@ use super::AppState;
 use super::auth::is_admin;
 use super::error::{ApiBytes, ApiError, ApiPath, ApiResult};
 use crate::error::PlazaError;
+use crate::links::{self, RouteRequest};
 use crate::plugin_api as api;
 use crate::plugins::grants::Capability;
 use crate::runtime::{CallFailure, Invocation, Outcome};
@@ -27,6 +33,7 @@ const CREDENTIALS: &[&str] = &[
     "proxy-authorization",
     "cookie",
     "x-plaza-ingress-key",
+    links::target::TOKEN_HEADER,
 ];
 
 /// Headers a plugin response may not set: hop-by-hop and framing are the host's business.
@@ -97,10 +104,12 @@ async fn serve(
         return Err(not_found());
     }
     let operator = is_admin(&headers, &s.admin_token);
+    let path = format!("/{rest}");
+    let (query, follower) = follower_of(&s, &account, &plugin, &path, &uri, &headers)?;
     let req = api::HttpRequest {
         method: method.to_string(),
-        path: format!("/{rest}"),
-        query: uri.query().unwrap_or_default().to_string(),
+        path,
+        query,
         headers: headers
             .iter()
             .filter(|(name, _)| !CREDENTIALS.contains(&name.as_str()))
@@ -113,7 +122,9 @@ async fn serve(
     };
     match s
         .platform
-        .call_plugin(&active, None, operator, |ctx| Invocation::Http(ctx, req))
+        .call_plugin(&active, follower, operator, |ctx| {
+            Invocation::Http(ctx, req)
+        })
         .await
     {
         Ok(Outcome::Http(resp)) => Ok(to_response(resp)),
@@ -122,6 +133,43 @@ async fn serve(
         ))),
         Err(failure) => Ok(failure_response(&failure)),
     }
+}
+
+/// The query the plugin sees (without a follower token) and the follower a token identifies:
+/// `None` without a token, an error (the request is refused) for a token that does not verify
+/// for this account, plugin and path at the host's time.
+fn follower_of(
+    s: &AppState,
+    account: &str,
+    plugin: &str,
+    path: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> ApiResult<(String, Option<String>)> {
+    let (query, in_query) = links::target::take_token(uri.query().unwrap_or_default())?;
+    let in_header = match headers.get(links::target::TOKEN_HEADER) {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| {
+            PlazaError::Unauthorized("the follower link token header is not text".into())
+        })?),
+    };
+    let token = match (in_query.as_deref(), in_header) {
+        (Some(q), Some(h)) if q != h => {
+            return Err(ApiError(PlazaError::Unauthorized(
+                "the request carries two different follower link tokens".into(),
+            )));
+        }
+        (Some(t), _) | (None, Some(t)) => t,
+        (None, None) => return Ok((query, None)),
+    };
+    let request = RouteRequest {
+        account,
+        plugin,
+        path,
+    };
+    let now = s.platform.clock.now_ms();
+    let verified = s.platform.links.verify(token, request, now)?;
+    Ok((query, Some(verified.openid)))
 }
 
 fn to_response(resp: api::HttpResponse) -> Response {

@@ -243,6 +243,13 @@ pub enum AccountCmd {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Make a new key sign the account's follower links; prints its id (never the key). Links
+    /// already sent keep working until they expire (at most 30 days).
+    RotateLinkKey {
+        id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -443,6 +450,9 @@ pub fn run_remote(cmd: Command) -> Result<()> {
         Command::Account(AccountCmd::Get { id, remote }) => remote.client()?.get(&format!("/accounts/{}", seg(&id)))?,
         Command::Account(AccountCmd::RotateKey { id, remote }) => {
             remote.client()?.post(&format!("/accounts/{}/ingress-key", seg(&id)), &json!({}))?
+        }
+        Command::Account(AccountCmd::RotateLinkKey { id, remote }) => {
+            remote.client()?.post(&format!("/accounts/{}/link-key/rotate", seg(&id)), &json!({}))?
         }
         Command::Plugin(PluginCmd::Upload { manifest, wasm, remote }) => {
             let (text, wasm) = read_plugin_files(&manifest, wasm.as_deref())?;

@@ -9,7 +9,6 @@ mod cache;
 mod engine;
 pub mod log_host;
 pub mod state;
-mod unmerged;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! WIT host impl of `storage`: the namespace comes from the call's storage grant, never from the
 //! plugin; every write is durable before the plugin hears back.
 
+use super::{BatchOutcome, KvCheck, KvWrite};
 use crate::error::Result;
 use crate::runtime::bindings::v0_2_0::storage;
 use crate::runtime::state::CallState;
@@ -67,12 +68,35 @@ impl storage::Host for CallState {
 
     async fn batch(
         &mut self,
-        _checks: Vec<storage::Check>,
-        _writes: Vec<storage::Write>,
+        checks: Vec<storage::Check>,
+        writes: Vec<storage::Write>,
     ) -> Result<storage::BatchOutcome> {
-        let _ns = self.grants.storage()?;
-        Err(crate::error::PlazaError::Unavailable(
-            "not merged yet".into(),
-        ))
+        let ns = self.grants.storage()?;
+        let checks: Vec<KvCheck> = checks
+            .into_iter()
+            .map(|c| match c {
+                storage::Check::Absent(k) => KvCheck::Absent(k),
+                storage::Check::Equals(e) => KvCheck::Equals(e.key, e.value),
+                storage::Check::CounterAtLeast((k, n)) => KvCheck::CounterAtLeast(k, n),
+            })
+            .collect();
+        let writes: Vec<KvWrite> = writes
+            .into_iter()
+            .map(|w| match w {
+                storage::Write::Set(e) => KvWrite::Set(e.key, e.value),
+                storage::Write::Delete(k) => KvWrite::Delete(k),
+                storage::Write::Increment((k, n)) => KvWrite::Increment(k, n),
+            })
+            .collect();
+        let outcome = self
+            .platform
+            .kv
+            .batch(&ns, &checks, &writes)?
+            .durable()
+            .await?;
+        Ok(match outcome {
+            BatchOutcome::Applied => storage::BatchOutcome::Applied,
+            BatchOutcome::CheckFailed(i) => storage::BatchOutcome::CheckFailed(i),
+        })
     }
 }

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 pub use backend::{Backend, SledBackend, Tree};
 pub use durability::{GroupCommit, Pending};
-pub use plugin_kv::{KvLimits, KvNamespace, PluginKv};
+pub use plugin_kv::{BatchOutcome, KvCheck, KvLimits, KvNamespace, KvWrite, PluginKv};
 pub use table::{Bytes, Codec, Json, Page, Table, Tx};
 
 use self::table::WriteOp;
