@@ -348,6 +348,16 @@ macro_rules! shared_conversions {
             }
         }
 
+        impl From<wit::ReviewVerdict> for api::ReviewVerdict {
+            fn from(v: wit::ReviewVerdict) -> Self {
+                match v {
+                    wit::ReviewVerdict::Allow => api::ReviewVerdict::Allow,
+                    wit::ReviewVerdict::Mask(c) => api::ReviewVerdict::Mask(c.into()),
+                    wit::ReviewVerdict::Block(reason) => api::ReviewVerdict::Block(reason),
+                }
+            }
+        }
+
         impl wit::Host for crate::runtime::state::CallState {
             fn convert_error(&mut self, err: PlazaError) -> wasmtime::Result<wit::Error> {
                 Ok(err.into())
@@ -386,3 +396,93 @@ macro_rules! shared_conversions {
     };
 }
 pub(crate) use shared_conversions;
+
+/// `call`: the one `handler` export an invocation names, on an instance of the version whose
+/// generated `types` are in scope as `wit`, converting to and from the host-owned types.
+/// Expanded once per version module (the exports have the same shape in every version; only
+/// the generated types differ).
+macro_rules! handler_calls {
+    () => {
+        /// Calls the export `invocation` names on an instance of this version.
+        pub(super) async fn call(
+            instance: &wasmtime::component::Instance,
+            exports: &super::HandlerExports,
+            store: &mut wasmtime::Store<crate::runtime::state::CallState>,
+            invocation: crate::runtime::Invocation,
+        ) -> super::CallResult {
+            use super::call_typed;
+            use crate::runtime::{Invocation, Outcome};
+            type Ctx = wit::CallContext;
+            Ok(match invocation {
+                Invocation::Install(ctx) => call_typed::<_, (), wit::Error>(
+                    instance,
+                    store,
+                    &exports.on_install,
+                    (Ctx::from(ctx),),
+                )
+                .await?
+                .map(|()| Outcome::Done),
+                Invocation::Uninstall(ctx) => call_typed::<_, (), wit::Error>(
+                    instance,
+                    store,
+                    &exports.on_uninstall,
+                    (Ctx::from(ctx),),
+                )
+                .await?
+                .map(|()| Outcome::Done),
+                Invocation::Message(ctx, msg) => call_typed::<_, Option<wit::Content>, wit::Error>(
+                    instance,
+                    store,
+                    &exports.on_message,
+                    (Ctx::from(ctx), wit::InboundMessage::from(msg)),
+                )
+                .await?
+                .map(|reply| Outcome::Reply(reply.map(Into::into))),
+                Invocation::Event(ctx, ev) => call_typed::<_, Option<wit::Content>, wit::Error>(
+                    instance,
+                    store,
+                    &exports.on_event,
+                    (Ctx::from(ctx), wit::Event::from(ev)),
+                )
+                .await?
+                .map(|reply| Outcome::Reply(reply.map(Into::into))),
+                Invocation::Http(ctx, req) => call_typed::<_, wit::HttpResponse, wit::Error>(
+                    instance,
+                    store,
+                    &exports.on_http,
+                    (Ctx::from(ctx), wit::HttpRequest::from(req)),
+                )
+                .await?
+                .map(|r| Outcome::Http(r.into())),
+                Invocation::Review(ctx, content) => {
+                    call_typed::<_, wit::ReviewVerdict, wit::Error>(
+                        instance,
+                        store,
+                        &exports.review_outbound,
+                        (Ctx::from(ctx), wit::Content::from(content)),
+                    )
+                    .await?
+                    .map(|v| Outcome::Verdict(v.into()))
+                }
+                Invocation::Query(ctx, name, payload) => {
+                    let Some(on_query) = &exports.on_query else {
+                        return Ok(Err(PlazaError::not_found(format!(
+                            "plugins built against {}@{} answer no queries",
+                            super::API_PACKAGE,
+                            exports.api
+                        ))));
+                    };
+                    call_typed::<_, Vec<u8>, wit::Error>(
+                        instance,
+                        store,
+                        on_query,
+                        (Ctx::from(ctx), name, payload),
+                    )
+                    .await?
+                    .map(Outcome::Answer)
+                }
+            })
+        }
+    };
+}
+pub(crate) use handler_calls;

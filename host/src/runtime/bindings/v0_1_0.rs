@@ -6,15 +6,10 @@
 //! 0.1 form (a mini-program card, an article link) reaches it as a one-article `news`; it is never
 //! asked queries (`on-query` does not exist in its world).
 
-use wasmtime::Store;
-use wasmtime::component::Instance;
-
 use super::v0_2_0 as latest;
-use super::{CallResult, HandlerExports, call_typed};
 use crate::error::Result;
 use crate::messaging::content::{Article, MessageContent};
 use crate::runtime::state::CallState;
-use crate::runtime::{Invocation, Outcome};
 
 mod generated {
     wasmtime::component::bindgen!({
@@ -110,75 +105,7 @@ impl From<api::CallContext> for wit::CallContext {
     }
 }
 
-impl From<wit::ReviewVerdict> for api::ReviewVerdict {
-    fn from(v: wit::ReviewVerdict) -> Self {
-        match v {
-            wit::ReviewVerdict::Allow => api::ReviewVerdict::Allow,
-            wit::ReviewVerdict::Mask(c) => api::ReviewVerdict::Mask(c.into()),
-            wit::ReviewVerdict::Block(reason) => api::ReviewVerdict::Block(reason),
-        }
-    }
-}
-
-/// Calls the export `invocation` names on a 0.1 instance.
-pub(super) async fn call(
-    instance: &Instance,
-    exports: &HandlerExports,
-    store: &mut Store<CallState>,
-    invocation: Invocation,
-) -> CallResult {
-    type Ctx = wit::CallContext;
-    Ok(match invocation {
-        Invocation::Install(ctx) => {
-            call_typed::<_, (), wit::Error>(instance, store, &exports.on_install, (Ctx::from(ctx),))
-                .await?
-                .map(|()| Outcome::Done)
-        }
-        Invocation::Uninstall(ctx) => call_typed::<_, (), wit::Error>(
-            instance,
-            store,
-            &exports.on_uninstall,
-            (Ctx::from(ctx),),
-        )
-        .await?
-        .map(|()| Outcome::Done),
-        Invocation::Message(ctx, msg) => call_typed::<_, Option<wit::Content>, wit::Error>(
-            instance,
-            store,
-            &exports.on_message,
-            (Ctx::from(ctx), wit::InboundMessage::from(msg)),
-        )
-        .await?
-        .map(|reply| Outcome::Reply(reply.map(Into::into))),
-        Invocation::Event(ctx, ev) => call_typed::<_, Option<wit::Content>, wit::Error>(
-            instance,
-            store,
-            &exports.on_event,
-            (Ctx::from(ctx), wit::Event::from(ev)),
-        )
-        .await?
-        .map(|reply| Outcome::Reply(reply.map(Into::into))),
-        Invocation::Http(ctx, req) => call_typed::<_, wit::HttpResponse, wit::Error>(
-            instance,
-            store,
-            &exports.on_http,
-            (Ctx::from(ctx), wit::HttpRequest::from(req)),
-        )
-        .await?
-        .map(|r| Outcome::Http(r.into())),
-        Invocation::Review(ctx, content) => call_typed::<_, wit::ReviewVerdict, wit::Error>(
-            instance,
-            store,
-            &exports.review_outbound,
-            (Ctx::from(ctx), wit::Content::from(content)),
-        )
-        .await?
-        .map(|v| Outcome::Verdict(v.into())),
-        Invocation::Query(..) => Err(PlazaError::not_found(
-            "plugins built against plaza:platform@0.1.0 answer no queries",
-        )),
-    })
-}
+super::handler_calls!();
 
 // Host functions: each delegates to the 0.2 implementation.
 

@@ -2,13 +2,7 @@
 //! (`storage/host.rs`, `messaging/host.rs`, `events/host.rs`, …); this module holds the generated
 //! bindings, the type conversions and the export calls.
 
-use wasmtime::Store;
-use wasmtime::component::Instance;
-
-use super::{CallResult, HandlerExports, call_typed};
 use crate::messaging::content::MessageContent;
-use crate::runtime::state::CallState;
-use crate::runtime::{Invocation, Outcome};
 
 mod generated {
     wasmtime::component::bindgen!({
@@ -113,16 +107,6 @@ impl From<api::CallContext> for wit::CallContext {
     }
 }
 
-impl From<wit::ReviewVerdict> for api::ReviewVerdict {
-    fn from(v: wit::ReviewVerdict) -> Self {
-        match v {
-            wit::ReviewVerdict::Allow => api::ReviewVerdict::Allow,
-            wit::ReviewVerdict::Mask(c) => api::ReviewVerdict::Mask(c.into()),
-            wit::ReviewVerdict::Block(reason) => api::ReviewVerdict::Block(reason),
-        }
-    }
-}
-
 impl From<crate::accounts::followers::Follower> for followers::Follower {
     fn from(f: crate::accounts::followers::Follower) -> Self {
         followers::Follower {
@@ -141,72 +125,4 @@ impl From<crate::accounts::followers::Follower> for followers::Follower {
     }
 }
 
-/// Calls the export `invocation` names on a 0.2 instance.
-pub(super) async fn call(
-    instance: &Instance,
-    exports: &HandlerExports,
-    store: &mut Store<CallState>,
-    invocation: Invocation,
-) -> CallResult {
-    type Ctx = wit::CallContext;
-    Ok(match invocation {
-        Invocation::Install(ctx) => {
-            call_typed::<_, (), wit::Error>(instance, store, &exports.on_install, (Ctx::from(ctx),))
-                .await?
-                .map(|()| Outcome::Done)
-        }
-        Invocation::Uninstall(ctx) => call_typed::<_, (), wit::Error>(
-            instance,
-            store,
-            &exports.on_uninstall,
-            (Ctx::from(ctx),),
-        )
-        .await?
-        .map(|()| Outcome::Done),
-        Invocation::Message(ctx, msg) => call_typed::<_, Option<wit::Content>, wit::Error>(
-            instance,
-            store,
-            &exports.on_message,
-            (Ctx::from(ctx), wit::InboundMessage::from(msg)),
-        )
-        .await?
-        .map(|reply| Outcome::Reply(reply.map(Into::into))),
-        Invocation::Event(ctx, ev) => call_typed::<_, Option<wit::Content>, wit::Error>(
-            instance,
-            store,
-            &exports.on_event,
-            (Ctx::from(ctx), wit::Event::from(ev)),
-        )
-        .await?
-        .map(|reply| Outcome::Reply(reply.map(Into::into))),
-        Invocation::Http(ctx, req) => call_typed::<_, wit::HttpResponse, wit::Error>(
-            instance,
-            store,
-            &exports.on_http,
-            (Ctx::from(ctx), wit::HttpRequest::from(req)),
-        )
-        .await?
-        .map(|r| Outcome::Http(r.into())),
-        Invocation::Review(ctx, content) => call_typed::<_, wit::ReviewVerdict, wit::Error>(
-            instance,
-            store,
-            &exports.review_outbound,
-            (Ctx::from(ctx), wit::Content::from(content)),
-        )
-        .await?
-        .map(|v| Outcome::Verdict(v.into())),
-        Invocation::Query(ctx, name, payload) => {
-            let Some(on_query) = &exports.on_query else {
-                return Ok(Err(PlazaError::not_found("this plugin answers no queries")));
-            };
-            call_typed::<_, Vec<u8>, wit::Error>(
-                instance,
-                store,
-                on_query,
-                (Ctx::from(ctx), name, payload),
-            )
-            .await?
-            .map(Outcome::Answer)
-        }
-    })
-}
+super::handler_calls!();
