@@ -24,18 +24,22 @@ fn ask(server: &Server, plugin: &str, id: &str, text: &str) -> String {
 #[test]
 fn a_query_is_answered_refused_without_its_grant_and_cycles_and_deep_chains_are_refused() {
     let (_tmp, server) = setup();
-    // a may ask b; b may ask c and a; c may ask d; d may ask e; e asks nobody.
-    install_probe_with(&server, "acct", "a", &["query:b"], &["query:b"]);
-    install_probe_with(
-        &server,
-        "acct",
-        "b",
-        &["query:c", "query:a"],
-        &["query:c", "query:a"],
-    );
-    install_probe_with(&server, "acct", "c", &["query:d"], &["query:d"]);
-    install_probe_with(&server, "acct", "d", &["query:e"], &["query:e"]);
-    install_probe(&server, "acct", "e", &[]);
+    // a may ask b; b may ask c and a; c may ask d; d may ask e; e asks nobody. Each answer gets
+    // at most half of the asker's time left, so the first asker gets a long deadline: the last in
+    // the chain still has a second, however slow the machine.
+    let chain: [(&str, &[&str]); 5] = [
+        ("a", &["query:b"]),
+        ("b", &["query:c", "query:a"]),
+        ("c", &["query:d"]),
+        ("d", &["query:e"]),
+        ("e", &[]),
+    ];
+    for (name, caps) in chain {
+        let up = server.upload(&probe_manifest(name, caps, 32, 16_000), &probe_wasm());
+        assert_eq!(up.status, 201, "{up:?}");
+        let inst = server.install("acct", json!({ "plugin": name, "grants": caps }));
+        assert_eq!(inst.status, 201, "{inst:?}");
+    }
 
     // Answered, and the answering plugin learns who asked.
     assert_eq!(ask(&server, "a", "1", "query b echo hello"), "answer:hello");
