@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 
 pub use plaza_host::bundled::{WASM_DIR, WORKSPACE_DIR};
 
+pub mod python;
+
 pub const TOKEN: &str = "test-admin-token";
 
 /// Path of the binary under test: the `plaza` entry point built in this package, which cargo
