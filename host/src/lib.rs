@@ -24,6 +24,7 @@ pub mod scheduling;
 pub mod storage;
 pub mod templates;
 pub mod topics;
+pub mod wechat;
 
 pub use error::{PlazaError, Result};
 pub use platform::{Platform, PlatformOptions};
