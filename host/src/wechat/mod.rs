@@ -6,3 +6,4 @@
 pub mod crypto;
 pub mod identity;
 pub mod signature;
+pub mod xml;
