@@ -53,7 +53,12 @@ pub fn content_links(content: &MessageContent) -> Vec<ContentLink> {
                 own.into_iter().chain(text_links(&a.description))
             })
             .collect(),
-        MessageContent::ArticleLink { title, url, .. } => is_web_url(url)
+        MessageContent::ArticleLink { title, url, .. }
+        | MessageContent::Music {
+            title,
+            music_url: url,
+            ..
+        } => is_web_url(url)
             .then(|| ContentLink {
                 url: url.clone(),
                 title: Some(title.clone()).filter(|t| !t.is_empty()),

@@ -55,6 +55,18 @@ pub enum MessageContent {
         description: String,
         url: String,
     },
+    /// A music card (音乐消息): WeChat bots reply with it; plugins see it as an article link.
+    Music {
+        #[serde(default)]
+        title: String,
+        #[serde(default)]
+        description: String,
+        music_url: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        hq_music_url: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        thumb_media_id: Option<String>,
+    },
 }
 
 impl MessageContent {
@@ -88,6 +100,19 @@ impl MessageContent {
                 description,
                 url,
             } => title.len() + description.len() + url.len(),
+            MessageContent::Music {
+                title,
+                description,
+                music_url,
+                hq_music_url,
+                thumb_media_id,
+            } => {
+                title.len()
+                    + description.len()
+                    + music_url.len()
+                    + hq_music_url.as_ref().map_or(0, String::len)
+                    + thumb_media_id.as_ref().map_or(0, String::len)
+            }
         }
     }
 
@@ -102,6 +127,7 @@ impl MessageContent {
             MessageContent::TransferCustomerService => "transfer_customer_service",
             MessageContent::MiniProgram { .. } => "mini_program",
             MessageContent::ArticleLink { .. } => "article_link",
+            MessageContent::Music { .. } => "music",
         }
     }
 }

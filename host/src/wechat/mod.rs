@@ -5,5 +5,6 @@
 
 pub mod crypto;
 pub mod identity;
+pub mod message;
 pub mod signature;
 pub mod xml;

@@ -58,6 +58,13 @@ impl From<MessageContent> for wit::Content {
                 title,
                 description,
                 url,
+            }
+            // A music card reaches a reviewer as the link to its music.
+            | MessageContent::Music {
+                title,
+                description,
+                music_url: url,
+                ..
             } => W::News(articles_to_wit(vec![Article {
                 title,
                 description,

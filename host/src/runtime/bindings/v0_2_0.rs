@@ -49,6 +49,13 @@ impl From<MessageContent> for wit::Content {
                 title,
                 description,
                 url,
+            }
+            // A music card reaches a reviewer as the link to its music.
+            | MessageContent::Music {
+                title,
+                description,
+                music_url: url,
+                ..
             } => W::ArticleLink(wit::Link {
                 title,
                 description,
