@@ -40,8 +40,8 @@ const KEY_MENU_EVENTS: &[&str] = &[
 /// Reads a decrypted push into Plaza's terms. `now_ms` stamps a push without `CreateTime`.
 pub fn read_push(doc: &Element, now_ms: u64) -> Result<Push> {
     let field = |n: &str| doc.non_empty(n).map(str::to_string);
-    let from = field("FromUserName")
-        .ok_or_else(|| PlazaError::invalid("the push has no FromUserName"))?;
+    let from =
+        field("FromUserName").ok_or_else(|| PlazaError::invalid("the push has no FromUserName"))?;
     let msg_type = field("MsgType")
         .ok_or_else(|| PlazaError::invalid("the push has no MsgType"))?
         .to_ascii_lowercase();
@@ -286,7 +286,10 @@ pub fn write_reply(
                 .cdata("Description", description)
                 .cdata("MusicUrl", music_url)
                 .cdata("HQMusicUrl", hq_music_url.as_deref().unwrap_or(music_url))
-                .cdata("ThumbMediaId", thumb_media_id.as_deref().unwrap_or_default())
+                .cdata(
+                    "ThumbMediaId",
+                    thumb_media_id.as_deref().unwrap_or_default(),
+                )
                 .close("Music");
         }
         MessageContent::News { articles } => news(&mut w, articles),
@@ -401,41 +404,110 @@ mod tests {
 
     #[test]
     fn reads_every_message_type() {
-        let t = inbound(&format!("<xml>{HEAD}<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hi]]></Content><MsgId>1234567890123456</MsgId></xml>"));
+        let t = inbound(&format!(
+            "<xml>{HEAD}<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hi]]></Content><MsgId>1234567890123456</MsgId></xml>"
+        ));
         assert_eq!(t.from, "oUSER");
         assert_eq!(t.at, 1_348_831_860_000);
         assert_eq!(t.dedup_key.as_deref(), Some("msg:1234567890123456"));
-        assert!(matches!(&t.kind, InboundKind::Message { body: api::InboundBody::Text(s), .. } if s == "hi"));
-        let i = inbound(&format!("<xml>{HEAD}<MsgType><![CDATA[image]]></MsgType><PicUrl><![CDATA[http://p]]></PicUrl><MediaId><![CDATA[m1]]></MediaId><MsgId>2</MsgId></xml>"));
-        assert!(matches!(&i.kind, InboundKind::Message { body: api::InboundBody::Image(m), .. } if m.media_id == "m1" && m.url.as_deref() == Some("http://p")));
-        let v = inbound(&format!("<xml>{HEAD}<MsgType><![CDATA[voice]]></MsgType><MediaId><![CDATA[m2]]></MediaId><Format><![CDATA[amr]]></Format><MsgId>3</MsgId></xml>"));
-        assert!(matches!(&v.kind, InboundKind::Message { body: api::InboundBody::Voice(_), .. }));
-        let sv = inbound(&format!("<xml>{HEAD}<MsgType><![CDATA[shortvideo]]></MsgType><MediaId><![CDATA[m3]]></MediaId><ThumbMediaId><![CDATA[t]]></ThumbMediaId><MsgId>4</MsgId></xml>"));
-        assert!(matches!(&sv.kind, InboundKind::Message { body: api::InboundBody::Video(_), .. }));
-        let l = inbound(&format!("<xml>{HEAD}<MsgType><![CDATA[location]]></MsgType><Location_X>23.134521</Location_X><Location_Y>113.358803</Location_Y><Scale>20</Scale><Label><![CDATA[位置]]></Label><MsgId>5</MsgId></xml>"));
-        assert!(matches!(&l.kind, InboundKind::Message { body: api::InboundBody::Location(p), .. } if p.scale == 20 && p.label == "位置" && (p.latitude - 23.134521).abs() < 1e-9));
-        let k = inbound(&format!("<xml>{HEAD}<MsgType><![CDATA[link]]></MsgType><Title><![CDATA[T]]></Title><Description><![CDATA[D]]></Description><Url><![CDATA[http://u]]></Url><MsgId>6</MsgId></xml>"));
-        assert!(matches!(&k.kind, InboundKind::Message { body: api::InboundBody::Link(l), .. } if l.url == "http://u"));
+        assert!(
+            matches!(&t.kind, InboundKind::Message { body: api::InboundBody::Text(s), .. } if s == "hi")
+        );
+        let i = inbound(&format!(
+            "<xml>{HEAD}<MsgType><![CDATA[image]]></MsgType><PicUrl><![CDATA[http://p]]></PicUrl><MediaId><![CDATA[m1]]></MediaId><MsgId>2</MsgId></xml>"
+        ));
+        assert!(
+            matches!(&i.kind, InboundKind::Message { body: api::InboundBody::Image(m), .. } if m.media_id == "m1" && m.url.as_deref() == Some("http://p"))
+        );
+        let v = inbound(&format!(
+            "<xml>{HEAD}<MsgType><![CDATA[voice]]></MsgType><MediaId><![CDATA[m2]]></MediaId><Format><![CDATA[amr]]></Format><MsgId>3</MsgId></xml>"
+        ));
+        assert!(matches!(
+            &v.kind,
+            InboundKind::Message {
+                body: api::InboundBody::Voice(_),
+                ..
+            }
+        ));
+        let sv = inbound(&format!(
+            "<xml>{HEAD}<MsgType><![CDATA[shortvideo]]></MsgType><MediaId><![CDATA[m3]]></MediaId><ThumbMediaId><![CDATA[t]]></ThumbMediaId><MsgId>4</MsgId></xml>"
+        ));
+        assert!(matches!(
+            &sv.kind,
+            InboundKind::Message {
+                body: api::InboundBody::Video(_),
+                ..
+            }
+        ));
+        let l = inbound(&format!(
+            "<xml>{HEAD}<MsgType><![CDATA[location]]></MsgType><Location_X>23.134521</Location_X><Location_Y>113.358803</Location_Y><Scale>20</Scale><Label><![CDATA[位置]]></Label><MsgId>5</MsgId></xml>"
+        ));
+        assert!(
+            matches!(&l.kind, InboundKind::Message { body: api::InboundBody::Location(p), .. } if p.scale == 20 && p.label == "位置" && (p.latitude - 23.134521).abs() < 1e-9)
+        );
+        let k = inbound(&format!(
+            "<xml>{HEAD}<MsgType><![CDATA[link]]></MsgType><Title><![CDATA[T]]></Title><Description><![CDATA[D]]></Description><Url><![CDATA[http://u]]></Url><MsgId>6</MsgId></xml>"
+        ));
+        assert!(
+            matches!(&k.kind, InboundKind::Message { body: api::InboundBody::Link(l), .. } if l.url == "http://u")
+        );
     }
 
     #[test]
     fn reads_every_event_type_and_acknowledges_reports() {
         let ev = |e: &str, extra: &str| {
-            inbound(&format!("<xml>{HEAD}<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{e}]]></Event>{extra}</xml>"))
+            inbound(&format!(
+                "<xml>{HEAD}<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{e}]]></Event>{extra}</xml>"
+            ))
         };
-        let s = ev("subscribe", "<EventKey><![CDATA[qrscene_123123]]></EventKey><Ticket><![CDATA[T]]></Ticket>");
-        assert!(matches!(&s.kind, InboundKind::Event(api::FollowerEventKind::Subscribe(Some(k))) if k == "123123"));
-        assert_eq!(s.dedup_key.as_deref(), Some("event:oUSER:1348831860:subscribe"));
+        let s = ev(
+            "subscribe",
+            "<EventKey><![CDATA[qrscene_123123]]></EventKey><Ticket><![CDATA[T]]></Ticket>",
+        );
+        assert!(
+            matches!(&s.kind, InboundKind::Event(api::FollowerEventKind::Subscribe(Some(k))) if k == "123123")
+        );
+        assert_eq!(
+            s.dedup_key.as_deref(),
+            Some("event:oUSER:1348831860:subscribe")
+        );
         let plain = ev("subscribe", "<EventKey><![CDATA[]]></EventKey>");
-        assert!(matches!(&plain.kind, InboundKind::Event(api::FollowerEventKind::Subscribe(None))));
-        assert!(matches!(ev("unsubscribe", "").kind, InboundKind::Event(api::FollowerEventKind::Unsubscribe)));
-        assert!(matches!(&ev("SCAN", "<EventKey><![CDATA[S]]></EventKey>").kind, InboundKind::Event(api::FollowerEventKind::Scan(k)) if k == "S"));
-        assert!(matches!(&ev("CLICK", "<EventKey><![CDATA[K]]></EventKey>").kind, InboundKind::Event(api::FollowerEventKind::MenuClick(k)) if k == "K"));
-        assert!(matches!(&ev("scancode_push", "<EventKey><![CDATA[Q]]></EventKey><ScanCodeInfo><ScanType>qrcode</ScanType></ScanCodeInfo>").kind, InboundKind::Event(api::FollowerEventKind::MenuClick(k)) if k == "Q"));
-        assert!(matches!(&ev("VIEW", "<EventKey><![CDATA[http://x]]></EventKey><MenuId>1</MenuId>").kind, InboundKind::Event(api::FollowerEventKind::MenuView(k)) if k == "http://x"));
-        assert!(matches!(&ev("LOCATION", "<Latitude>23.1</Latitude><Longitude>113.3</Longitude><Precision>119.3</Precision>").kind, InboundKind::Event(api::FollowerEventKind::Location(_))));
-        for report in ["TEMPLATESENDJOBFINISH", "MASSSENDJOBFINISH", "kf_create_session"] {
-            let p = push(&format!("<xml>{HEAD}<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{report}]]></Event><MsgID>1</MsgID></xml>"));
+        assert!(matches!(
+            &plain.kind,
+            InboundKind::Event(api::FollowerEventKind::Subscribe(None))
+        ));
+        assert!(matches!(
+            ev("unsubscribe", "").kind,
+            InboundKind::Event(api::FollowerEventKind::Unsubscribe)
+        ));
+        assert!(
+            matches!(&ev("SCAN", "<EventKey><![CDATA[S]]></EventKey>").kind, InboundKind::Event(api::FollowerEventKind::Scan(k)) if k == "S")
+        );
+        assert!(
+            matches!(&ev("CLICK", "<EventKey><![CDATA[K]]></EventKey>").kind, InboundKind::Event(api::FollowerEventKind::MenuClick(k)) if k == "K")
+        );
+        assert!(
+            matches!(&ev("scancode_push", "<EventKey><![CDATA[Q]]></EventKey><ScanCodeInfo><ScanType>qrcode</ScanType></ScanCodeInfo>").kind, InboundKind::Event(api::FollowerEventKind::MenuClick(k)) if k == "Q")
+        );
+        assert!(
+            matches!(&ev("VIEW", "<EventKey><![CDATA[http://x]]></EventKey><MenuId>1</MenuId>").kind, InboundKind::Event(api::FollowerEventKind::MenuView(k)) if k == "http://x")
+        );
+        assert!(matches!(
+            &ev(
+                "LOCATION",
+                "<Latitude>23.1</Latitude><Longitude>113.3</Longitude><Precision>119.3</Precision>"
+            )
+            .kind,
+            InboundKind::Event(api::FollowerEventKind::Location(_))
+        ));
+        for report in [
+            "TEMPLATESENDJOBFINISH",
+            "MASSSENDJOBFINISH",
+            "kf_create_session",
+        ] {
+            let p = push(&format!(
+                "<xml>{HEAD}<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{report}]]></Event><MsgID>1</MsgID></xml>"
+            ));
             assert!(matches!(p, Push::Report { .. }), "{report}");
         }
     }
@@ -444,18 +516,33 @@ mod tests {
     fn refuses_pushes_without_what_they_need() {
         let bad = |xml: &str| read_push(&parse(xml).unwrap(), 1).unwrap_err();
         assert_eq!(bad("<xml><MsgType>text</MsgType></xml>").code(), "invalid");
-        assert_eq!(bad(&format!("<xml>{HEAD}<MsgType>text</MsgType><Content>x</Content></xml>")).code(), "invalid", );
+        assert_eq!(
+            bad(&format!(
+                "<xml>{HEAD}<MsgType>text</MsgType><Content>x</Content></xml>"
+            ))
+            .code(),
+            "invalid",
+        );
         assert_eq!(bad(&format!("<xml>{HEAD}<MsgType>location</MsgType><Location_X>north</Location_X><MsgId>1</MsgId></xml>")).code(), "invalid");
-        let huge = format!("<xml>{HEAD}<MsgType>text</MsgType><Content>{}</Content><MsgId>1</MsgId></xml>", "x".repeat(100_000));
+        let huge = format!(
+            "<xml>{HEAD}<MsgType>text</MsgType><Content>{}</Content><MsgId>1</MsgId></xml>",
+            "x".repeat(100_000)
+        );
         assert_eq!(bad(&huge).code(), "too_large");
     }
 
     #[test]
     fn a_written_push_reads_back_as_the_same_inbound() {
         for xml in [
-            format!("<xml>{HEAD}<MsgType>text</MsgType><Content>hi ]]> there</Content><MsgId>77</MsgId></xml>"),
-            format!("<xml>{HEAD}<MsgType>event</MsgType><Event>subscribe</Event><EventKey>qrscene_9</EventKey></xml>"),
-            format!("<xml>{HEAD}<MsgType>event</MsgType><Event>CLICK</Event><EventKey>K</EventKey></xml>"),
+            format!(
+                "<xml>{HEAD}<MsgType>text</MsgType><Content>hi ]]> there</Content><MsgId>77</MsgId></xml>"
+            ),
+            format!(
+                "<xml>{HEAD}<MsgType>event</MsgType><Event>subscribe</Event><EventKey>qrscene_9</EventKey></xml>"
+            ),
+            format!(
+                "<xml>{HEAD}<MsgType>event</MsgType><Event>CLICK</Event><EventKey>K</EventKey></xml>"
+            ),
         ] {
             let a = inbound(&xml);
             let b = inbound(&write_push("gh_1", &a));
@@ -469,10 +556,21 @@ mod tests {
     #[test]
     fn every_reply_type_writes_and_reads_back() {
         let contents = vec![
-            MessageContent::Text { content: "你好 <&>".into() },
-            MessageContent::Image { media_id: "m".into(), url: None },
-            MessageContent::Voice { media_id: "v".into(), url: None },
-            MessageContent::Video { media_id: "d".into(), url: None },
+            MessageContent::Text {
+                content: "你好 <&>".into(),
+            },
+            MessageContent::Image {
+                media_id: "m".into(),
+                url: None,
+            },
+            MessageContent::Voice {
+                media_id: "v".into(),
+                url: None,
+            },
+            MessageContent::Video {
+                media_id: "d".into(),
+                url: None,
+            },
             MessageContent::Music {
                 title: "T".into(),
                 description: "D".into(),
@@ -497,15 +595,32 @@ mod tests {
             assert_eq!(doc.text_of("FromUserName"), Some("gh_1"));
             assert_eq!(read_reply(&doc).unwrap(), Some(c));
         }
-        let link = MessageContent::ArticleLink { title: "t".into(), description: String::new(), url: "http://x".into() };
+        let link = MessageContent::ArticleLink {
+            title: "t".into(),
+            description: String::new(),
+            url: "http://x".into(),
+        };
         let doc = parse(&write_reply(&link, "o", "gh", 1, 1).unwrap()).unwrap();
         assert_eq!(doc.text_of("MsgType"), Some("news"));
         let many = MessageContent::News {
-            articles: (0..5).map(|i| Article { title: i.to_string(), description: String::new(), url: "http://x".into(), picture_url: None }).collect(),
+            articles: (0..5)
+                .map(|i| Article {
+                    title: i.to_string(),
+                    description: String::new(),
+                    url: "http://x".into(),
+                    picture_url: None,
+                })
+                .collect(),
         };
-        let doc = parse(&write_reply(&many, "o", "gh", 1, MAX_NEWS_REPLY_TO_MESSAGE).unwrap()).unwrap();
+        let doc =
+            parse(&write_reply(&many, "o", "gh", 1, MAX_NEWS_REPLY_TO_MESSAGE).unwrap()).unwrap();
         assert_eq!(doc.text_of("ArticleCount"), Some("1"));
-        let card = MessageContent::MiniProgram { appid: "wx1".into(), page_path: "p".into(), title: "t".into(), thumb_media_id: "m".into() };
+        let card = MessageContent::MiniProgram {
+            appid: "wx1".into(),
+            page_path: "p".into(),
+            title: "t".into(),
+            thumb_media_id: "m".into(),
+        };
         assert_eq!(write_reply(&card, "o", "gh", 1, 1), None);
     }
 
@@ -513,7 +628,12 @@ mod tests {
     fn lenient_replies_as_real_sdks_write_them_are_read() {
         // WeRoBot: whitespace around; node wechat: ms CreateTime; wechatpy: MsgType first.
         let doc = parse("\n <xml><MsgType><![CDATA[text]]></MsgType><Content>plain</Content><CreateTime>1700000000000</CreateTime><ToUserName>o</ToUserName><FromUserName>gh</FromUserName></xml>\n").unwrap();
-        assert_eq!(read_reply(&doc).unwrap(), Some(MessageContent::Text { content: "plain".into() }));
+        assert_eq!(
+            read_reply(&doc).unwrap(),
+            Some(MessageContent::Text {
+                content: "plain".into()
+            })
+        );
         assert!(read_reply(&parse("<xml><MsgType>dance</MsgType></xml>").unwrap()).is_err());
         assert!(read_reply(&parse("<xml><MsgType>news</MsgType></xml>").unwrap()).is_err());
     }

@@ -4,6 +4,7 @@
 //! build on these; nothing here touches storage. See `reference/wechat-protocol.md`.
 
 pub mod crypto;
+pub mod envelope;
 pub mod identity;
 pub mod message;
 pub mod signature;
