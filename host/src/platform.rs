@@ -184,6 +184,10 @@ pub struct Platform {
     pub media: MediaStore,
     /// Follower link keys: signing and verifying follower web identity.
     pub links: FollowerLinks,
+    /// Accounts bridged to real WeChat official accounts, and their channel settings.
+    pub wechat: crate::channels::wechat::settings::WechatChannels,
+    /// See [`Platform::wechat_reply_deadline`].
+    pub(crate) wechat_reply_deadline_ms: AtomicU64,
     problems: Mutex<Vec<StoredRecordProblem>>,
     /// Where followers and browsers reach this host (signed links, media URLs); see
     /// [`Platform::public_url`].
@@ -230,6 +234,14 @@ impl Platform {
             Ok(u) => u.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),
         }
+    }
+
+    /// Sets how long plugins get to answer a WeChat push (`plaza serve --wechat-reply-deadline-ms`).
+    pub fn set_wechat_reply_deadline(&self, deadline: std::time::Duration) {
+        self.wechat_reply_deadline_ms.store(
+            deadline.as_millis().min(u64::MAX as u128) as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// Sets [`Platform::public_url`] (`plaza serve` does once it has bound its address).
@@ -280,6 +292,10 @@ impl Platform {
             topics: TopicQueue::open(store.clone(), opts.topics)?,
             media: MediaStore::new(store.clone(), opts.media)?,
             links: FollowerLinks::new(store.clone())?,
+            wechat: crate::channels::wechat::settings::WechatChannels::new(store.clone())?,
+            wechat_reply_deadline_ms: AtomicU64::new(
+                crate::channels::wechat::DEFAULT_REPLY_DEADLINE.as_millis() as u64,
+            ),
             clock: opts.clock,
             store,
             problems: Mutex::new(Vec::new()),

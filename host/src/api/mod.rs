@@ -15,6 +15,7 @@ pub mod media;
 pub mod plugin_routes;
 pub mod templates;
 pub mod topics;
+pub mod wechat;
 
 use std::sync::Arc;
 
@@ -86,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .merge(topics::routes())
         .merge(events::routes())
         .merge(media::routes())
+        .merge(wechat::routes())
         // Every route above needs the admin token; the inbound endpoint below does its own check
         // (admin token or the account's ingress key).
         .route_layer(axum::middleware::from_fn_with_state(
@@ -101,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         .route("/p/{account}/{plugin}", any(plugin_routes::handle_root))
         .route("/p/{account}/{plugin}/{*rest}", any(plugin_routes::handle))
         .merge(media::public_routes())
+        .merge(wechat::callback_routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))

@@ -3,6 +3,7 @@
 //! → deliver the reply.
 
 pub mod local;
+pub mod wechat;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
