@@ -8,6 +8,7 @@ pub mod serve;
 pub mod system;
 mod templates;
 mod topics;
+mod wechat;
 
 use std::path::{Path, PathBuf};
 
@@ -203,6 +204,9 @@ pub enum Command {
     /// Media (images, audio, video, PDF): upload, list, show, delete, quota.
     #[command(subcommand)]
     Media(media::MediaCmd),
+    /// Bridge an account to a real WeChat official account: show, set, delete.
+    #[command(subcommand)]
+    Wechat(wechat::WechatCmd),
     /// Take a consistent backup of the running server (it keeps serving) and save it.
     Backup(system::BackupArgs),
     /// Restore a backup into a data directory (stop the server on it first).
@@ -542,6 +546,7 @@ pub fn run_remote(cmd: Command) -> Result<()> {
         Command::Tags(cmd) => cmd.run()?,
         Command::Templates(cmd) => cmd.run()?,
         Command::Media(cmd) => cmd.run()?,
+        Command::Wechat(cmd) => cmd.run()?,
         Command::Backup(args) => system::backup(args)?,
         Command::Restore(args) => system::restore(args)?,
         Command::System(cmd) => cmd.run()?,

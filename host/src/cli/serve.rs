@@ -57,6 +57,10 @@ pub struct ServeArgs {
     /// Take a backup this often while serving, e.g. `6h`, `1d`, `30m` (default: never).
     #[arg(long, env = "PLAZA_BACKUP_EVERY", value_parser = parse_interval)]
     pub backup_every: Option<std::time::Duration>,
+    /// How long plugins get to answer a push on a WeChat-bridged account before it is answered
+    /// `success` and the reply goes out as a customer-service message (WeChat waits 5 s).
+    #[arg(long, env = "PLAZA_WECHAT_REPLY_DEADLINE_MS", default_value_t = 4500, value_parser = clap::value_parser!(u64).range(1..=4900))]
+    pub wechat_reply_deadline_ms: u64,
     /// Scheduled backups to keep (the oldest are deleted beyond it).
     #[arg(long, env = "PLAZA_BACKUP_KEEP", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..))]
     pub backup_keep: u32,
@@ -131,6 +135,9 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     let addr = listener
         .local_addr()
         .map_err(|e| PlazaError::Unavailable(e.to_string()))?;
+    platform.set_wechat_reply_deadline(std::time::Duration::from_millis(
+        args.wechat_reply_deadline_ms,
+    ));
     platform.set_public_url(
         &args
             .public_url
