@@ -22,7 +22,6 @@
 //! Clicks are not stored here: they are follower events in the event log (`click` / `view`
 //! with the button's key or URL), counted per key by [`Platform::menu_stats`].
 
-mod tag_ids_shim;
 pub mod validation;
 
 use std::collections::{BTreeMap, BTreeSet};
