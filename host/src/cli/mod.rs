@@ -4,6 +4,7 @@ mod client;
 mod events;
 mod followers;
 mod media;
+mod menus;
 pub mod serve;
 pub mod system;
 mod templates;
@@ -203,6 +204,9 @@ pub enum Command {
     /// Media (images, audio, video, PDF): upload, list, show, delete, quota.
     #[command(subcommand)]
     Media(media::MediaCmd),
+    /// Custom menus (自定义菜单): show, set, delete, stats, conditional add|delete.
+    #[command(subcommand)]
+    Menu(menus::MenuCmd),
     /// Take a consistent backup of the running server (it keeps serving) and save it.
     Backup(system::BackupArgs),
     /// Restore a backup into a data directory (stop the server on it first).
@@ -346,6 +350,27 @@ fn read_json_arg(arg: &str) -> Result<Value> {
     };
     serde_json::from_str(&text)
         .map_err(|e| PlazaError::invalid(format!("config is not valid JSON: {e}")))
+}
+
+/// A JSON document given on the command line: `-` reads stdin, `@path` or a path to an existing
+/// file reads the file, anything else is the JSON itself. `what` names it in errors.
+fn read_json_input(arg: &str, what: &str) -> Result<Value> {
+    let text = if arg == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| PlazaError::invalid(format!("cannot read the {what} from stdin: {e}")))?;
+        text
+    } else if let Some(path) = arg
+        .strip_prefix('@')
+        .or_else(|| Path::new(arg).is_file().then_some(arg))
+    {
+        std::fs::read_to_string(path)
+            .map_err(|e| PlazaError::invalid(format!("cannot read {path}: {e}")))?
+    } else {
+        arg.to_string()
+    };
+    serde_json::from_str(&text)
+        .map_err(|e| PlazaError::invalid(format!("{what} is not valid JSON: {e}")))
 }
 
 fn seg(s: &str) -> String {
@@ -542,6 +567,7 @@ pub fn run_remote(cmd: Command) -> Result<()> {
         Command::Tags(cmd) => cmd.run()?,
         Command::Templates(cmd) => cmd.run()?,
         Command::Media(cmd) => cmd.run()?,
+        Command::Menu(cmd) => cmd.run()?,
         Command::Backup(args) => system::backup(args)?,
         Command::Restore(args) => system::restore(args)?,
         Command::System(cmd) => cmd.run()?,
