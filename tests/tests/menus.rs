@@ -146,7 +146,7 @@ fn conditional_menus_by_tag_and_clicks_counted() {
         .and_then(|t| t["id"].as_u64())
         .unwrap_or_else(|| panic!("vip tag id: {tags:?}"));
 
-    let mut vip_menu = json!({"button": [{"type": "click", "name": "VIP", "key": "VIP_OFFER"}]});
+    let mut vip_menu = json!({"button": [{"type": "click", "name": "VIP", "key": "ECHO_VIP"}]});
     vip_menu["matchrule"] = json!({"tag_id": tag_id.to_string()});
     // No default menu yet: refused.
     let early = server.post("/api/v1/accounts/shop/menu/conditional", &vip_menu);
@@ -184,7 +184,7 @@ fn conditional_menus_by_tag_and_clicks_counted() {
     assert_eq!(vip.status, 200, "{vip:?}");
     assert_eq!(vip.body["conditional"], true);
     assert_eq!(vip.body["menuid"], vip_menuid.as_str());
-    assert_eq!(vip.body["menu"]["button"][0]["key"], "VIP_OFFER");
+    assert_eq!(vip.body["menu"]["button"][0]["key"], "ECHO_VIP");
     let plain = server.get("/api/v1/accounts/shop/followers/o-plain/menu");
     assert_eq!(plain.body["conditional"], false, "{plain:?}");
     assert_eq!(
@@ -195,12 +195,12 @@ fn conditional_menus_by_tag_and_clicks_counted() {
     assert_eq!(unauthenticated.status, 401, "{unauthenticated:?}");
 
     // Clicks reach the plugin and are counted per key.
-    let a = click(&server, "o-vip", "click", "VIP_OFFER");
-    assert_eq!(a.reply_text(), Some("probe-click:VIP_OFFER"), "{a:?}");
+    let a = click(&server, "o-vip", "click", "ECHO_VIP");
+    assert_eq!(a.reply_text(), Some("probe-click:ECHO_VIP"), "{a:?}");
     click(&server, "o-plain", "click", "V1001_GOOD");
-    click(&server, "o-vip", "click", "VIP_OFFER");
-    let a = click(&server, "o-plain", "scancode_push", "SCAN_KEY");
-    assert_eq!(a.reply_text(), Some("probe-click:SCAN_KEY"), "{a:?}");
+    click(&server, "o-vip", "click", "ECHO_VIP");
+    let a = click(&server, "o-plain", "scancode_push", "ECHO_SCAN");
+    assert_eq!(a.reply_text(), Some("probe-click:ECHO_SCAN"), "{a:?}");
     click(&server, "o-plain", "view", "http://www.soso.com/");
     let stats = eventually("three keys clicked", || {
         let s = server.get("/api/v1/accounts/shop/menu/stats?days=1");
@@ -210,8 +210,8 @@ fn conditional_menus_by_tag_and_clicks_counted() {
     assert_eq!(
         stats.body["clicks"],
         json!([
-            {"key": "VIP_OFFER", "type": "click", "count": 2},
-            {"key": "SCAN_KEY", "type": "click", "count": 1},
+            {"key": "ECHO_VIP", "type": "click", "count": 2},
+            {"key": "ECHO_SCAN", "type": "click", "count": 1},
             {"key": "V1001_GOOD", "type": "click", "count": 1},
             {"key": "http://www.soso.com/", "type": "view", "count": 1},
         ]),
