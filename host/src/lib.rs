@@ -15,6 +15,7 @@ pub mod events;
 pub mod http_outbound;
 pub mod links;
 pub mod media;
+pub mod menus;
 pub mod messaging;
 pub mod platform;
 pub mod plugin_api;

@@ -16,6 +16,7 @@ use crate::error::{PlazaError, Result};
 use crate::events::{EventLog, EventOptions};
 use crate::links::FollowerLinks;
 use crate::media::{MediaOptions, MediaStore};
+use crate::menus::MenuStore;
 use crate::messaging::broadcast::Broadcasts;
 use crate::messaging::outbox::Outbox;
 use crate::messaging::review::ReviewQueue;
@@ -182,6 +183,8 @@ pub struct Platform {
     pub events: EventLog,
     /// Content-addressed blobs per account (images, audio, video, PDF).
     pub media: MediaStore,
+    /// Each account's custom menus (default and conditional).
+    pub menus: MenuStore,
     /// Follower link keys: signing and verifying follower web identity.
     pub links: FollowerLinks,
     /// Accounts bridged to real WeChat official accounts, and their channel settings.
@@ -291,6 +294,7 @@ impl Platform {
             missed_jobs: opts.missed_jobs,
             topics: TopicQueue::open(store.clone(), opts.topics)?,
             media: MediaStore::new(store.clone(), opts.media)?,
+            menus: MenuStore::new(store.clone())?,
             links: FollowerLinks::new(store.clone())?,
             wechat: crate::channels::wechat::settings::WechatChannels::new(store.clone())?,
             wechat_reply_deadline_ms: AtomicU64::new(

@@ -12,6 +12,7 @@ pub mod followers;
 pub mod ingress;
 pub mod links;
 pub mod media;
+pub mod menus;
 pub mod plugin_routes;
 pub mod templates;
 pub mod topics;
@@ -88,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .merge(events::routes())
         .merge(media::routes())
         .merge(wechat::routes())
+        .merge(menus::routes())
         // Every route above needs the admin token; the inbound endpoint below does its own check
         // (admin token or the account's ingress key).
         .route_layer(axum::middleware::from_fn_with_state(

@@ -53,8 +53,13 @@ pub const MAX_DESCRIPTION: usize = 1024;
 impl InboundJson {
     /// Each bounded field: its name, its value, its bound.
     fn bounded_fields(&self) -> [(&'static str, Option<&str>, usize); 6] {
+        // A view event's key is the button's URL, which a menu allows up to 1 KiB.
+        let key_bound = match self.event.as_deref() {
+            Some("view") => MAX_URL,
+            _ => MAX_EVENT_KEY,
+        };
         [
-            ("event_key", self.event_key.as_deref(), MAX_EVENT_KEY),
+            ("event_key", self.event_key.as_deref(), key_bound),
             ("media_id", self.media_id.as_deref(), MAX_MEDIA_ID),
             ("url", self.url.as_deref(), MAX_URL),
             ("title", self.title.as_deref(), MAX_TITLE),
@@ -98,13 +103,20 @@ impl InboundJson {
                     self.event_key.clone().filter(|k| !k.is_empty()),
                 ),
                 "unsubscribe" => api::FollowerEventKind::Unsubscribe,
-                "click" => api::FollowerEventKind::MenuClick(key()?),
-                "view" => api::FollowerEventKind::MenuView(key()?),
+                // Every keyed menu button reports its key; the log and plugins see a click.
+                "click" | "scancode_push" | "scancode_waitmsg" | "pic_sysphoto"
+                | "pic_photo_or_album" | "pic_weixin" | "location_select" => {
+                    api::FollowerEventKind::MenuClick(key()?)
+                }
+                // A mini-program button reports its page path, as a view reports its URL.
+                "view" | "view_miniprogram" => api::FollowerEventKind::MenuView(key()?),
                 "scan" => api::FollowerEventKind::Scan(key()?),
                 "location" => api::FollowerEventKind::Location(self.location(t)?),
                 other => {
                     return Err(PlazaError::invalid(format!(
-                        "unknown event {other:?}; known: subscribe, unsubscribe, click, view, scan, location"
+                        "unknown event {other:?}; known: subscribe, unsubscribe, click, view, scan, location, \
+                         and the menu events scancode_push, scancode_waitmsg, pic_sysphoto, \
+                         pic_photo_or_album, pic_weixin, location_select, view_miniprogram"
                     )));
                 }
             };
@@ -209,6 +221,46 @@ mod tests {
             assert_eq!(err.code(), "too_large", "{field}: {err}");
             assert!(err.message().contains(&format!("`{field}`")), "{err}");
         }
+    }
+
+    #[test]
+    fn menu_events_map_to_clicks_and_views() {
+        let ev = |event: &str, key: &str| match parse(serde_json::json!({
+            "msg_type": "event", "event": event, "from": "o-1", "event_key": key,
+        }))
+        .unwrap()
+        .kind
+        {
+            InboundKind::Event(k) => k,
+            other => panic!("{other:?}"),
+        };
+        for e in [
+            "click",
+            "scancode_push",
+            "scancode_waitmsg",
+            "pic_sysphoto",
+            "pic_photo_or_album",
+            "pic_weixin",
+            "location_select",
+        ] {
+            assert_eq!(
+                ev(e, "K"),
+                api::FollowerEventKind::MenuClick("K".into()),
+                "{e}"
+            );
+        }
+        assert_eq!(
+            ev("view_miniprogram", "pages/i"),
+            api::FollowerEventKind::MenuView("pages/i".into())
+        );
+        // A view's key is a URL: a menu allows 1 KiB of it.
+        let url = format!("https://example.com/{}", "x".repeat(1000));
+        assert_eq!(ev("view", &url), api::FollowerEventKind::MenuView(url));
+        let err = parse(serde_json::json!({
+            "msg_type": "event", "event": "click", "from": "o-1", "event_key": "k".repeat(257),
+        }))
+        .unwrap_err();
+        assert_eq!(err.code(), "too_large");
     }
 
     #[test]

@@ -4,6 +4,7 @@ mod client;
 mod events;
 mod followers;
 mod media;
+mod menus;
 pub mod serve;
 pub mod system;
 mod templates;
@@ -207,6 +208,9 @@ pub enum Command {
     /// Bridge an account to a real WeChat official account: show, set, delete.
     #[command(subcommand)]
     Wechat(wechat::WechatCmd),
+    /// Custom menus (自定义菜单): show, set, delete, stats, conditional add|delete.
+    #[command(subcommand)]
+    Menu(menus::MenuCmd),
     /// Take a consistent backup of the running server (it keeps serving) and save it.
     Backup(system::BackupArgs),
     /// Restore a backup into a data directory (stop the server on it first).
@@ -350,6 +354,27 @@ fn read_json_arg(arg: &str) -> Result<Value> {
     };
     serde_json::from_str(&text)
         .map_err(|e| PlazaError::invalid(format!("config is not valid JSON: {e}")))
+}
+
+/// A JSON document given on the command line: `-` reads stdin, `@path` or a path to an existing
+/// file reads the file, anything else is the JSON itself. `what` names it in errors.
+fn read_json_input(arg: &str, what: &str) -> Result<Value> {
+    let text = if arg == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| PlazaError::invalid(format!("cannot read the {what} from stdin: {e}")))?;
+        text
+    } else if let Some(path) = arg
+        .strip_prefix('@')
+        .or_else(|| Path::new(arg).is_file().then_some(arg))
+    {
+        std::fs::read_to_string(path)
+            .map_err(|e| PlazaError::invalid(format!("cannot read {path}: {e}")))?
+    } else {
+        arg.to_string()
+    };
+    serde_json::from_str(&text)
+        .map_err(|e| PlazaError::invalid(format!("{what} is not valid JSON: {e}")))
 }
 
 fn seg(s: &str) -> String {
@@ -547,6 +572,7 @@ pub fn run_remote(cmd: Command) -> Result<()> {
         Command::Templates(cmd) => cmd.run()?,
         Command::Media(cmd) => cmd.run()?,
         Command::Wechat(cmd) => cmd.run()?,
+        Command::Menu(cmd) => cmd.run()?,
         Command::Backup(args) => system::backup(args)?,
         Command::Restore(args) => system::restore(args)?,
         Command::System(cmd) => cmd.run()?,
