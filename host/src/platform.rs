@@ -29,6 +29,7 @@ use crate::storage::owner_only;
 use crate::storage::{Backend, Bytes, KvLimits, PluginKv, SledBackend, Store, Table};
 use crate::templates::TemplateStore;
 use crate::topics::{TopicOptions, TopicQueue};
+use crate::wechat_api::WechatApi;
 
 /// Where time comes from. Injected so that tests and the scheduler can be driven deterministically.
 pub trait Clock: Send + Sync {
@@ -184,6 +185,8 @@ pub struct Platform {
     pub media: MediaStore,
     /// Follower link keys: signing and verifying follower web identity.
     pub links: FollowerLinks,
+    /// The WeChat-compatible API's credentials, tokens and records (`/cgi-bin`).
+    pub wechat_api: WechatApi,
     problems: Mutex<Vec<StoredRecordProblem>>,
     /// Where followers and browsers reach this host (signed links, media URLs); see
     /// [`Platform::public_url`].
@@ -280,6 +283,7 @@ impl Platform {
             topics: TopicQueue::open(store.clone(), opts.topics)?,
             media: MediaStore::new(store.clone(), opts.media)?,
             links: FollowerLinks::new(store.clone())?,
+            wechat_api: WechatApi::new(store.clone())?,
             clock: opts.clock,
             store,
             problems: Mutex::new(Vec::new()),
