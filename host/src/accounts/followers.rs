@@ -131,6 +131,7 @@ impl FollowerStore {
             tags: TagRegistry::new(
                 store.table("follower_tags")?,
                 store.table("follower_tag_counts")?,
+                store.table("follower_tag_next_ids")?,
             ),
             store,
         })

@@ -27,6 +27,11 @@ pub const MAX_TAG_NAME: usize = 30;
 pub struct Tag {
     pub name: String,
     pub created_at: u64,
+    /// The tag's number in the WeChat protocol (`tag_id`: `/cgi-bin/tags/*`, mass sends, menu
+    /// match rules), kept across renames. 0 for a tag stored before tags had numbers: it gets one
+    /// the first time numbers are asked for ([`FollowerStore::tag_id_map`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub id: u64,
     /// Set while the tag is being taken off (or renamed on) every follower: it can no longer be
     /// put on anyone, and repeating the delete or rename finishes a run cut short by a crash.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -41,9 +46,19 @@ pub enum Retiring {
     RenamedTo(String),
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The first number given to an account's tags: WeChat reserves 0-2 for its system tags (and
+/// SDKs treat small numbers specially), so user tags start well above them, as WeChat's do.
+pub const FIRST_TAG_ID: u64 = 100;
+
 /// A tag with the number of subscribed followers carrying it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TagInfo {
+    /// The tag's WeChat `tag_id`.
+    pub id: u64,
     pub name: String,
     pub created_at: u64,
     pub followers: u64,
@@ -68,16 +83,34 @@ pub fn validate_tag_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// The registry: `(account, name) → Tag`, and `account → number of tags`, so that creating a tag
-/// checks the limit and inserts in one unit of work.
+/// The registry: `(account, name) → Tag`, `account → number of tags` (so that creating a tag
+/// checks the limit and inserts in one unit of work) and `account → next tag number`.
 pub struct TagRegistry {
     tags: Table<Json<Tag>>,
     counts: Table<Json<u64>>,
+    next_ids: Table<Json<u64>>,
 }
 
 impl TagRegistry {
-    pub fn new(tags: Table<Json<Tag>>, counts: Table<Json<u64>>) -> Self {
-        TagRegistry { tags, counts }
+    pub fn new(
+        tags: Table<Json<Tag>>,
+        counts: Table<Json<u64>>,
+        next_ids: Table<Json<u64>>,
+    ) -> Self {
+        TagRegistry {
+            tags,
+            counts,
+            next_ids,
+        }
+    }
+
+    /// Takes the account's next tag number, in the caller's unit of work.
+    fn take_id(&self, tx: &mut Tx<'_>, account: &str) -> Result<u64> {
+        let next = tx
+            .get(&self.next_ids, account.as_bytes())?
+            .unwrap_or(FIRST_TAG_ID);
+        tx.put(&self.next_ids, account.as_bytes(), &(next + 1))?;
+        Ok(next)
     }
 
     /// The account's tags, retiring ones included.
@@ -158,6 +191,48 @@ fn quote_list(ids: &[&str]) -> String {
 }
 
 impl FollowerStore {
+    /// Each usable tag's WeChat number, by name. Tags stored before tags had numbers get theirs
+    /// here, in one unit of work.
+    pub fn tag_id_map(&self, account: &str) -> Result<BTreeMap<String, u64>> {
+        let tags = self.tags.list(account)?;
+        if tags.iter().all(|t| t.id != 0) {
+            return Ok(tags.into_iter().map(|t| (t.name, t.id)).collect());
+        }
+        let reg = &self.tags;
+        self.store
+            .write(|tx| {
+                let mut map = BTreeMap::new();
+                for t in &tags {
+                    let k = key(&[account, &t.name]);
+                    let Some(mut stored) = tx.get(&reg.tags, &k)? else {
+                        continue;
+                    };
+                    if stored.id == 0 {
+                        stored.id = reg.take_id(tx, account)?;
+                        tx.put(&reg.tags, &k, &stored)?;
+                    }
+                    if stored.retiring.is_none() {
+                        map.insert(stored.name, stored.id);
+                    }
+                }
+                Ok(map)
+            })
+            .map(Pending::detach)
+    }
+
+    /// The usable tag with this WeChat number, or `NotFound`.
+    pub fn tag_by_id(&self, account: &str, id: u64) -> Result<Tag> {
+        let name = self
+            .tag_id_map(account)?
+            .into_iter()
+            .find(|(_, n)| *n == id)
+            .map(|(name, _)| name)
+            .ok_or_else(|| {
+                PlazaError::not_found(format!("no tag with id {id} on account {account:?}"))
+            })?;
+        self.tags.require(account, &name)
+    }
+
     /// The tag from the account's registry, or `NotFound` (e.g. for a broadcast audience `tag:X`).
     pub fn require_tag(&self, account: &str, name: &str) -> Result<Tag> {
         self.tags.require(account, name)
@@ -165,6 +240,7 @@ impl FollowerStore {
 
     /// The account's tags in name order, each with the number of subscribed followers carrying it.
     pub fn list_tags(&self, account: &str) -> Result<Vec<TagInfo>> {
+        let ids = self.tag_id_map(account)?;
         let tags = self.tags.list(account)?;
         let mut counts: BTreeMap<String, u64> = tags.iter().map(|t| (t.name.clone(), 0)).collect();
         self.for_each(account, &mut |f| {
@@ -180,6 +256,7 @@ impl FollowerStore {
         Ok(tags
             .into_iter()
             .map(|t| TagInfo {
+                id: ids.get(&t.name).copied().unwrap_or(t.id),
                 followers: counts.get(&t.name).copied().unwrap_or(0),
                 name: t.name,
                 created_at: t.created_at,
@@ -209,7 +286,10 @@ impl FollowerStore {
                 resets_at: None,
             });
         }
-        tx.put(&reg.counts, account.as_bytes(), &(count + 1))
+        tx.put(&reg.counts, account.as_bytes(), &(count + 1))?;
+        let mut tag = tag.clone();
+        tag.id = reg.take_id(tx, account)?;
+        tx.put(&reg.tags, &key(&[account, &tag.name]), &tag)
     }
 
     /// Adds `tag` under a name not yet taken (a rename: the count does not change, the old name
@@ -230,12 +310,13 @@ impl FollowerStore {
         let tag = Tag {
             name: name.to_string(),
             created_at: now,
+            id: 0,
             retiring: None,
         };
         let uncounted = self.uncounted_tags(account)?;
         self.store.write(|tx| {
             self.insert_tag(tx, account, &tag, uncounted)?;
-            Ok(tag.clone())
+            self.tags.require_in(tx, account, name)
         })
     }
 
@@ -260,9 +341,16 @@ impl FollowerStore {
                     Some(r) if *r == target => return Ok(old),
                     Some(_) => return usable(account, from, None),
                 }
+                // The number stays with the tag (a legacy tag without one gets one now).
+                let id = if old.id == 0 {
+                    reg.take_id(tx, account)?
+                } else {
+                    old.id
+                };
                 let new = Tag {
                     name: to.to_string(),
                     created_at: old.created_at,
+                    id,
                     retiring: None,
                 };
                 self.put_new_tag(tx, account, &new)?;
@@ -568,6 +656,54 @@ mod tests {
         ok(s.tag_many("a", &ids(&["o-1"]), "one-more"))
             .await
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn tags_are_numbered_per_account_and_keep_their_number_across_a_rename() {
+        let (_d, s) = store();
+        let vip = ok(s.create_tag("a", "vip", 1)).await.unwrap();
+        let new = ok(s.create_tag("a", "new", 1)).await.unwrap();
+        let other = ok(s.create_tag("b", "vip", 1)).await.unwrap();
+        assert_eq!(
+            (vip.id, new.id, other.id),
+            (FIRST_TAG_ID, FIRST_TAG_ID + 1, FIRST_TAG_ID)
+        );
+        s.rename_tag("a", "vip", "gold").await.unwrap();
+        let map = s.tag_id_map("a").unwrap();
+        assert_eq!(map.get("gold"), Some(&FIRST_TAG_ID));
+        assert_eq!(map.get("vip"), None);
+        assert_eq!(s.tag_by_id("a", FIRST_TAG_ID).unwrap().name, "gold");
+        assert_eq!(s.tag_by_id("a", 7).unwrap_err().code(), "not_found");
+        s.delete_tag("a", "gold").await.unwrap();
+        assert_eq!(
+            s.tag_by_id("a", FIRST_TAG_ID).unwrap_err().code(),
+            "not_found"
+        );
+        // Numbers are not reused after a delete.
+        let later = ok(s.create_tag("a", "later", 1)).await.unwrap();
+        assert_eq!(later.id, FIRST_TAG_ID + 2);
+        let listed = s.list_tags("a").unwrap();
+        assert!(listed.iter().any(|t| t.name == "later" && t.id == later.id));
+    }
+
+    #[tokio::test]
+    async fn a_tag_stored_before_tags_had_numbers_gets_one_when_asked() {
+        let (_d, s) = store();
+        ok(s.create_tag("a", "new", 1)).await.unwrap();
+        // What an older version stored: no number.
+        let legacy = Tag {
+            name: "old".into(),
+            created_at: 1,
+            id: 0,
+            retiring: None,
+        };
+        ok(s.store
+            .write(|tx| tx.put(&s.tags.tags, &key(&["a", "old"]), &legacy)))
+        .await
+        .unwrap();
+        let map = s.tag_id_map("a").unwrap();
+        assert_eq!(map.get("old"), Some(&(FIRST_TAG_ID + 1)));
+        assert_eq!(s.tag_id_map("a").unwrap(), map, "stable once given");
     }
 
     #[tokio::test]

@@ -3,4 +3,7 @@
 //! The channels (`channels::wechat`, the developer-server push) and the WeChat-compatible API
 //! build on these; nothing here touches storage. See `reference/wechat-protocol.md`.
 
+pub mod crypto;
 pub mod identity;
+pub mod signature;
+pub mod xml;
