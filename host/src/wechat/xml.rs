@@ -241,7 +241,8 @@ mod tests {
         assert_eq!(doc.text_of("ToUserName"), Some("gh_1"));
         assert_eq!(doc.text_of("CreateTime"), Some("1348831860"));
         assert_eq!(
-            doc.child("ScanCodeInfo").and_then(|s| s.text_of("ScanType")),
+            doc.child("ScanCodeInfo")
+                .and_then(|s| s.text_of("ScanType")),
             Some("qrcode")
         );
         assert_eq!(doc.text_of("Content"), Some("a&b你"));
@@ -264,7 +265,11 @@ mod tests {
         ] {
             assert!(parse(doc).is_err(), "{why}: {doc}");
         }
-        let deep = format!("{}{}", "<a>".repeat(MAX_DEPTH + 1), "</a>".repeat(MAX_DEPTH + 1));
+        let deep = format!(
+            "{}{}",
+            "<a>".repeat(MAX_DEPTH + 1),
+            "</a>".repeat(MAX_DEPTH + 1)
+        );
         assert!(parse(&deep).unwrap_err().0.contains("deeper"));
         let wide = format!("<xml>{}</xml>", "<a/>".repeat(MAX_ELEMENTS));
         assert!(parse(&wide).unwrap_err().0.contains("elements"));

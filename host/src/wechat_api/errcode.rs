@@ -115,7 +115,7 @@ pub fn wx_error(e: &PlazaError, api: Api) -> WxError {
                 WxError::with(40003, "invalid openid", m)
             } else if m.starts_with("template") {
                 WxError::with(40037, "invalid template_id", m)
-            } else if m.starts_with("tag") {
+            } else if m.starts_with("tag") || m.starts_with("no tag") {
                 WxError::with(45159, "invalid tag id", m)
             } else {
                 WxError::with(40035, "invalid args", m)
