@@ -26,6 +26,7 @@ pub mod storage;
 pub mod templates;
 pub mod topics;
 pub mod wechat;
+pub mod wechat_api;
 
 pub use error::{PlazaError, Result};
 pub use platform::{Platform, PlatformOptions};

@@ -30,6 +30,7 @@ use crate::storage::owner_only;
 use crate::storage::{Backend, Bytes, KvLimits, PluginKv, SledBackend, Store, Table};
 use crate::templates::TemplateStore;
 use crate::topics::{TopicOptions, TopicQueue};
+use crate::wechat_api::WechatApi;
 
 /// Where time comes from. Injected so that tests and the scheduler can be driven deterministically.
 pub trait Clock: Send + Sync {
@@ -191,6 +192,8 @@ pub struct Platform {
     pub wechat: crate::channels::wechat::settings::WechatChannels,
     /// See [`Platform::wechat_reply_deadline`].
     pub(crate) wechat_reply_deadline_ms: AtomicU64,
+    /// The WeChat-compatible API's credentials, tokens and records (`/cgi-bin`).
+    pub wechat_api: WechatApi,
     problems: Mutex<Vec<StoredRecordProblem>>,
     /// Where followers and browsers reach this host (signed links, media URLs); see
     /// [`Platform::public_url`].
@@ -300,6 +303,7 @@ impl Platform {
             wechat_reply_deadline_ms: AtomicU64::new(
                 crate::channels::wechat::DEFAULT_REPLY_DEADLINE.as_millis() as u64,
             ),
+            wechat_api: WechatApi::new(store.clone())?,
             clock: opts.clock,
             store,
             problems: Mutex::new(Vec::new()),

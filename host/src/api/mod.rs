@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod backups;
 pub mod broadcasts;
+pub mod cgi_bin;
 pub mod error;
 pub mod events;
 pub mod followers;
@@ -48,6 +49,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/accounts/{account}/ingress-key",
             post(admin::rotate_ingress_key),
+        )
+        .route(
+            "/accounts/{account}/api-credentials",
+            post(cgi_bin::issue_credentials),
         )
         .route("/system/problems/{id}", delete(admin::remove_problem))
         .route(
@@ -106,6 +111,7 @@ pub fn router(state: AppState) -> Router {
         .route("/p/{account}/{plugin}/{*rest}", any(plugin_routes::handle))
         .merge(media::public_routes())
         .merge(wechat::callback_routes())
+        .merge(cgi_bin::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))

@@ -251,6 +251,14 @@ pub enum AccountCmd {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Issue the account's AppID and AppSecret for the WeChat-compatible API (`/cgi-bin`); the
+    /// secret is printed once. Running it again rotates the secret: the old one and every access
+    /// token issued under it stop working.
+    ApiCredentials {
+        id: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Make a new key sign the account's follower links; prints its id (never the key). Links
     /// already sent keep working until they expire (at most 30 days).
     RotateLinkKey {
@@ -479,6 +487,9 @@ pub fn run_remote(cmd: Command) -> Result<()> {
         Command::Account(AccountCmd::Get { id, remote }) => remote.client()?.get(&format!("/accounts/{}", seg(&id)))?,
         Command::Account(AccountCmd::RotateKey { id, remote }) => {
             remote.client()?.post(&format!("/accounts/{}/ingress-key", seg(&id)), &json!({}))?
+        }
+        Command::Account(AccountCmd::ApiCredentials { id, remote }) => {
+            remote.client()?.post(&format!("/accounts/{}/api-credentials", seg(&id)), &json!({}))?
         }
         Command::Account(AccountCmd::RotateLinkKey { id, remote }) => {
             remote.client()?.post(&format!("/accounts/{}/link-key/rotate", seg(&id)), &json!({}))?

@@ -8,59 +8,21 @@ use crate::runtime::state::CallState;
 
 use super::broadcast::{Audience, NewBroadcast};
 use super::content::MessageContent;
-use super::outbox::Delivery;
-
-fn check_content(c: &MessageContent) -> Result<()> {
-    if let MessageContent::MiniProgram {
-        appid, page_path, ..
-    } = c
-    {
-        check_mini_program_page(appid, page_path)?;
-    }
-    let n = c.size();
-    if n > MAX_CONTENT_BYTES {
-        return Err(PlazaError::TooLarge(format!(
-            "content is {n} bytes; the limit is {MAX_CONTENT_BYTES}"
-        )));
-    }
-    Ok(())
-}
-
-/// A mini-program page a template message opens: an appid as WeChat issues them (`wx` and 16
-/// hex digits) and a page path without control characters.
-pub fn check_mini_program_page(appid: &str, page_path: &str) -> Result<()> {
-    let appid_ok = appid.len() == 18
-        && appid.starts_with("wx")
-        && appid[2..].bytes().all(|b| b.is_ascii_hexdigit());
-    if !appid_ok {
-        return Err(PlazaError::invalid(format!(
-            "mini-program appid {appid:?} is not one WeChat issues (wx followed by 16 hex digits)"
-        )));
-    }
-    if page_path.is_empty() || page_path.len() > 1024 || page_path.chars().any(char::is_control) {
-        return Err(PlazaError::invalid(
-            "mini-program page path must be 1-1024 bytes without control characters",
-        ));
-    }
-    Ok(())
-}
+use super::send::{TemplateTarget, check_content};
 
 impl messaging::Host for CallState {
     async fn send(&mut self, to: String, content: wit::Content) -> Result<String> {
         let sender = self.grants.send()?;
         let content = MessageContent::from(content);
-        check_content(&content)?;
-        self.platform
-            .check_service_window(&sender.account, &to, self.interaction.as_ref())?;
         let entry = self
             .platform
             .clone()
-            .deliver_reviewed(
+            .send_customer_service(
                 &sender.account,
                 &to,
-                Delivery::CustomerService,
                 Some(&sender.plugin),
                 content,
+                self.interaction.as_ref(),
             )
             .await?;
         Ok(entry.id)
@@ -74,40 +36,25 @@ impl messaging::Host for CallState {
         target: Option<messaging::TemplateTarget>,
     ) -> Result<String> {
         let sender = self.grants.send_template()?;
-        crate::templates::check_template_rights(self.account())?;
-        let follower = self.platform.followers.get(&sender.account, &to)?;
-        if !follower.subscribed {
-            return Err(PlazaError::invalid(format!(
-                "follower {to:?} has unsubscribed"
-            )));
-        }
         let values: Vec<(String, String)> = fields.into_iter().map(|f| (f.name, f.value)).collect();
-        let mut text = self
-            .platform
-            .templates
-            .render(&sender.account, &template_id, &values)?;
-        match target {
-            Some(messaging::TemplateTarget::Url(url)) => text.push_str(&format!("\n{url}")),
-            Some(messaging::TemplateTarget::MiniProgram(page)) => {
-                check_mini_program_page(&page.appid, &page.page_path)?;
-                text.push_str(&format!(
-                    "\nminiprogram://{}/{}",
-                    page.appid,
-                    page.page_path.trim_start_matches('/')
-                ));
-            }
-            None => {}
-        }
-        let content = MessageContent::Text { content: text };
+        let target = target.map(|t| match t {
+            messaging::TemplateTarget::Url(url) => TemplateTarget::Url(url),
+            messaging::TemplateTarget::MiniProgram(page) => TemplateTarget::MiniProgram {
+                appid: page.appid,
+                page_path: page.page_path,
+            },
+        });
+        let account = self.account().clone();
         let entry = self
             .platform
             .clone()
-            .deliver_reviewed(
-                &sender.account,
+            .send_template_message(
+                &account,
                 &to,
-                Delivery::Template,
                 Some(&sender.plugin),
-                content,
+                &template_id,
+                &values,
+                target,
             )
             .await?;
         Ok(entry.id)

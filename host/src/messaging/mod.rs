@@ -7,6 +7,7 @@ pub mod host;
 pub mod outbox;
 pub mod quota;
 pub mod review;
+pub mod send;
 
 use self::content::MessageContent;
 use self::outbox::{Delivery, OutboxEntry};
