@@ -64,11 +64,35 @@ def scenario_all(client, inside, outside, template_id):
     return out
 
 
+def scenario_menu(client, tag_id):
+    out = {}
+    out["get_none"] = attempt(client.menu.get)
+    menu = {"button": [
+        {"type": "click", "name": "今日歌曲", "key": "V1001_TODAY_MUSIC"},
+        {"name": "菜单", "sub_button": [
+            {"type": "view", "name": "搜索", "url": "http://www.soso.com/"},
+            {"type": "click", "name": "赞一下我们", "key": "V1001_GOOD"}]}]}
+    out["create"] = attempt(lambda: client.menu.create(menu))
+    out["get"] = attempt(client.menu.get)
+    out["too_many"] = attempt(lambda: client.menu.create(
+        {"button": [{"type": "click", "name": "b%d" % i, "key": "k%d" % i} for i in range(4)]}))
+    out["bad_type"] = attempt(lambda: client.menu.create({"button": [{"type": "dance", "name": "x", "key": "k"}]}))
+    out["conditional"] = attempt(lambda: client.menu.add_conditional(
+        {"button": [{"type": "click", "name": "VIP", "key": "VIP_ONLY"}], "matchrule": {"tag_id": str(tag_id)}}))
+    out["get_with_conditional"] = attempt(client.menu.get)
+    out["del_conditional"] = attempt(lambda: client.menu.del_conditional(out["conditional"]["ok"]["menuid"]))
+    out["delete"] = attempt(client.menu.delete)
+    out["get_after_delete"] = attempt(client.menu.get)
+    return out
+
+
 def main():
     base, appid, secret, scenario, *args = sys.argv[1:]
     client = client_for(base, appid, secret)
     if scenario == "all":
         out = scenario_all(client, *args)
+    elif scenario == "menu":
+        out = scenario_menu(client, *args)
     elif scenario == "followers":
         out = {"followers": list(client.user.iter_followers())}
     elif scenario == "template":

@@ -387,3 +387,41 @@ fn the_cli_prints_api_credentials() {
     assert!(v["appid"].as_str().unwrap().starts_with("wx"));
     assert_eq!(v["secret"].as_str().unwrap().len(), 32);
 }
+
+#[test]
+fn wechatpy_manages_the_custom_menu() {
+    let (_tmp, dir) = data_dir();
+    let server = Server::start(&dir, false);
+    server.create_account("shop", "service", true);
+    let tag = server.post("/api/v1/accounts/shop/tags", &json!({"name": "vip"}));
+    assert_eq!(tag.status, 201, "{tag:?}");
+    let tag_id = tag.body["id"].as_u64().expect("tag id").to_string();
+    let (appid, secret) = credentials(&server, "shop");
+    let out = run_script(
+        "wechat_client.py",
+        &[&server.base, &appid, &secret, "menu", &tag_id],
+        &[],
+    );
+    let out: Value = serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+    // wechatpy turns WeChat's 46003 "menu no exist" (and only that) into None.
+    assert_eq!(out["get_none"], json!({"ok": null}), "{out}");
+    assert_eq!(out["create"]["ok"]["errcode"], 0, "{out}");
+    let got = &out["get"]["ok"]["menu"]["button"];
+    assert_eq!(got[0]["key"], "V1001_TODAY_MUSIC", "{out}");
+    assert_eq!(
+        got[1]["sub_button"][0]["url"], "http://www.soso.com/",
+        "{out}"
+    );
+    assert_eq!(out["too_many"]["errcode"], 40016, "{out}");
+    assert_eq!(out["bad_type"]["errcode"], 40015, "{out}");
+    assert!(out["conditional"]["ok"]["menuid"].is_string(), "{out}");
+    assert_eq!(
+        out["get_with_conditional"]["ok"]["conditionalmenu"][0]["button"][0]["key"], "VIP_ONLY",
+        "{out}"
+    );
+    assert_eq!(out["del_conditional"]["ok"]["errcode"], 0, "{out}");
+    assert_eq!(out["delete"]["ok"]["errcode"], 0, "{out}");
+    assert_eq!(out["get_after_delete"], json!({"ok": null}), "{out}");
+    // The admin API sees what the WeChat API did.
+    assert_eq!(server.get("/api/v1/accounts/shop/menu").status, 404);
+}

@@ -69,6 +69,11 @@ pub fn routes() -> Router<AppState> {
         .route("/cgi-bin/user/info", get(user_info))
         .route("/cgi-bin/user/info/batchget", post(user_batchget))
         .route("/cgi-bin/user/get", get(user_get))
+        .route("/cgi-bin/menu/create", post(menu_create))
+        .route("/cgi-bin/menu/get", get(menu_get))
+        .route("/cgi-bin/menu/delete", get(menu_delete))
+        .route("/cgi-bin/menu/addconditional", post(menu_add_conditional))
+        .route("/cgi-bin/menu/delconditional", post(menu_del_conditional))
         .route("/datacube/getusersummary", post(user_summary))
         .route("/datacube/getusercumulate", post(user_cumulate))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
@@ -617,6 +622,98 @@ async fn mass_get(State(s): State<AppState>, caller: Caller, WxBody(body): WxBod
         BroadcastStatus::Scheduled | BroadcastStatus::Running => "SENDING",
     };
     Ok(Json(json!({ "msg_id": msg_id, "msg_status": status })))
+}
+
+// ---- menus ----
+
+/// A menu refusal as WeChat answers it: the menus module's own WeChat code (40015-40027,
+/// 40055, 46003, 65301-65311) when it has one, else the general mapping.
+fn menu_refused(e: PlazaError) -> WxError {
+    match crate::menus::wechat_errcode::of(&e) {
+        -1 => wx_error(&e, Api::Tags),
+        code => WxError::new(code, e.message()),
+    }
+}
+
+fn menu_input(body: Value) -> Result<crate::menus::MenuInput, WxError> {
+    serde_json::from_value(body)
+        .map_err(|e| WxError::new(40035, format!("invalid args: not a menu: {e}")))
+}
+
+/// `POST /cgi-bin/menu/create {"button":[…]}`: the account's default menu, checked by WeChat's
+/// rules (the same checks as `PUT /api/v1/accounts/{id}/menu`).
+async fn menu_create(State(s): State<AppState>, caller: Caller, WxBody(body): WxBody) -> WxResult {
+    let input = menu_input(body)?;
+    s.platform
+        .menus
+        .set_default(&caller.account.id, input)
+        .map_err(menu_refused)?
+        .durable()
+        .await
+        .map_err(menu_refused)?;
+    ok()
+}
+
+/// `GET /cgi-bin/menu/get` → `{"menu":{…},"conditionalmenu":[…]}`, or 46003 without a menu.
+async fn menu_get(State(s): State<AppState>, caller: Caller) -> WxResult {
+    let menus = s
+        .platform
+        .menus
+        .get(&caller.account.id)
+        .map_err(menu_refused)?;
+    serde_json::to_value(menus)
+        .map(Json)
+        .map_err(|e| WxError::new(-1, format!("system error: {e}")))
+}
+
+/// `GET /cgi-bin/menu/delete`: the default and every conditional menu.
+async fn menu_delete(State(s): State<AppState>, caller: Caller) -> WxResult {
+    s.platform
+        .menus
+        .delete_all(&caller.account.id)
+        .map_err(menu_refused)?
+        .durable()
+        .await
+        .map_err(menu_refused)?;
+    ok()
+}
+
+/// `POST /cgi-bin/menu/addconditional {"button":[…],"matchrule":{…}}` → `{"menuid"}`.
+async fn menu_add_conditional(
+    State(s): State<AppState>,
+    caller: Caller,
+    WxBody(body): WxBody,
+) -> WxResult {
+    let input = menu_input(body)?;
+    let menuid = s
+        .platform
+        .add_conditional_menu(&caller.account.id, input)
+        .map_err(menu_refused)?
+        .durable()
+        .await
+        .map_err(menu_refused)?;
+    Ok(Json(json!({ "menuid": menuid })))
+}
+
+/// `POST /cgi-bin/menu/delconditional {"menuid"}`.
+async fn menu_del_conditional(
+    State(s): State<AppState>,
+    caller: Caller,
+    WxBody(body): WxBody,
+) -> WxResult {
+    let menuid = match body.get("menuid") {
+        Some(Value::String(m)) => m.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        _ => return Err(WxError::invalid_args("menuid missing")),
+    };
+    s.platform
+        .menus
+        .delete_conditional(&caller.account.id, &menuid)
+        .map_err(menu_refused)?
+        .durable()
+        .await
+        .map_err(menu_refused)?;
+    ok()
 }
 
 // ---- tags ----
