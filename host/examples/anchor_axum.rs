@@ -21,7 +21,13 @@ async fn main() -> std::io::Result<()> {
     let addr = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:18190".into());
-    let app = Router::new().route("/api/v1/accounts/{account}/inbound", post(inbound));
+    let app = Router::new()
+        .route("/api/v1/accounts/{account}/inbound", post(inbound))
+        // The WeChat push anchor (bench/wechat-push.sh): read the body, answer `success`.
+        .route(
+            "/wechat/{account}",
+            post(|body: String| async move { if body.is_empty() { "" } else { "success" } }),
+        );
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("anchor listening on http://{addr}");
     axum::serve(listener, app).await
