@@ -6,6 +6,8 @@ use crate::runtime::MAX_CONTENT_BYTES;
 use crate::runtime::bindings::v0_2_0::{messaging, wit};
 use crate::runtime::state::CallState;
 
+use crate::channels::wechat::client::TemplateSend;
+
 use super::broadcast::{Audience, NewBroadcast};
 use super::content::MessageContent;
 use super::outbox::Delivery;
@@ -61,6 +63,7 @@ impl messaging::Host for CallState {
                 Delivery::CustomerService,
                 Some(&sender.plugin),
                 content,
+                None,
             )
             .await?;
         Ok(entry.id)
@@ -86,10 +89,21 @@ impl messaging::Host for CallState {
             .platform
             .templates
             .render(&sender.account, &template_id, &values)?;
+        // What a bridged account sends through WeChat's template API (the outbox keeps the text).
+        let mut wechat = TemplateSend {
+            template_id: template_id.clone(),
+            data: values,
+            url: None,
+            miniprogram: None,
+        };
         match target {
-            Some(messaging::TemplateTarget::Url(url)) => text.push_str(&format!("\n{url}")),
+            Some(messaging::TemplateTarget::Url(url)) => {
+                text.push_str(&format!("\n{url}"));
+                wechat.url = Some(url);
+            }
             Some(messaging::TemplateTarget::MiniProgram(page)) => {
                 check_mini_program_page(&page.appid, &page.page_path)?;
+                wechat.miniprogram = Some((page.appid.clone(), page.page_path.clone()));
                 text.push_str(&format!(
                     "\nminiprogram://{}/{}",
                     page.appid,
@@ -108,6 +122,7 @@ impl messaging::Host for CallState {
                 Delivery::Template,
                 Some(&sender.plugin),
                 content,
+                Some(&wechat),
             )
             .await?;
         Ok(entry.id)
