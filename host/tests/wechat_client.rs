@@ -159,11 +159,16 @@ async fn fifty_concurrent_sends_share_one_token_fetch() {
         .collect();
     assert_eq!(sends.len(), 50);
     assert!(sends.iter().all(|c| c.query == "access_token=tok-1"));
-    assert!(sends.iter().any(
-        |c| c.body == json!({"touser":"o7","msgtype":"text","text":{"content":"hi"}})
-    ));
+    assert!(
+        sends
+            .iter()
+            .any(|c| c.body == json!({"touser":"o7","msgtype":"text","text":{"content":"hi"}}))
+    );
     // A later call reuses the cached token.
-    client.send_custom("acct", &s, "o1", &text("again")).await.unwrap();
+    client
+        .send_custom("acct", &s, "o1", &text("again"))
+        .await
+        .unwrap();
     assert_eq!(wx.token_fetches(), 1);
 }
 
@@ -172,7 +177,10 @@ async fn a_token_error_refreshes_once_and_retries_once() {
     let (wx, addr) = StandIn::start().await;
     let client = WechatClient::new();
     let s = settings(addr);
-    wx.script(&[err(40001, "invalid credential, access_token is invalid or not latest")]);
+    wx.script(&[err(
+        40001,
+        "invalid credential, access_token is invalid or not latest",
+    )]);
     client
         .send_custom("acct", &s, "o1", &text("你好"))
         .await
@@ -212,7 +220,10 @@ async fn a_second_token_error_is_the_callers_error_without_a_loop() {
     assert_eq!(wx.token_fetches(), 2);
     assert_eq!(wx.calls().len(), 4);
     // The refused token is dropped: the next call fetches a new one.
-    client.send_custom("acct", &s, "o1", &text("hi")).await.unwrap();
+    client
+        .send_custom("acct", &s, "o1", &text("hi"))
+        .await
+        .unwrap();
     assert_eq!(wx.token_fetches(), 3);
 }
 
@@ -222,7 +233,10 @@ async fn errcodes_surface_as_plaza_errors() {
     let client = WechatClient::new();
     let s = settings(addr);
     wx.script(&[
-        err(45015, "response out of time limit or subscription is canceled"),
+        err(
+            45015,
+            "response out of time limit or subscription is canceled",
+        ),
         err(45047, "out of response count limit"),
         err(45009, "reach max api daily quota limit"),
         err(48001, "api unauthorized"),
@@ -237,8 +251,12 @@ async fn errcodes_surface_as_plaza_errors() {
         got.push(PlazaError::from(e));
     }
     assert!(matches!(&got[0], PlazaError::OutsideWindow(m) if m.contains("45015")));
-    assert!(matches!(&got[1], PlazaError::QuotaExceeded { message, .. } if message.contains("45047")));
-    assert!(matches!(&got[2], PlazaError::QuotaExceeded { message, .. } if message.contains("45009")));
+    assert!(
+        matches!(&got[1], PlazaError::QuotaExceeded { message, .. } if message.contains("45047"))
+    );
+    assert!(
+        matches!(&got[2], PlazaError::QuotaExceeded { message, .. } if message.contains("45009"))
+    );
     assert!(matches!(&got[3], PlazaError::PermissionDenied(m) if m.contains("48001")));
     assert!(matches!(&got[4], PlazaError::Invalid(m) if m.contains("43004")));
     // None of them is a token error: one token for all.
@@ -268,7 +286,10 @@ async fn the_other_calls_in_wechat_shape() {
         .tag_followers("a", &s, 134, &["o1".into(), "o2".into()])
         .await
         .unwrap();
-    assert_eq!(client.user_info("a", &s, "o1").await.unwrap()["subscribe"], 1);
+    assert_eq!(
+        client.user_info("a", &s, "o1").await.unwrap()["subscribe"],
+        1
+    );
     let t = plaza_host::channels::wechat::client::TemplateSend {
         template_id: "T1".into(),
         data: vec![("first".into(), "hello".into())],
@@ -294,7 +315,11 @@ async fn the_other_calls_in_wechat_shape() {
         Some(34183)
     );
     client
-        .create_menu("a", &s, &json!({"button":[{"type":"click","name":"今日","key":"K"}]}))
+        .create_menu(
+            "a",
+            &s,
+            &json!({"button":[{"type":"click","name":"今日","key":"K"}]}),
+        )
         .await
         .unwrap();
     let calls: Vec<Call> = wx
@@ -303,7 +328,10 @@ async fn the_other_calls_in_wechat_shape() {
         .filter(|c| c.path != "/cgi-bin/token")
         .collect();
     let seen: Vec<(&str, &Value)> = calls.iter().map(|c| (c.path.as_str(), &c.body)).collect();
-    assert_eq!(seen[0], ("/cgi-bin/tags/create", &json!({"tag":{"name":"广东"}})));
+    assert_eq!(
+        seen[0],
+        ("/cgi-bin/tags/create", &json!({"tag":{"name":"广东"}}))
+    );
     assert_eq!(seen[1].0, "/cgi-bin/tags/get");
     assert_eq!(
         seen[2],

@@ -294,7 +294,13 @@ impl WechatClient {
     ) -> Result<Option<i64>> {
         let body = template.body(openid);
         let answer = self
-            .call(account, s, "/cgi-bin/message/template/send", &[], Some(&body))
+            .call(
+                account,
+                s,
+                "/cgi-bin/message/template/send",
+                &[],
+                Some(&body),
+            )
             .await?;
         Ok(answer.get("msgid").and_then(Value::as_i64))
     }
@@ -311,7 +317,13 @@ impl WechatClient {
         let body = json!({ "filter": { "is_to_all": false, "tag_id": tag_id },
             "msgtype": msgtype, msgtype: payload });
         let answer = self
-            .call(account, s, "/cgi-bin/message/mass/sendall", &[], Some(&body))
+            .call(
+                account,
+                s,
+                "/cgi-bin/message/mass/sendall",
+                &[],
+                Some(&body),
+            )
             .await?;
         Ok(answer.get("msg_id").and_then(Value::as_i64))
     }
@@ -346,7 +358,9 @@ impl WechatClient {
 
     /// `tags/get`: `(id, name, count)` of every tag.
     pub async fn tags(&self, account: &str, s: &WechatSettings) -> Result<Vec<(i64, String, u64)>> {
-        let answer = self.call(account, s, "/cgi-bin/tags/get", &[], None).await?;
+        let answer = self
+            .call(account, s, "/cgi-bin/tags/get", &[], None)
+            .await?;
         Ok(answer
             .get("tags")
             .and_then(Value::as_array)
@@ -385,7 +399,12 @@ impl WechatClient {
     }
 
     /// `user/info` as WeChat answers it (profile fields vary by account and era).
-    pub async fn user_info(&self, account: &str, s: &WechatSettings, openid: &str) -> Result<Value> {
+    pub async fn user_info(
+        &self,
+        account: &str,
+        s: &WechatSettings,
+        openid: &str,
+    ) -> Result<Value> {
         self.call(
             account,
             s,
@@ -441,9 +460,8 @@ async fn request(url: &str, body: Option<Bytes>) -> Result<Value> {
 }
 
 async fn exchange(url: &str, body: Option<Bytes>) -> Result<Value> {
-    let transport = |what: &str, e: &dyn std::fmt::Display| {
-        WechatError::Transport(format!("{what}: {e}"))
-    };
+    let transport =
+        |what: &str, e: &dyn std::fmt::Display| WechatError::Transport(format!("{what}: {e}"));
     let uri: http::Uri = url.parse().map_err(|e| transport("bad URL", &e))?;
     let host = uri
         .host()

@@ -50,8 +50,17 @@ impl WechatError {
             WechatError::Unsupported(_) => false,
             WechatError::Api { code, .. } => matches!(
                 code,
-                -1 | 45009 | 45011 | 40001 | 40014 | 42001 | 41001 | 40013 | 40125 | 40164
-                    | 41002 | 41004
+                -1 | 45009
+                    | 45011
+                    | 40001
+                    | 40014
+                    | 42001
+                    | 41001
+                    | 40013
+                    | 40125
+                    | 40164
+                    | 41002
+                    | 41004
             ),
         }
     }
@@ -78,7 +87,9 @@ fn meaning(code: i64) -> Option<&'static str> {
         }
         45047 => "the customer-service message count for this interaction is used up",
         47003 => "a template argument is invalid",
-        48001 => "the WeChat account is not authorised for this API (type, verification or permission)",
+        48001 => {
+            "the WeChat account is not authorised for this API (type, verification or permission)"
+        }
         48002 => "the follower refuses messages from this account",
         48008 => "the account may not send this message type",
         _ => return None,
@@ -127,7 +138,9 @@ mod tests {
     #[test]
     fn codes_map_to_typed_errors_with_their_meaning() {
         let e = PlazaError::from(api(45015));
-        assert!(matches!(&e, PlazaError::OutsideWindow(m) if m.contains("45015") && m.contains("48 h")));
+        assert!(
+            matches!(&e, PlazaError::OutsideWindow(m) if m.contains("45015") && m.contains("48 h"))
+        );
         assert!(matches!(
             PlazaError::from(api(45047)),
             PlazaError::QuotaExceeded { .. }

@@ -123,11 +123,7 @@ impl WechatOutbound {
             next_at: 0,
             last_error: None,
         };
-        tx.put(
-            &self.queue,
-            &child(&[account], entry.id.as_bytes()),
-            &queued,
-        )?;
+        tx.put(&self.queue, &queue_key(account, &entry.id, openid), &queued)?;
         self.wake.notify_one();
         Ok(())
     }
@@ -153,13 +149,17 @@ fn backoff_ms(attempts: u32) -> u64 {
         .min(MAX_BACKOFF_MS)
 }
 
-/// Splits a queue key into the account and the entry id.
-fn split_key(k: &[u8]) -> Option<(String, String)> {
+/// `account \0 entry id \0 openid`: entry ids are time-ordered, so an account's queue reads
+/// in delivery order; the openid is part of the key because a broadcast's messages share one
+/// entry id (see `messaging::broadcast`).
+fn queue_key(account: &str, entry: &str, openid: &str) -> Vec<u8> {
+    child(&[account, entry], openid.as_bytes())
+}
+
+/// The account a queue key belongs to.
+fn key_account(k: &[u8]) -> Option<String> {
     let at = k.iter().position(|b| *b == 0)?;
-    Some((
-        String::from_utf8_lossy(&k[..at]).into_owned(),
-        String::from_utf8_lossy(&k[at + 1..]).into_owned(),
-    ))
+    Some(String::from_utf8_lossy(&k[..at]).into_owned())
 }
 
 impl Platform {
@@ -215,8 +215,8 @@ impl Platform {
             if wait.is_zero() {
                 continue;
             }
-            let _ = tokio::time::timeout(wait.min(POLL), self.wechat_outbound.wake.notified())
-                .await;
+            let _ =
+                tokio::time::timeout(wait.min(POLL), self.wechat_outbound.wake.notified()).await;
         }
     }
 
@@ -230,7 +230,7 @@ impl Platform {
         let mut held: std::collections::HashSet<(String, String)> = Default::default();
         let mut next_due: Option<u64> = None;
         for (key, queued) in rows {
-            let Some((account, _)) = split_key(&key) else {
+            let Some(account) = key_account(&key) else {
                 continue;
             };
             let follower = (account.clone(), queued.openid.clone());
@@ -366,8 +366,10 @@ mod tests {
     }
 
     #[test]
-    fn keys_split_into_account_and_entry() {
-        let k = child(&["acct"], b"m123");
-        assert_eq!(split_key(&k), Some(("acct".into(), "m123".into())));
+    fn keys_lead_with_the_account() {
+        let k = queue_key("acct", "m123", "o1");
+        assert_eq!(key_account(&k), Some("acct".into()));
+        assert!(k.starts_with(&prefix(&["acct"])));
+        assert_ne!(k, queue_key("acct", "m123", "o2"));
     }
 }
