@@ -2,6 +2,8 @@
 //! records every call: one token fetch under concurrency, one refresh and one retry on a token
 //! error (never a loop), and WeChat's errcodes as Plaza's typed errors.
 
+mod common;
+
 use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -366,4 +368,55 @@ async fn the_other_calls_in_wechat_shape() {
     );
     assert_eq!(seen[7].0, "/cgi-bin/menu/create");
     assert_eq!(seen[7].1["button"][0]["name"], "今日");
+}
+
+#[tokio::test]
+async fn a_late_reply_goes_out_as_a_customer_service_message_through_the_queue() {
+    use plaza_host::channels::wechat::settings::WechatSettingsUpdate;
+    use plaza_host::platform::ManualClock;
+
+    let (wx, addr) = StandIn::start().await;
+    let clock = Arc::new(ManualClock::new(1_700_000_000_000));
+    let (_dir, p) = common::platform(clock, |_| {});
+    common::service_account(&p, "shop", None, 1_700_000_000_000).await;
+    p.wechat
+        .update(
+            "shop",
+            WechatSettingsUpdate {
+                appid: Some("wx0123456789abcdef".into()),
+                secret: Some("s3cret".into()),
+                token: Some("tok3n".into()),
+                api_base: Some(format!("http://{addr}")),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    wx.script(&[err(45015, "response out of time limit")]);
+    p.wechat_send_late_reply("shop", "o1", text("late but here"))
+        .await
+        .unwrap();
+    p.wechat_send_late_reply("shop", "o2", text("too late"))
+        .await
+        .unwrap();
+    assert_eq!(p.wechat_outbound.view("shop").unwrap().pending.len(), 2);
+    p.wechat_outbound_pass().await.unwrap();
+    let view = p.wechat_outbound.view("shop").unwrap();
+    assert!(view.pending.is_empty(), "{view:?}");
+    assert_eq!(view.failed.len(), 1);
+    assert_eq!(view.failed[0].openid, "o1");
+    assert_eq!(view.failed[0].errcode, Some(45015));
+    let sends: Vec<Value> = wx
+        .calls()
+        .into_iter()
+        .filter(|c| c.path == "/cgi-bin/message/custom/send")
+        .map(|c| c.body)
+        .collect();
+    assert_eq!(
+        sends,
+        [
+            json!({"touser":"o1","msgtype":"text","text":{"content":"late but here"}}),
+            json!({"touser":"o2","msgtype":"text","text":{"content":"too late"}}),
+        ]
+    );
 }

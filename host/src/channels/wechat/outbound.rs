@@ -183,7 +183,7 @@ impl Platform {
     /// Sends a reply that could not travel as a passive one (too late, or a kind a passive reply
     /// cannot carry) as a customer-service message, through the durable queue. The reply is
     /// already in the follower's outbox as a `reply` entry; this queues a send of its content.
-    pub(crate) async fn wechat_send_late_reply(
+    pub async fn wechat_send_late_reply(
         &self,
         account: &str,
         openid: &str,
