@@ -190,6 +190,8 @@ pub struct Platform {
     pub links: FollowerLinks,
     /// Accounts bridged to real WeChat official accounts, and their channel settings.
     pub wechat: crate::channels::wechat::settings::WechatChannels,
+    /// Bridged accounts' messages on their way to WeChat's server API.
+    pub wechat_outbound: crate::channels::wechat::outbound::WechatOutbound,
     /// See [`Platform::wechat_reply_deadline`].
     pub(crate) wechat_reply_deadline_ms: AtomicU64,
     /// The WeChat-compatible API's credentials, tokens and records (`/cgi-bin`).
@@ -300,6 +302,7 @@ impl Platform {
             menus: MenuStore::new(store.clone())?,
             links: FollowerLinks::new(store.clone())?,
             wechat: crate::channels::wechat::settings::WechatChannels::new(store.clone())?,
+            wechat_outbound: crate::channels::wechat::outbound::WechatOutbound::new(&store)?,
             wechat_reply_deadline_ms: AtomicU64::new(
                 crate::channels::wechat::DEFAULT_REPLY_DEADLINE.as_millis() as u64,
             ),

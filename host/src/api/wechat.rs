@@ -16,10 +16,12 @@ use crate::wechat::envelope::PushQuery;
 
 /// Admin routes, under `/api/v1`.
 pub fn routes() -> Router<AppState> {
-    Router::new().route(
-        "/accounts/{account}/wechat",
-        get(show).put(update).delete(remove),
-    )
+    Router::new()
+        .route(
+            "/accounts/{account}/wechat",
+            get(show).put(update).delete(remove),
+        )
+        .route("/accounts/{account}/wechat/outbound", get(outbound))
 }
 
 /// The callback WeChat calls; authenticated by the account's token signature, not a bearer token.
@@ -60,6 +62,16 @@ async fn remove(
         .into());
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Messages on their way to WeChat (`pending`, with their attempts and last error) and those
+/// WeChat refused for good (`failed`).
+async fn outbound(
+    State(s): State<AppState>,
+    ApiPath(account): ApiPath<String>,
+) -> ApiResult<impl IntoResponse> {
+    s.platform.accounts.get(&account)?;
+    Ok(Json(s.platform.wechat_outbound.view(&account)?))
 }
 
 async fn handshake(

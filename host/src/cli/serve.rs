@@ -118,6 +118,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     }
     tokio::spawn(platform.clone().run_scheduler());
     tokio::spawn(platform.clone().run_broadcasts());
+    tokio::spawn(platform.clone().run_wechat_outbound());
     tokio::spawn(platform.clone().run_topic_delivery());
     tokio::spawn(platform.clone().run_event_pruner());
     tokio::spawn(platform.clone().run_dedup_pruner());

@@ -12,6 +12,7 @@ pub mod send;
 use self::content::MessageContent;
 use self::outbox::{Delivery, OutboxEntry};
 use crate::accounts::followers::PendingInteraction;
+use crate::channels::wechat::client::TemplateSend;
 use crate::error::{PlazaError, Result};
 use crate::platform::Platform;
 use crate::storage::{Pending, Tx};
@@ -37,7 +38,8 @@ impl Platform {
     }
 
     /// Puts one message in a follower's outbox and logs the delivery, in the caller's unit of
-    /// work (so the message and its log entry are durable together).
+    /// work (so the message and its log entry are durable together). For an account bridged to
+    /// WeChat, the message is also queued for WeChat's server API in the same unit of work.
     pub fn deliver_in(
         &self,
         tx: &mut Tx<'_>,
@@ -45,11 +47,25 @@ impl Platform {
         openid: &str,
         entry: &OutboxEntry,
     ) -> Result<()> {
-        self.outbox.append_in(tx, account, openid, entry)?;
-        self.log_delivery_in(tx, account, openid, entry)
+        self.deliver_template_in(tx, account, openid, entry, None)
     }
 
-    /// Delivers one message as a unit of work of its own.
+    /// [`Platform::deliver_in`], with what WeChat's template API needs for a template message.
+    pub fn deliver_template_in(
+        &self,
+        tx: &mut Tx<'_>,
+        account: &str,
+        openid: &str,
+        entry: &OutboxEntry,
+        template: Option<&TemplateSend>,
+    ) -> Result<()> {
+        self.outbox.append_in(tx, account, openid, entry)?;
+        self.log_delivery_in(tx, account, openid, entry)?;
+        self.enqueue_wechat_in(tx, account, openid, entry, template)
+    }
+
+    /// Delivers one message as a unit of work of its own (`template`: see
+    /// [`Platform::deliver_template_in`]).
     pub fn deliver(
         &self,
         account: &str,
@@ -57,10 +73,11 @@ impl Platform {
         delivery: Delivery,
         plugin: Option<&str>,
         content: MessageContent,
+        template: Option<&TemplateSend>,
     ) -> Result<Pending<OutboxEntry>> {
         let entry = self.outbox_entry(delivery, plugin, content);
         self.store
-            .write(|tx| self.deliver_in(tx, account, openid, &entry))
+            .write(|tx| self.deliver_template_in(tx, account, openid, &entry, template))
             .map(|p| p.map(|()| entry))
     }
 

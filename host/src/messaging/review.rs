@@ -141,13 +141,14 @@ impl Platform {
         delivery: Delivery,
         source: Option<&str>,
         content: MessageContent,
+        template: Option<&crate::channels::wechat::client::TemplateSend>,
     ) -> Result<super::outbox::OutboxEntry> {
         match self
             .review_outbound(account, delivery, source, openid, content)
             .await?
         {
             Review::Allow(content) => {
-                self.deliver(account, openid, delivery, source, content)?
+                self.deliver(account, openid, delivery, source, content, template)?
                     .durable()
                     .await
             }

@@ -2,6 +2,7 @@
 //! WeChat-compatible `/cgi-bin` API — so that the account rules, the 48 h window, the review chain
 //! and the outbox are the same whoever sends.
 
+use crate::channels::wechat::client::TemplateSend;
 use std::sync::Arc;
 
 use super::content::MessageContent;
@@ -68,8 +69,15 @@ impl Platform {
     ) -> Result<OutboxEntry> {
         check_content(&content)?;
         self.check_service_window(account, openid, pending)?;
-        self.deliver_reviewed(account, openid, Delivery::CustomerService, source, content)
-            .await
+        self.deliver_reviewed(
+            account,
+            openid,
+            Delivery::CustomerService,
+            source,
+            content,
+            None,
+        )
+        .await
     }
 
     /// A template message to one follower: the account's right to send them
@@ -92,10 +100,21 @@ impl Platform {
             )));
         }
         let mut text = self.templates.render(&account.id, template_id, values)?;
+        // What a bridged account sends through WeChat's template API (the outbox keeps the text).
+        let mut wechat = TemplateSend {
+            template_id: template_id.to_string(),
+            data: values.to_vec(),
+            url: None,
+            miniprogram: None,
+        };
         match target {
-            Some(TemplateTarget::Url(url)) => text.push_str(&format!("\n{url}")),
+            Some(TemplateTarget::Url(url)) => {
+                text.push_str(&format!("\n{url}"));
+                wechat.url = Some(url);
+            }
             Some(TemplateTarget::MiniProgram { appid, page_path }) => {
                 check_mini_program_page(&appid, &page_path)?;
+                wechat.miniprogram = Some((appid.clone(), page_path.clone()));
                 text.push_str(&format!(
                     "\nminiprogram://{}/{}",
                     appid,
@@ -105,7 +124,14 @@ impl Platform {
             None => {}
         }
         let content = MessageContent::Text { content: text };
-        self.deliver_reviewed(&account.id, openid, Delivery::Template, source, content)
-            .await
+        self.deliver_reviewed(
+            &account.id,
+            openid,
+            Delivery::Template,
+            source,
+            content,
+            Some(&wechat),
+        )
+        .await
     }
 }

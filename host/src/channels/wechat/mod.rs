@@ -8,6 +8,9 @@
 //! deadline (4.5 s by default), the push is answered `success` at once and the reply, when it
 //! comes, goes out as a customer-service message instead.
 
+pub mod client;
+pub mod errors;
+pub mod outbound;
 pub mod settings;
 
 use std::sync::Arc;
@@ -200,13 +203,24 @@ impl Platform {
         )
     }
 
-    /// Sends a reply that could not be a passive one as a customer-service message.
+    /// Sends a reply that could not be a passive one as a customer-service message, through
+    /// the durable outbound queue (see [`outbound`]).
     async fn wechat_late_reply(&self, account: &str, openid: &str, content: MessageContent) {
-        tracing::info!(
-            account,
-            openid,
-            msg_type = content.type_name(),
-            "a WeChat reply missed the passive-reply deadline"
-        );
+        let msg_type = content.type_name();
+        match self.wechat_send_late_reply(account, openid, content).await {
+            Ok(()) => tracing::info!(
+                account,
+                openid,
+                msg_type,
+                "a WeChat reply could not be passive; queued as a customer-service message"
+            ),
+            Err(e) => tracing::error!(
+                account,
+                openid,
+                msg_type,
+                error = %e,
+                "could not queue a late WeChat reply"
+            ),
+        }
     }
 }

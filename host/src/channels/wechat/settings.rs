@@ -188,6 +188,15 @@ impl WechatChannels {
         self.table.get(account.as_bytes())
     }
 
+    /// [`WechatChannels::get`] inside a unit of work.
+    pub fn get_in(
+        &self,
+        tx: &mut crate::storage::Tx<'_>,
+        account: &str,
+    ) -> Result<Option<WechatSettings>> {
+        tx.get(&self.table, account.as_bytes())
+    }
+
     /// The settings, or `NotFound` saying how to make the account a bridge.
     pub fn require(&self, account: &str) -> Result<WechatSettings> {
         self.get(account)?.ok_or_else(|| {

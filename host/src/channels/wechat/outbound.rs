@@ -1,0 +1,375 @@
+//! Durable outbound for bridged accounts: every message Plaza delivers to a follower of a
+//! bridged account (customer-service sends, template messages, broadcasts, late passive
+//! replies) is queued in `wechat_outbound` in the same unit of work that puts it in the local
+//! outbox, so the two cannot disagree after a crash. A worker sends queued messages through
+//! WeChat's server API, removes them on success, retries transient failures with backoff (the
+//! schedule is in the record, so it survives restarts), and moves permanent failures to
+//! `wechat_outbound_failed`, logged as a `wechat.outbound.failed` event and listed by
+//! `GET /api/v1/accounts/{id}/wechat/outbound`.
+//!
+//! Passive replies are not queued: they travel in the HTTP answer to WeChat's push.
+//!
+//! Broadcasts go out as one customer-service message per recipient rather than through WeChat's
+//! mass API: Plaza already fans a broadcast out per follower and enforces the broadcast quotas
+//! itself (see `messaging::broadcast`), so each recipient's message is one queued send like any
+//! other, retried and dead-lettered on its own. (The mass API is available on
+//! [`super::client::WechatClient`] for callers that want WeChat's own fan-out.)
+//!
+//! Delivery is at least once: a crash between WeChat's answer and the removal of the record
+//! sends that message again after restart.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::client::{TemplateSend, WechatClient};
+use super::errors::WechatError;
+use crate::error::{PlazaError, Result};
+use crate::messaging::content::MessageContent;
+use crate::messaging::outbox::{Delivery, OutboxEntry};
+use crate::platform::Platform;
+use crate::storage::backend::{child, prefix};
+use crate::storage::{Json, Store, Table, Tx};
+
+/// Longest wait between passes when nothing wakes the worker (a wake can come just before the
+/// unit of work that enqueued commits; the next pass then picks the message up).
+pub const POLL: Duration = Duration::from_secs(2);
+/// Queued messages one pass looks at.
+const BATCH: usize = 200;
+/// First retry delay; doubled per attempt up to [`MAX_BACKOFF_MS`].
+const FIRST_BACKOFF_MS: u64 = 1_000;
+const MAX_BACKOFF_MS: u64 = 15 * 60 * 1000;
+/// After this many transient failures a message is given up (about a day of retries).
+pub const MAX_ATTEMPTS: u32 = 100;
+/// Most records the admin listing shows of each kind.
+pub const LIST_LIMIT: usize = 500;
+
+/// A message waiting to be sent to WeChat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueuedSend {
+    pub openid: String,
+    pub entry: OutboxEntry,
+    /// For template deliveries: what WeChat's template API needs (the outbox entry only has the
+    /// rendered text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<TemplateSend>,
+    #[serde(default)]
+    pub attempts: u32,
+    /// Not before (ms since the epoch).
+    #[serde(default)]
+    pub next_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// A message WeChat refused for good (or that failed [`MAX_ATTEMPTS`] times).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedSend {
+    pub openid: String,
+    pub entry: OutboxEntry,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<TemplateSend>,
+    pub attempts: u32,
+    pub failed_at: u64,
+    /// WeChat's errcode, when WeChat answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errcode: Option<i64>,
+    /// Plaza's error code (`outside_window`, `quota_exceeded`, …) and message.
+    pub code: String,
+    pub error: String,
+}
+
+/// What `GET /api/v1/accounts/{id}/wechat/outbound` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboundView {
+    pub pending: Vec<QueuedSend>,
+    pub failed: Vec<FailedSend>,
+}
+
+/// The queue, the dead letters, the worker's wake-up and the API client.
+pub struct WechatOutbound {
+    queue: Table<Json<QueuedSend>>,
+    failed: Table<Json<FailedSend>>,
+    pub(crate) wake: tokio::sync::Notify,
+    pub client: WechatClient,
+}
+
+impl WechatOutbound {
+    pub fn new(store: &Store) -> Result<Self> {
+        Ok(WechatOutbound {
+            queue: store.table("wechat_outbound")?,
+            failed: store.table("wechat_outbound_failed")?,
+            wake: tokio::sync::Notify::new(),
+            client: WechatClient::new(),
+        })
+    }
+
+    /// Queues one message in the caller's unit of work. Wakes the worker (before the unit of
+    /// work commits, so a pass may miss it; the worker polls every [`POLL`] as well).
+    pub fn enqueue_in(
+        &self,
+        tx: &mut Tx<'_>,
+        account: &str,
+        openid: &str,
+        entry: &OutboxEntry,
+        template: Option<&TemplateSend>,
+    ) -> Result<()> {
+        let queued = QueuedSend {
+            openid: openid.to_string(),
+            entry: entry.clone(),
+            template: template.cloned(),
+            attempts: 0,
+            next_at: 0,
+            last_error: None,
+        };
+        tx.put(&self.queue, &queue_key(account, &entry.id, openid), &queued)?;
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// An account's pending and failed messages, oldest first.
+    pub fn view(&self, account: &str) -> Result<OutboundView> {
+        Ok(OutboundView {
+            pending: self
+                .queue
+                .page(&prefix(&[account]), None, LIST_LIMIT)?
+                .values(),
+            failed: self
+                .failed
+                .page(&prefix(&[account]), None, LIST_LIMIT)?
+                .values(),
+        })
+    }
+}
+
+fn backoff_ms(attempts: u32) -> u64 {
+    FIRST_BACKOFF_MS
+        .saturating_mul(1u64 << attempts.saturating_sub(1).min(20))
+        .min(MAX_BACKOFF_MS)
+}
+
+/// `account \0 entry id \0 openid`: entry ids are time-ordered, so an account's queue reads
+/// in delivery order; the openid is part of the key because a broadcast's messages share one
+/// entry id (see `messaging::broadcast`).
+fn queue_key(account: &str, entry: &str, openid: &str) -> Vec<u8> {
+    child(&[account, entry], openid.as_bytes())
+}
+
+/// The account a queue key belongs to.
+fn key_account(k: &[u8]) -> Option<String> {
+    let at = k.iter().position(|b| *b == 0)?;
+    Some(String::from_utf8_lossy(&k[..at]).into_owned())
+}
+
+impl Platform {
+    /// Queues `entry` for WeChat when `account` is bridged (in the caller's unit of work).
+    /// Passive replies are not queued: they are the answer to WeChat's push.
+    pub(crate) fn enqueue_wechat_in(
+        &self,
+        tx: &mut Tx<'_>,
+        account: &str,
+        openid: &str,
+        entry: &OutboxEntry,
+        template: Option<&TemplateSend>,
+    ) -> Result<()> {
+        if entry.delivery == Delivery::Reply || self.wechat.get_in(tx, account)?.is_none() {
+            return Ok(());
+        }
+        self.wechat_outbound
+            .enqueue_in(tx, account, openid, entry, template)
+    }
+
+    /// Sends a reply that could not travel as a passive one (too late, or a kind a passive reply
+    /// cannot carry) as a customer-service message, through the durable queue. The reply is
+    /// already in the follower's outbox as a `reply` entry; this queues a send of its content.
+    pub async fn wechat_send_late_reply(
+        &self,
+        account: &str,
+        openid: &str,
+        content: MessageContent,
+    ) -> Result<()> {
+        let entry = self.outbox_entry(Delivery::Reply, None, content);
+        self.store
+            .write(|tx| {
+                if self.wechat.get_in(tx, account)?.is_none() {
+                    return Ok(());
+                }
+                self.wechat_outbound
+                    .enqueue_in(tx, account, openid, &entry, None)
+            })?
+            .durable()
+            .await
+    }
+
+    /// Runs until the process ends: sends queued messages of bridged accounts to WeChat.
+    pub async fn run_wechat_outbound(self: Arc<Self>) {
+        loop {
+            let wait = match self.wechat_outbound_pass().await {
+                Ok(w) => w,
+                Err(e) => {
+                    tracing::error!(error = %e, "WeChat outbound pass failed");
+                    POLL
+                }
+            };
+            if wait.is_zero() {
+                continue;
+            }
+            let _ =
+                tokio::time::timeout(wait.min(POLL), self.wechat_outbound.wake.notified()).await;
+        }
+    }
+
+    /// One pass: sends every due queued message (at most a batch), in order per follower — a
+    /// follower's later messages wait while an earlier one is backing off. Returns how long
+    /// until the next one is due (zero when more are due now).
+    pub async fn wechat_outbound_pass(&self) -> Result<Duration> {
+        let q = &self.wechat_outbound;
+        let rows = q.queue.scan(b"", None, BATCH)?;
+        let full = rows.len() == BATCH;
+        let mut held: std::collections::HashSet<(String, String)> = Default::default();
+        let mut next_due: Option<u64> = None;
+        for (key, queued) in rows {
+            let Some(account) = key_account(&key) else {
+                continue;
+            };
+            let follower = (account.clone(), queued.openid.clone());
+            if held.contains(&follower) {
+                continue;
+            }
+            let now = self.clock.now_ms();
+            if queued.next_at > now {
+                held.insert(follower);
+                next_due = Some(next_due.map_or(queued.next_at, |d| d.min(queued.next_at)));
+                continue;
+            }
+            let result = match self.wechat.get(&account)? {
+                Some(settings) => self.send_queued(&account, &settings, &queued).await,
+                None => Err(WechatError::Unsupported(format!(
+                    "account {account:?} is no longer bridged to WeChat"
+                ))),
+            };
+            match result {
+                Ok(()) => {
+                    self.store
+                        .write(|tx| tx.delete(&q.queue, &key).map(drop))?
+                        .detach();
+                }
+                Err(e) if e.is_transient() && queued.attempts + 1 < MAX_ATTEMPTS => {
+                    let attempts = queued.attempts + 1;
+                    let next_at = self.clock.now_ms() + backoff_ms(attempts);
+                    tracing::warn!(account, openid = %queued.openid, entry = %queued.entry.id, attempts, error = %e, "sending to WeChat failed; will retry");
+                    let retry = QueuedSend {
+                        attempts,
+                        next_at,
+                        last_error: Some(e.to_string()),
+                        ..queued
+                    };
+                    self.store
+                        .write(|tx| tx.put(&q.queue, &key, &retry))?
+                        .detach();
+                    held.insert(follower);
+                    next_due = Some(next_due.map_or(next_at, |d| d.min(next_at)));
+                }
+                Err(e) => self.wechat_dead_letter(&account, &key, queued, e)?,
+            }
+        }
+        if full {
+            return Ok(Duration::ZERO);
+        }
+        let now = self.clock.now_ms();
+        Ok(next_due.map_or(POLL, |d| Duration::from_millis(d.saturating_sub(now))))
+    }
+
+    async fn send_queued(
+        &self,
+        account: &str,
+        settings: &super::settings::WechatSettings,
+        queued: &QueuedSend,
+    ) -> std::result::Result<(), WechatError> {
+        let client = &self.wechat_outbound.client;
+        match (&queued.entry.delivery, &queued.template) {
+            (Delivery::Template, Some(t)) => client
+                .send_template(account, settings, &queued.openid, t)
+                .await
+                .map(drop),
+            // Customer-service messages, broadcasts (one per recipient), late replies, and
+            // template deliveries without WeChat template data (their rendered text).
+            _ => {
+                client
+                    .send_custom(account, settings, &queued.openid, &queued.entry.content)
+                    .await
+            }
+        }
+    }
+
+    /// Moves a message WeChat refused for good to the failed list and logs it, together.
+    fn wechat_dead_letter(
+        &self,
+        account: &str,
+        key: &[u8],
+        queued: QueuedSend,
+        e: WechatError,
+    ) -> Result<()> {
+        let errcode = e.code();
+        let err = PlazaError::from(e);
+        tracing::warn!(account, openid = %queued.openid, entry = %queued.entry.id, error = %err, "WeChat refused a message; moved to the failed list");
+        let failed = FailedSend {
+            openid: queued.openid,
+            entry: queued.entry,
+            template: queued.template,
+            attempts: queued.attempts + 1,
+            failed_at: self.clock.now_ms(),
+            errcode,
+            code: err.code().to_string(),
+            error: err.message(),
+        };
+        let q = &self.wechat_outbound;
+        self.store
+            .write(|tx| {
+                tx.delete(&q.queue, key)?;
+                tx.put(&q.failed, key, &failed)
+            })?
+            .detach();
+        let mut properties = vec![
+            ("entry".to_string(), failed.entry.id.clone()),
+            ("code".to_string(), failed.code.clone()),
+            ("error".to_string(), failed.error.clone()),
+        ];
+        if let Some(c) = errcode {
+            properties.push(("errcode".to_string(), c.to_string()));
+        }
+        if let Err(e) = self.events.emit(
+            account,
+            "wechat",
+            failed.failed_at,
+            "wechat.outbound.failed",
+            Some(&failed.openid),
+            properties,
+        ) {
+            tracing::warn!(account, error = %e, "could not log a failed WeChat send");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        assert_eq!(backoff_ms(1), 1_000);
+        assert_eq!(backoff_ms(2), 2_000);
+        assert_eq!(backoff_ms(5), 16_000);
+        assert_eq!(backoff_ms(40), MAX_BACKOFF_MS);
+    }
+
+    #[test]
+    fn keys_lead_with_the_account() {
+        let k = queue_key("acct", "m123", "o1");
+        assert_eq!(key_account(&k), Some("acct".into()));
+        assert!(k.starts_with(&prefix(&["acct"])));
+        assert_ne!(k, queue_key("acct", "m123", "o2"));
+    }
+}

@@ -1,0 +1,247 @@
+//! A bridged account's outbound messages reach WeChat's server API through the durable queue:
+//! against a stand-in of WeChat's API on loopback that records every call, through the real
+//! binary — sent in WeChat's JSON, removed from the queue once WeChat accepts them, refused ones
+//! in the failed list, and a message pending at a crash sent after restart.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use plaza_tests::*;
+use serde_json::{Value, json};
+
+/// One call the stand-in received.
+#[derive(Debug, Clone)]
+struct Call {
+    path: String,
+    body: Value,
+}
+
+/// WeChat's API: tokens `tok-1`, `tok-2`, …; `message/custom/send` answers `-1` (busy) while
+/// `down`, 45015 for the follower `gone`, ok otherwise.
+#[derive(Clone, Default)]
+struct StandIn {
+    calls: Arc<Mutex<Vec<Call>>>,
+    tokens: Arc<AtomicU32>,
+    down: Arc<AtomicBool>,
+    base: String,
+}
+
+impl StandIn {
+    fn start() -> StandIn {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let s = StandIn {
+            base: format!("http://{}", listener.local_addr().expect("addr")),
+            ..StandIn::default()
+        };
+        let st = s.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().map_while(Result::ok) {
+                let st = st.clone();
+                std::thread::spawn(move || st.serve(stream));
+            }
+        });
+        s
+    }
+
+    fn serve(&self, stream: TcpStream) {
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut line = String::new();
+        if reader.read_line(&mut line).is_err() {
+            return;
+        }
+        let target = line.split_whitespace().nth(1).unwrap_or("/").to_string();
+        let mut length = 0usize;
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).is_err() || h.trim().is_empty() {
+                break;
+            }
+            if let Some((name, value)) = h.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut raw = vec![0; length];
+        if reader.read_exact(&mut raw).is_err() {
+            return;
+        }
+        let path = target.split('?').next().unwrap_or_default().to_string();
+        let body: Value = if raw.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&raw).expect("a UTF-8 JSON body")
+        };
+        let answer = if path == "/cgi-bin/token" {
+            let n = self.tokens.fetch_add(1, Ordering::SeqCst) + 1;
+            json!({"access_token": format!("tok-{n}"), "expires_in": 7200})
+        } else if !target.contains("access_token=tok-") {
+            json!({"errcode": 41001, "errmsg": "access_token missing"})
+        } else if self.down.load(Ordering::SeqCst) {
+            json!({"errcode": -1, "errmsg": "system error"})
+        } else if body["touser"] == "gone" {
+            json!({"errcode": 45015, "errmsg": "response out of time limit or subscription is canceled"})
+        } else {
+            json!({"errcode": 0, "errmsg": "ok"})
+        };
+        // Recorded before answering: once the queue has drained, every call is recorded.
+        self.calls.lock().expect("calls").push(Call { path, body });
+        let text = answer.to_string();
+        let mut out = stream;
+        let _ = write!(
+            out,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+            text.len()
+        );
+    }
+
+    /// Bodies of `message/custom/send` calls WeChat accepted or refused, in order.
+    fn custom_sends(&self) -> Vec<Value> {
+        self.calls
+            .lock()
+            .expect("calls")
+            .iter()
+            .filter(|c| c.path == "/cgi-bin/message/custom/send")
+            .map(|c| c.body.clone())
+            .collect()
+    }
+}
+
+fn bridge(server: &Server, account: &str, api_base: &str) {
+    let a = server.put_raw(
+        &format!("/api/v1/accounts/{account}/wechat"),
+        Some(TOKEN),
+        json!({ "appid": "wx0123456789abcdef", "secret": "s3cret", "token": "tok3n",
+                "api_base": api_base })
+        .to_string()
+        .as_bytes(),
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+}
+
+/// Creates a broadcast and waits until Plaza has delivered it to every recipient (so every
+/// message is in the WeChat queue).
+fn broadcast(server: &Server, account: &str, key: &str, openids: &[&str], text: &str) {
+    let a = server.post(
+        &format!("/api/v1/accounts/{account}/broadcasts"),
+        &json!({ "idempotency_key": key, "audience": { "openids": openids },
+                 "content": { "msg_type": "text", "content": text } }),
+    );
+    assert_eq!(a.status, 201, "{a:?}");
+    let id = a.body["id"].as_str().expect("id").to_string();
+    eventually("the broadcast to be delivered", || {
+        let job = server.get(&format!("/api/v1/accounts/{account}/broadcasts/{id}"));
+        (job.body["status"] == "done").then_some(())
+    });
+}
+
+fn outbound(server: &Server, account: &str) -> Value {
+    let a = server.get(&format!("/api/v1/accounts/{account}/wechat/outbound"));
+    assert_eq!(a.status, 200, "{a:?}");
+    a.body
+}
+
+fn text_to(openid: &str, text: &str) -> Value {
+    json!({"touser": openid, "msgtype": "text", "text": {"content": text}})
+}
+
+#[test]
+fn broadcasts_of_a_bridged_account_reach_wechat_and_refusals_are_dead_lettered() {
+    let wx = StandIn::start();
+    let (_tmp, dir) = data_dir();
+    let server = Server::start(&dir, false);
+    server.create_account("shop", "service", true);
+    bridge(&server, "shop", &wx.base);
+    for f in ["alice", "bob", "gone"] {
+        assert_eq!(server.event("shop", f, "subscribe").status, 200);
+    }
+    broadcast(
+        &server,
+        "shop",
+        "k1",
+        &["alice", "bob", "gone"],
+        "你好, everyone",
+    );
+
+    let view = eventually("the queue to drain", || {
+        let v = outbound(&server, "shop");
+        (v["pending"].as_array().is_some_and(Vec::is_empty)
+            && v["failed"].as_array().is_some_and(|f| !f.is_empty()))
+        .then_some(v)
+    });
+    let sends = wx.custom_sends();
+    assert_eq!(sends.len(), 3, "{sends:?}");
+    for f in ["alice", "bob", "gone"] {
+        assert!(sends.contains(&text_to(f, "你好, everyone")), "{sends:?}");
+    }
+    let failed = view["failed"].as_array().expect("failed");
+    assert_eq!(failed.len(), 1, "{view}");
+    assert_eq!(failed[0]["openid"], "gone");
+    assert_eq!(failed[0]["errcode"], 45015);
+    assert_eq!(failed[0]["code"], "outside_window");
+    assert_eq!(failed[0]["entry"]["delivery"], "broadcast");
+    assert!(
+        failed[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("48 h")),
+        "{view}"
+    );
+    // The local outbox has the messages too (the queue is in addition to it).
+    assert_eq!(server.outbox("shop", "alice").len(), 1);
+    // One token for all of it.
+    assert_eq!(wx.tokens.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_message_pending_at_a_crash_is_sent_after_restart() {
+    let wx = StandIn::start();
+    let (_tmp, dir) = data_dir();
+    let mut server = Server::start(&dir, false);
+    server.create_account("shop", "service", true);
+    bridge(&server, "shop", &wx.base);
+    assert_eq!(server.event("shop", "alice", "subscribe").status, 200);
+
+    wx.down.store(true, Ordering::SeqCst);
+    broadcast(&server, "shop", "k2", &["alice"], "after the storm");
+    let pending = eventually("a failed attempt to be recorded", || {
+        let v = outbound(&server, "shop");
+        v["pending"]
+            .as_array()
+            .and_then(|p| p.first().cloned())
+            .filter(|p| p["attempts"].as_u64() >= Some(1))
+    });
+    assert!(
+        pending["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("-1")),
+        "{pending}"
+    );
+    assert!(
+        outbound(&server, "shop")["failed"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    );
+    server.kill9();
+
+    wx.down.store(false, Ordering::SeqCst);
+    let server = Server::start(&dir, false);
+    eventually("the pending message to be sent after restart", || {
+        outbound(&server, "shop")["pending"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+            .then_some(())
+    });
+    let sends = wx.custom_sends();
+    assert_eq!(
+        sends.last(),
+        Some(&text_to("alice", "after the storm")),
+        "{sends:?}"
+    );
+    assert!(
+        outbound(&server, "shop")["failed"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    );
+}
