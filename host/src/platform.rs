@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::accounts::AccountStore;
 use crate::accounts::followers::FollowerStore;
 use crate::channels::InboundDedup;
+use crate::channels::developer_server::{DeveloperServers, PushOptions};
 use crate::error::{PlazaError, Result};
 use crate::events::{EventLog, EventOptions};
 use crate::links::FollowerLinks;
@@ -110,6 +111,8 @@ pub struct PlatformOptions {
     pub backend: Option<Arc<dyn Backend>>,
     /// Media quota default (see `media`).
     pub media: MediaOptions,
+    /// Timeout and attempts of pushes to developer servers (WeChat's 5 s × 3 by default).
+    pub developer_server: PushOptions,
 }
 
 impl PlatformOptions {
@@ -127,6 +130,7 @@ impl PlatformOptions {
             backup_dir: None,
             backend: None,
             media: MediaOptions::default(),
+            developer_server: PushOptions::default(),
         }
     }
 }
@@ -184,6 +188,8 @@ pub struct Platform {
     pub media: MediaStore,
     /// Follower link keys: signing and verifying follower web identity.
     pub links: FollowerLinks,
+    /// Each account's developer server (WeChat bot code attached through the push protocol).
+    pub developer_servers: DeveloperServers,
     problems: Mutex<Vec<StoredRecordProblem>>,
     /// Where followers and browsers reach this host (signed links, media URLs); see
     /// [`Platform::public_url`].
@@ -280,6 +286,7 @@ impl Platform {
             topics: TopicQueue::open(store.clone(), opts.topics)?,
             media: MediaStore::new(store.clone(), opts.media)?,
             links: FollowerLinks::new(store.clone())?,
+            developer_servers: DeveloperServers::new(store.clone(), opts.developer_server)?,
             clock: opts.clock,
             store,
             problems: Mutex::new(Vec::new()),

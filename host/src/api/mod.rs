@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod backups;
 pub mod broadcasts;
+pub mod developer_server;
 pub mod error;
 pub mod events;
 pub mod followers;
@@ -80,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(backups::routes())
         .merge(broadcasts::routes())
+        .merge(developer_server::routes())
         .merge(followers::routes())
         .merge(links::routes())
         .merge(templates::routes())

@@ -1,6 +1,7 @@
 //! The `plaza` command line: `serve`, and one subcommand per admin action (each an admin API call).
 
 mod client;
+mod developer_server;
 mod events;
 mod followers;
 mod media;
@@ -203,6 +204,9 @@ pub enum Command {
     /// Media (images, audio, video, PDF): upload, list, show, delete, quota.
     #[command(subcommand)]
     Media(media::MediaCmd),
+    /// Attach existing WeChat bot code (a developer server) to an account: show, set, delete.
+    #[command(subcommand)]
+    DeveloperServer(developer_server::DeveloperServerCmd),
     /// Take a consistent backup of the running server (it keeps serving) and save it.
     Backup(system::BackupArgs),
     /// Restore a backup into a data directory (stop the server on it first).
@@ -542,6 +546,7 @@ pub fn run_remote(cmd: Command) -> Result<()> {
         Command::Tags(cmd) => cmd.run()?,
         Command::Templates(cmd) => cmd.run()?,
         Command::Media(cmd) => cmd.run()?,
+        Command::DeveloperServer(cmd) => cmd.run()?,
         Command::Backup(args) => system::backup(args)?,
         Command::Restore(args) => system::restore(args)?,
         Command::System(cmd) => cmd.run()?,
