@@ -26,7 +26,8 @@ impl Bot {
     fn start(dir: &Path, name: &str, appid: Option<&str>, extra: &[&str]) -> Bot {
         let log = dir.join(format!("{name}.jsonl"));
         let mut cmd = Command::new(python());
-        cmd.arg(Path::new(WORKSPACE_DIR).join("tests/python/dev_server.py"))
+        // This crate's own copy (not `WORKSPACE_DIR`, which names the tree plaza-host was built in).
+        cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/dev_server.py"))
             .args(["--token", BOT_TOKEN, "--log"])
             .arg(&log)
             .args(extra)
@@ -258,7 +259,7 @@ fn settings_are_validated_shown_without_secrets_and_removed() {
             "shop",
             "--url",
             "http://127.0.0.1:9/wx",
-            "--token",
+            "--bot-token",
             BOT_TOKEN,
             "--encoding-aes-key",
             BOT_KEY,

@@ -41,11 +41,12 @@ pub enum DeveloperServerCmd {
         /// Where pushes are POSTed, e.g. http://127.0.0.1:8765/wechat.
         #[arg(long)]
         url: String,
-        /// The token the bot checks signatures with (3-32 letters and digits).
-        #[arg(long, env = "PLAZA_DEVELOPER_SERVER_TOKEN", hide_env_values = true)]
-        token: Option<String>,
+        /// The token the bot checks signatures with (3-32 letters and digits). `--token` is the
+        /// admin token, hence the name.
+        #[arg(long, env = "PLAZA_BOT_TOKEN", hide_env_values = true)]
+        bot_token: Option<String>,
         /// The bot's EncodingAESKey (43 letters and digits); needed for compatible and secure.
-        #[arg(long, env = "PLAZA_DEVELOPER_SERVER_KEY", hide_env_values = true)]
+        #[arg(long, env = "PLAZA_BOT_ENCODING_AES_KEY", hide_env_values = true)]
         encoding_aes_key: Option<String>,
         #[arg(long, value_enum, default_value = "plain")]
         mode: ModeArg,
@@ -71,7 +72,7 @@ impl DeveloperServerCmd {
             DeveloperServerCmd::Set {
                 account,
                 url,
-                token,
+                bot_token,
                 encoding_aes_key,
                 mode,
                 priority,
@@ -81,7 +82,7 @@ impl DeveloperServerCmd {
                 body.insert("url".into(), json!(url));
                 body.insert("mode".into(), json!(mode.name()));
                 body.insert("priority".into(), json!(priority));
-                if let Some(t) = token {
+                if let Some(t) = bot_token {
                     body.insert("token".into(), json!(t));
                 }
                 if let Some(k) = encoding_aes_key {
