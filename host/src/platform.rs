@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::accounts::AccountStore;
 use crate::accounts::followers::FollowerStore;
 use crate::channels::InboundDedup;
+use crate::channels::developer_server::{DeveloperServers, PushOptions};
 use crate::error::{PlazaError, Result};
 use crate::events::{EventLog, EventOptions};
 use crate::links::FollowerLinks;
@@ -112,6 +113,8 @@ pub struct PlatformOptions {
     pub backend: Option<Arc<dyn Backend>>,
     /// Media quota default (see `media`).
     pub media: MediaOptions,
+    /// Timeout and attempts of pushes to developer servers (WeChat's 5 s × 3 by default).
+    pub developer_server: PushOptions,
 }
 
 impl PlatformOptions {
@@ -129,6 +132,7 @@ impl PlatformOptions {
             backup_dir: None,
             backend: None,
             media: MediaOptions::default(),
+            developer_server: PushOptions::default(),
         }
     }
 }
@@ -196,6 +200,8 @@ pub struct Platform {
     pub(crate) wechat_reply_deadline_ms: AtomicU64,
     /// The WeChat-compatible API's credentials, tokens and records (`/cgi-bin`).
     pub wechat_api: WechatApi,
+    /// Each account's developer server (WeChat bot code attached through the push protocol).
+    pub developer_servers: DeveloperServers,
     problems: Mutex<Vec<StoredRecordProblem>>,
     /// Where followers and browsers reach this host (signed links, media URLs); see
     /// [`Platform::public_url`].
@@ -307,6 +313,7 @@ impl Platform {
                 crate::channels::wechat::DEFAULT_REPLY_DEADLINE.as_millis() as u64,
             ),
             wechat_api: WechatApi::new(store.clone())?,
+            developer_servers: DeveloperServers::new(store.clone(), opts.developer_server)?,
             clock: opts.clock,
             store,
             problems: Mutex::new(Vec::new()),

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod backups;
 pub mod broadcasts;
 pub mod cgi_bin;
+pub mod developer_server;
 pub mod error;
 pub mod events;
 pub mod followers;
@@ -87,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(backups::routes())
         .merge(broadcasts::routes())
+        .merge(developer_server::routes())
         .merge(followers::routes())
         .merge(links::routes())
         .merge(templates::routes())

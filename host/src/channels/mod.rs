@@ -2,6 +2,7 @@
 //! pipeline: de-duplicate → record the interaction → plugins in priority order until one replies
 //! → deliver the reply.
 
+pub mod developer_server;
 pub mod local;
 pub mod wechat;
 
@@ -19,6 +20,7 @@ use crate::messaging::outbox::OutboxEntry;
 use crate::messaging::review::Review;
 use crate::platform::Platform;
 use crate::plugin_api as api;
+use crate::plugins::ActiveInstallation;
 use crate::runtime::{Invocation, Outcome};
 use crate::storage::backend::key;
 use crate::storage::{Bytes, Json, Store, Table, Tx};
@@ -53,6 +55,12 @@ pub struct InboundOutcome {
 }
 
 type Waiting = watch::Receiver<Option<InboundOutcome>>;
+
+/// One participant's turn in the inbound pipeline.
+enum Turn<'a> {
+    Plugin(&'a Arc<ActiveInstallation>),
+    DeveloperServer(&'a developer_server::DeveloperServer),
+}
 
 /// How long a handled message's de-duplication record is kept by default: far longer than any
 /// channel retries (WeChat retries three times within 15 s).
@@ -305,8 +313,9 @@ impl Platform {
         Ok(outcome)
     }
 
-    /// Calls `on-message` / `on-event` of the account's enabled plugins in priority order until
-    /// one replies; reviews that reply. Returns the outcome and the outbox entry to deliver.
+    /// Gives each participant of the account — its enabled plugins (`on-message` / `on-event`)
+    /// and its developer server (a push), in priority order — a turn until one replies; reviews
+    /// that reply. Returns the outcome and the outbox entry to deliver.
     async fn ask_plugins(
         self: &Arc<Self>,
         account: &str,
@@ -317,69 +326,77 @@ impl Platform {
             inbound.kind,
             InboundKind::Event(api::FollowerEventKind::Unsubscribe)
         );
-        for active in self.plugins.active(account).iter() {
-            let from = inbound.from.clone();
-            let result = match &inbound.kind {
-                InboundKind::Message { msg_id, body } => {
-                    let msg = api::InboundMessage {
-                        msg_id: msg_id.clone(),
-                        from: from.clone(),
-                        at: inbound.at,
-                        body: body.clone(),
-                    };
-                    self.call_plugin_during(active, Some(from), pending.clone(), false, |ctx| {
-                        Invocation::Message(ctx, msg)
-                    })
-                    .await
-                }
-                InboundKind::Event(kind) => {
-                    let ev = api::Event::Follower(api::FollowerEvent {
-                        from: from.clone(),
-                        at: inbound.at,
-                        kind: kind.clone(),
-                    });
-                    self.call_plugin_during(active, Some(from), pending.clone(), false, |ctx| {
-                        Invocation::Event(ctx, ev)
-                    })
-                    .await
+        let active = self.plugins.active(account);
+        // A setting that cannot be read is logged and skipped: the plugins still answer.
+        let developer = self.developer_servers.get(account).unwrap_or_else(|e| {
+            tracing::error!(account, error = %e, "cannot read the developer-server setting");
+            None
+        });
+        let mut turns: Vec<Turn<'_>> = Vec::with_capacity(active.len() + 1);
+        let mut developer_turn = developer.as_ref();
+        for a in active.iter() {
+            if let Some(server) = developer_turn
+                && !developer_server::plugin_runs_first(
+                    a.installation.priority,
+                    &a.installation.plugin,
+                    server,
+                )
+            {
+                turns.push(Turn::DeveloperServer(server));
+                developer_turn = None;
+            }
+            turns.push(Turn::Plugin(a));
+        }
+        if let Some(server) = developer_turn {
+            turns.push(Turn::DeveloperServer(server));
+        }
+        for turn in turns {
+            let (participant, content) = match turn {
+                Turn::Plugin(active) => match self.ask_plugin(active, inbound, &pending).await {
+                    Some(content) => (active.installation.plugin.clone(), content),
+                    None => continue,
+                },
+                Turn::DeveloperServer(server) => {
+                    match self
+                        .push_to_developer_server(account, server, inbound)
+                        .await
+                    {
+                        Some(content) => (developer_server::PARTICIPANT.to_string(), content),
+                        None => continue,
+                    }
                 }
             };
-            // A failing plugin is contained (and logged by call_plugin); the next one gets a turn.
-            if let Ok(Outcome::Reply(Some(content))) = result {
-                if unsubscribe {
-                    continue;
-                }
-                let plugin = active.installation.plugin.clone();
-                let content: MessageContent = content;
-                // The first reply is the answer, even if review blocks it: the follower then
-                // gets no reply, and the review queue says why.
-                let review = self
-                    .review_outbound(
-                        account,
-                        Delivery::Reply,
-                        Some(&plugin),
-                        &inbound.from,
-                        content,
-                    )
-                    .await?;
-                let Review::Allow(content) = review else {
-                    return Ok((
-                        InboundOutcome {
-                            reply: None,
-                            plugin: Some(plugin),
-                        },
-                        None,
-                    ));
-                };
-                let entry = self.outbox_entry(Delivery::Reply, Some(&plugin), content.clone());
+            if unsubscribe {
+                continue;
+            }
+            // The first reply is the answer, even if review blocks it: the follower then
+            // gets no reply, and the review queue says why.
+            let review = self
+                .review_outbound(
+                    account,
+                    Delivery::Reply,
+                    Some(&participant),
+                    &inbound.from,
+                    content,
+                )
+                .await?;
+            let Review::Allow(content) = review else {
                 return Ok((
                     InboundOutcome {
-                        reply: Some(content),
-                        plugin: Some(plugin),
+                        reply: None,
+                        plugin: Some(participant),
                     },
-                    Some(entry),
+                    None,
                 ));
-            }
+            };
+            let entry = self.outbox_entry(Delivery::Reply, Some(&participant), content.clone());
+            return Ok((
+                InboundOutcome {
+                    reply: Some(content),
+                    plugin: Some(participant),
+                },
+                Some(entry),
+            ));
         }
         Ok((
             InboundOutcome {
@@ -388,6 +405,46 @@ impl Platform {
             },
             None,
         ))
+    }
+
+    /// One plugin's turn: its reply, if it gave one. A failing plugin is contained (and logged
+    /// by `call_plugin`): it has no reply, and the next participant gets a turn.
+    async fn ask_plugin(
+        self: &Arc<Self>,
+        active: &Arc<ActiveInstallation>,
+        inbound: &Inbound,
+        pending: &Option<PendingInteraction>,
+    ) -> Option<MessageContent> {
+        let from = inbound.from.clone();
+        let result = match &inbound.kind {
+            InboundKind::Message { msg_id, body } => {
+                let msg = api::InboundMessage {
+                    msg_id: msg_id.clone(),
+                    from: from.clone(),
+                    at: inbound.at,
+                    body: body.clone(),
+                };
+                self.call_plugin_during(active, Some(from), pending.clone(), false, |ctx| {
+                    Invocation::Message(ctx, msg)
+                })
+                .await
+            }
+            InboundKind::Event(kind) => {
+                let ev = api::Event::Follower(api::FollowerEvent {
+                    from: from.clone(),
+                    at: inbound.at,
+                    kind: kind.clone(),
+                });
+                self.call_plugin_during(active, Some(from), pending.clone(), false, |ctx| {
+                    Invocation::Event(ctx, ev)
+                })
+                .await
+            }
+        };
+        match result {
+            Ok(Outcome::Reply(Some(content))) => Some(content),
+            _ => None,
+        }
     }
 
     /// Prunes expired de-duplication records every minute. Runs until the process ends.

@@ -1,6 +1,7 @@
 //! The `plaza` command line: `serve`, and one subcommand per admin action (each an admin API call).
 
 mod client;
+mod developer_server;
 mod events;
 mod followers;
 mod media;
@@ -211,6 +212,9 @@ pub enum Command {
     /// Custom menus (自定义菜单): show, set, delete, stats, conditional add|delete.
     #[command(subcommand)]
     Menu(menus::MenuCmd),
+    /// Attach existing WeChat bot code (a developer server) to an account: show, set, delete.
+    #[command(subcommand)]
+    DeveloperServer(developer_server::DeveloperServerCmd),
     /// Take a consistent backup of the running server (it keeps serving) and save it.
     Backup(system::BackupArgs),
     /// Restore a backup into a data directory (stop the server on it first).
@@ -584,6 +588,7 @@ pub fn run_remote(cmd: Command) -> Result<()> {
         Command::Media(cmd) => cmd.run()?,
         Command::Wechat(cmd) => cmd.run()?,
         Command::Menu(cmd) => cmd.run()?,
+        Command::DeveloperServer(cmd) => cmd.run()?,
         Command::Backup(args) => system::backup(args)?,
         Command::Restore(args) => system::restore(args)?,
         Command::System(cmd) => cmd.run()?,

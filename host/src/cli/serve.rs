@@ -64,6 +64,21 @@ pub struct ServeArgs {
     /// Scheduled backups to keep (the oldest are deleted beyond it).
     #[arg(long, env = "PLAZA_BACKUP_KEEP", default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..))]
     pub backup_keep: u32,
+    /// How long a push to an account's developer server may take per attempt (WeChat: 5s).
+    #[arg(long, env = "PLAZA_DEVELOPER_SERVER_TIMEOUT", value_parser = parse_push_timeout, default_value = "5s")]
+    pub developer_server_timeout: std::time::Duration,
+    /// Attempts per push to a developer server, with the identical body (WeChat: 3).
+    #[arg(long, env = "PLAZA_DEVELOPER_SERVER_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10))]
+    pub developer_server_attempts: u32,
+}
+
+/// A push timeout: a human duration (`5s`, `500ms`) between 10 ms and a minute.
+fn parse_push_timeout(s: &str) -> std::result::Result<std::time::Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("{s:?}: {e} (try 5s or 500ms)"))?;
+    if d < std::time::Duration::from_millis(10) || d > std::time::Duration::from_secs(60) {
+        return Err(format!("{s:?} must be between 10ms and 60s"));
+    }
+    Ok(d)
 }
 
 /// An absolute `http(s)://` URL without query or fragment.
@@ -102,6 +117,8 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     opts.events.retention_days = args.event_retention_days;
     opts.backup_dir = args.backup_dir.clone();
     opts.dedup_retention_ms = args.dedup_retention.as_millis() as u64;
+    opts.developer_server.attempt_timeout = args.developer_server_timeout;
+    opts.developer_server.attempts = args.developer_server_attempts;
     let platform = Platform::open(opts)?;
     demo::register_bundled(&platform).await?;
     if args.demo {

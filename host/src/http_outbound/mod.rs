@@ -42,6 +42,7 @@ pub use self::policy::{OutboundPattern, Policy, Target};
 pub use self::record::OutboundRecord;
 use self::record::{CallLog, Draft, InFlight, RecordOnce};
 pub use self::send::USER_AGENT;
+pub(crate) use self::send::tls as tls_connect;
 use self::send::{Budget, ResponseBody};
 use crate::platform::Platform;
 use crate::plugins::grants::CallGrants;

@@ -161,8 +161,9 @@ async fn open(policy: &Policy, target: &Target) -> Result<Box<dyn Io>, OutboundE
 }
 
 /// TLS with certificate verification against the Mozilla roots (`webpki-roots`, compiled in, so
-/// the host's trust store cannot be bent by its environment), for the URL's host name.
-async fn tls(
+/// the host's trust store cannot be bent by its environment), for the URL's host name. Also the
+/// TLS of pushes to an account's developer server (`channels::developer_server`).
+pub(crate) async fn tls(
     target: &Target,
     tcp: TcpStream,
 ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, OutboundError> {

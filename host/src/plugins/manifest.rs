@@ -166,6 +166,13 @@ impl Manifest {
             .map_err(|e| PlazaError::invalid(format!("plugin.toml: {}", e.message())))?;
         validate_id("plugin name", &raw.name)
             .map_err(|e| PlazaError::invalid(format!("plugin.toml: {}", e.message())))?;
+        if raw.name == crate::channels::developer_server::PARTICIPANT {
+            // The developer server answers under this name (outbox entries, the event log).
+            return Err(PlazaError::invalid(format!(
+                "plugin.toml: plugin name {:?} is reserved",
+                raw.name
+            )));
+        }
         let version = Version::parse(&raw.version).map_err(|e| {
             PlazaError::invalid(format!(
                 "plugin.toml: version {:?} is not semver: {e}",
