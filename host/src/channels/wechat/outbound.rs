@@ -9,11 +9,13 @@
 //!
 //! Passive replies are not queued: they travel in the HTTP answer to WeChat's push.
 //!
-//! Broadcasts go out as one customer-service message per recipient rather than through WeChat's
-//! mass API: Plaza already fans a broadcast out per follower and enforces the broadcast quotas
-//! itself (see `messaging::broadcast`), so each recipient's message is one queued send like any
-//! other, retried and dead-lettered on its own. (The mass API is available on
-//! [`super::client::WechatClient`] for callers that want WeChat's own fan-out.)
+//! Broadcasts go out through WeChat's mass API by openid list (`message/mass/send`), not as
+//! customer-service messages (which WeChat only allows within 48 h of a follower's last
+//! interaction): Plaza fans a broadcast out per follower and enforces the broadcast quotas itself
+//! (see `messaging::broadcast`), so each recipient is one queued record; a pass sends the due
+//! records of one broadcast together, up to [`MASS_BATCH`] openids per call. WeChat's mass API
+//! wants at least two openids, so a broadcast record left alone in a pass goes out as a
+//! customer-service message.
 //!
 //! Delivery is at least once: a crash between WeChat's answer and the removal of the record
 //! sends that message again after restart.
@@ -32,6 +34,12 @@ use crate::platform::Platform;
 use crate::storage::backend::{child, prefix};
 use crate::storage::{Json, Store, Table, Tx};
 
+fn not_bridged(account: &str) -> WechatError {
+    WechatError::Unsupported(format!(
+        "account {account:?} is no longer bridged to WeChat"
+    ))
+}
+
 /// Longest wait between passes when nothing wakes the worker (a wake can come just before the
 /// unit of work that enqueued commits; the next pass then picks the message up).
 pub const POLL: Duration = Duration::from_secs(2);
@@ -42,6 +50,8 @@ const FIRST_BACKOFF_MS: u64 = 1_000;
 const MAX_BACKOFF_MS: u64 = 15 * 60 * 1000;
 /// After this many transient failures a message is given up (about a day of retries).
 pub const MAX_ATTEMPTS: u32 = 100;
+/// Most openids in one `message/mass/send` (WeChat's limit).
+pub const MASS_BATCH: usize = 10_000;
 /// Most records the admin listing shows of each kind.
 pub const LIST_LIMIT: usize = 500;
 
@@ -229,6 +239,11 @@ impl Platform {
         let full = rows.len() == BATCH;
         let mut held: std::collections::HashSet<(String, String)> = Default::default();
         let mut next_due: Option<u64> = None;
+        // Due broadcast records by (account, outbox entry), sent together after the others.
+        let mut broadcasts: std::collections::BTreeMap<
+            (String, String),
+            Vec<(Vec<u8>, QueuedSend)>,
+        > = Default::default();
         for (key, queued) in rows {
             let Some(account) = key_account(&key) else {
                 continue;
@@ -243,17 +258,78 @@ impl Platform {
                 next_due = Some(next_due.map_or(queued.next_at, |d| d.min(queued.next_at)));
                 continue;
             }
+            if queued.entry.delivery == Delivery::Broadcast {
+                broadcasts
+                    .entry((account, queued.entry.id.clone()))
+                    .or_default()
+                    .push((key, queued));
+                continue;
+            }
             let result = match self.wechat.get(&account)? {
                 Some(settings) => self.send_queued(&account, &settings, &queued).await,
-                None => Err(WechatError::Unsupported(format!(
-                    "account {account:?} is no longer bridged to WeChat"
-                ))),
+                None => Err(not_bridged(&account)),
             };
+            if let Some(at) = self.settle(&account, &key, queued, result)? {
+                held.insert(follower);
+                next_due = Some(next_due.map_or(at, |d| d.min(at)));
+            }
+        }
+        for ((account, _), records) in broadcasts {
+            let settings = self.wechat.get(&account)?;
+            for batch in records.chunks(MASS_BATCH) {
+                if batch.len() < 2 {
+                    for (key, queued) in batch {
+                        let result = match &settings {
+                            Some(s) => self.send_queued(&account, s, queued).await,
+                            None => Err(not_bridged(&account)),
+                        };
+                        if let Some(at) = self.settle(&account, key, queued.clone(), result)? {
+                            next_due = Some(next_due.map_or(at, |d| d.min(at)));
+                        }
+                    }
+                    continue;
+                }
+                let openids: Vec<String> = batch.iter().map(|(_, q)| q.openid.clone()).collect();
+                let result = match &settings {
+                    Some(s) => self
+                        .wechat_outbound
+                        .client
+                        .mass_send_to_openids(&account, s, &openids, &batch[0].1.entry.content)
+                        .await
+                        .map(drop),
+                    None => Err(not_bridged(&account)),
+                };
+                for (key, queued) in batch {
+                    if let Some(at) = self.settle(&account, key, queued.clone(), result.clone())? {
+                        next_due = Some(next_due.map_or(at, |d| d.min(at)));
+                    }
+                }
+            }
+        }
+        if full {
+            return Ok(Duration::ZERO);
+        }
+        let now = self.clock.now_ms();
+        Ok(next_due.map_or(POLL, |d| Duration::from_millis(d.saturating_sub(now))))
+    }
+
+    /// Records what sending one queued message came to: removed when sent, rescheduled after a
+    /// transient failure (returns when it is due again), dead-lettered otherwise.
+    fn settle(
+        &self,
+        account: &str,
+        key: &[u8],
+        queued: QueuedSend,
+        result: std::result::Result<(), WechatError>,
+    ) -> Result<Option<u64>> {
+        let q = &self.wechat_outbound;
+        {
             match result {
                 Ok(()) => {
                     self.store
-                        .write(|tx| tx.delete(&q.queue, &key).map(drop))?
+                        .write(|tx| tx.delete(&q.queue, key).map(drop))?
                         .detach();
+                    Ok(None)
                 }
                 Err(e) if e.is_transient() && queued.attempts + 1 < MAX_ATTEMPTS => {
                     let attempts = queued.attempts + 1;
@@ -266,19 +342,15 @@ impl Platform {
                         ..queued
                     };
                     self.store
-                        .write(|tx| tx.put(&q.queue, &key, &retry))?
+                        .write(|tx| tx.put(&q.queue, key, &retry))?
                         .detach();
-                    held.insert(follower);
-                    next_due = Some(next_due.map_or(next_at, |d| d.min(next_at)));
+                    Ok(Some(next_at))
                 }
-                Err(e) => self.wechat_dead_letter(&account, &key, queued, e)?,
+                Err(e) => self
+                    .wechat_dead_letter(account, key, queued, e)
+                    .map(|()| None),
             }
         }
-        if full {
-            return Ok(Duration::ZERO);
-        }
-        let now = self.clock.now_ms();
-        Ok(next_due.map_or(POLL, |d| Duration::from_millis(d.saturating_sub(now))))
     }
 
     async fn send_queued(
