@@ -319,3 +319,78 @@ fn a_message_pending_at_a_crash_is_sent_after_restart() {
             .is_some_and(Vec::is_empty)
     );
 }
+
+/// A loopback server that holds every request until the test opens the gate: a plugin calling it
+/// cannot answer before the test says so, so "the plugins did not answer in time" needs no clock.
+struct Gate {
+    port: u16,
+    open: std::sync::mpsc::Sender<()>,
+}
+
+impl Gate {
+    fn start() -> Gate {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind gate");
+        let port = listener.local_addr().expect("addr").port();
+        let (open, opened) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            if let Ok((stream, _)) = listener.accept() {
+                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let _ = opened.recv();
+                let mut out = stream;
+                let _ = write!(
+                    out,
+                    "HTTP/1.1 200 OK\r\nContent-Length: 8\r\nConnection: close\r\n\r\nreleased"
+                );
+            }
+        });
+        Gate { port, open }
+    }
+}
+
+#[test]
+fn a_reply_later_than_the_deadline_goes_out_as_a_customer_service_message() {
+    let wx = StandIn::start();
+    let gate = Gate::start();
+    let (_tmp, dir) = data_dir();
+    let server = Server::start_with(&dir, false, &[("PLAZA_WECHAT_REPLY_DEADLINE_MS", "200")]);
+    server.create_account("shop", "service", true);
+    let grant = format!("http.outbound:127.0.0.1:{}", gate.port);
+    install_probe_with(&server, "shop", "probe", &[&grant], &[&grant]);
+    bridge(&server, "shop", &wx.base);
+
+    // A push whose plugin waits on the gate: WeChat gets `success` at the deadline.
+    let (ts, nonce) = ("1700000000", "7");
+    let path = format!(
+        "/wechat/shop?signature={}&timestamp={ts}&nonce={nonce}&openid=oLATE",
+        plaza_host::wechat::signature::signature("tok3n", ts, nonce)
+    );
+    let push = format!(
+        "<xml><ToUserName>gh_x</ToUserName><FromUserName>oLATE</FromUserName><CreateTime>1700000000</CreateTime><MsgType>text</MsgType><Content>http GET http://127.0.0.1:{}/</Content><MsgId>4242</MsgId></xml>",
+        gate.port
+    );
+    let answer = server.post_raw(&path, None, "text/xml", push.as_bytes());
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert_eq!(answer.body.as_str(), Some("success"), "{answer:?}");
+    assert!(
+        wx.custom_sends().is_empty(),
+        "nothing sent before the plugin answers"
+    );
+
+    // The plugin answers once the gate opens; the reply reaches WeChat as a customer-service
+    // message, and the follower's outbox has it.
+    gate.open.send(()).expect("open the gate");
+    let sends = eventually("the late reply to reach WeChat", || {
+        let s = wx.custom_sends();
+        (!s.is_empty()).then_some(s)
+    });
+    assert_eq!(sends, [text_to("oLATE", "http:200:released")], "{sends:?}");
+    let outbox = server.outbox("shop", "oLATE");
+    assert!(
+        outbox.iter().any(|m| m["content"] == "http:200:released"),
+        "{outbox:?}"
+    );
+}

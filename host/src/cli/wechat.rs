@@ -46,6 +46,13 @@ pub enum WechatCmd {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Messages on their way to WeChat's server API: pending (with attempts and the last error)
+    /// and those WeChat refused for good.
+    Outbound {
+        account: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Stop bridging the account (its followers and data stay).
     Delete {
         account: String,
@@ -93,6 +100,9 @@ impl WechatCmd {
                 );
                 remote.client()?.put(&path(&account), &Value::Object(body))
             }
+            WechatCmd::Outbound { account, remote } => remote
+                .client()?
+                .get(&format!("{}/outbound", path(&account))),
             WechatCmd::Delete { account, remote } => {
                 remote.client()?.delete(&path(&account))?;
                 Ok(json!({ "deleted": account }))
