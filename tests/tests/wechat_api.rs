@@ -195,6 +195,14 @@ fn tokens_bodies_and_account_rules_answer_wechat_errcodes() {
         )),
         40125
     );
+    // The wrong secret for a real appid is a security event of that account.
+    let events = server.get("/api/v1/accounts/news/events?kinds=wechat.security.*");
+    assert!(
+        events.body["events"].as_array().is_some_and(|e| e
+            .iter()
+            .any(|e| e["plugin_kind"] == "wechat.security.bad_secret")),
+        "{events:?}"
+    );
 
     // Access token errors.
     assert_eq!(code("/cgi-bin/user/get"), 41001);

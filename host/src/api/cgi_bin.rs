@@ -250,7 +250,28 @@ async fn issue(
         .tokens
         .issue(appid, secret, stable, platform.clock.now_ms())
         .await
-        .map_err(refused(Api::Users))??;
+        .map_err(refused(Api::Users))?;
+    let issued = match issued {
+        Ok(t) => t,
+        Err(e) => {
+            // A wrong secret for a real appid is someone guessing (or a leaked appid): the
+            // account's operators see it in its event log.
+            if e.errcode == 40125
+                && let Ok(Some(account)) = platform.wechat_api.tokens.account_of_appid(appid)
+                && let Err(log) = platform.events.emit(
+                    &account,
+                    "wechat",
+                    platform.clock.now_ms(),
+                    "wechat.security.bad_secret",
+                    None,
+                    vec![("appid".to_string(), appid.to_string())],
+                )
+            {
+                tracing::warn!(account, error = %log, "could not log a refused token request");
+            }
+            return Err(e);
+        }
+    };
     Ok(Json(json!({
         "access_token": issued.access_token,
         "expires_in": issued.expires_in,

@@ -146,6 +146,11 @@ impl Tokens {
         Ok(pending.map(|()| IssuedCredentials { appid, secret }))
     }
 
+    /// The account an appid was issued to, if any.
+    pub fn account_of_appid(&self, appid: &str) -> Result<Option<String>> {
+        Ok(self.credentials.get(appid.as_bytes())?.map(|c| c.account))
+    }
+
     /// The account whose credentials `appid`/`secret` are, or the WeChat error for them.
     fn check_secret(
         &self,
