@@ -34,6 +34,9 @@ use crate::platform::Platform;
 use crate::storage::backend::{child, prefix};
 use crate::storage::{Json, Store, Table, Tx};
 
+/// Due broadcast records by (account, outbox entry id): their keys and records.
+type BroadcastGroups = std::collections::BTreeMap<(String, String), Vec<(Vec<u8>, QueuedSend)>>;
+
 fn not_bridged(account: &str) -> WechatError {
     WechatError::Unsupported(format!(
         "account {account:?} is no longer bridged to WeChat"
@@ -240,10 +243,7 @@ impl Platform {
         let mut held: std::collections::HashSet<(String, String)> = Default::default();
         let mut next_due: Option<u64> = None;
         // Due broadcast records by (account, outbox entry), sent together after the others.
-        let mut broadcasts: std::collections::BTreeMap<
-            (String, String),
-            Vec<(Vec<u8>, QueuedSend)>,
-        > = Default::default();
+        let mut broadcasts: BroadcastGroups = Default::default();
         for (key, queued) in rows {
             let Some(account) = key_account(&key) else {
                 continue;
@@ -323,33 +323,31 @@ impl Platform {
         result: std::result::Result<(), WechatError>,
     ) -> Result<Option<u64>> {
         let q = &self.wechat_outbound;
-        {
-            match result {
-                Ok(()) => {
-                    self.store
-                        .write(|tx| tx.delete(&q.queue, key).map(drop))?
-                        .detach();
-                    Ok(None)
-                }
-                Err(e) if e.is_transient() && queued.attempts + 1 < MAX_ATTEMPTS => {
-                    let attempts = queued.attempts + 1;
-                    let next_at = self.clock.now_ms() + backoff_ms(attempts);
-                    tracing::warn!(account, openid = %queued.openid, entry = %queued.entry.id, attempts, error = %e, "sending to WeChat failed; will retry");
-                    let retry = QueuedSend {
-                        attempts,
-                        next_at,
-                        last_error: Some(e.to_string()),
-                        ..queued
-                    };
-                    self.store
-                        .write(|tx| tx.put(&q.queue, key, &retry))?
-                        .detach();
-                    Ok(Some(next_at))
-                }
-                Err(e) => self
-                    .wechat_dead_letter(account, key, queued, e)
-                    .map(|()| None),
+        match result {
+            Ok(()) => {
+                self.store
+                    .write(|tx| tx.delete(&q.queue, key).map(drop))?
+                    .detach();
+                Ok(None)
             }
+            Err(e) if e.is_transient() && queued.attempts + 1 < MAX_ATTEMPTS => {
+                let attempts = queued.attempts + 1;
+                let next_at = self.clock.now_ms() + backoff_ms(attempts);
+                tracing::warn!(account, openid = %queued.openid, entry = %queued.entry.id, attempts, error = %e, "sending to WeChat failed; will retry");
+                let retry = QueuedSend {
+                    attempts,
+                    next_at,
+                    last_error: Some(e.to_string()),
+                    ..queued
+                };
+                self.store
+                    .write(|tx| tx.put(&q.queue, key, &retry))?
+                    .detach();
+                Ok(Some(next_at))
+            }
+            Err(e) => self
+                .wechat_dead_letter(account, key, queued, e)
+                .map(|()| None),
         }
     }
 
