@@ -363,7 +363,7 @@ impl Platform {
                 .send_template(account, settings, &queued.openid, t)
                 .await
                 .map(drop),
-            // Customer-service messages, broadcasts (one per recipient), late replies, and
+            // Customer-service messages, a broadcast record alone in its pass, late replies, and
             // template deliveries without WeChat template data (their rendered text).
             _ => {
                 client
