@@ -36,7 +36,7 @@ use crate::events::query::{EventFilter, MAX_DAYS};
 use crate::events::{DAY_MS, EventKind};
 use crate::platform::Platform;
 use crate::storage::{Json, Pending, Store, Table};
-pub use validation::{MenuError, validate, validate_rule, wechat_errcode};
+pub use validation::{KEYED, MenuError, validate, validate_rule, wechat_errcode};
 
 /// Conditional menus one account may keep.
 pub const MAX_CONDITIONAL_MENUS: usize = 20;

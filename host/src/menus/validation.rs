@@ -165,8 +165,9 @@ pub const BUTTON_TYPES: &[&str] = &[
     "article_view_limited",
 ];
 
-/// Types whose click sends the account an event carrying the button's `key`.
-const KEYED: &[&str] = &[
+/// Types whose click sends the account an event carrying the button's `key` (and the events are
+/// named like the types).
+pub const KEYED: &[&str] = &[
     "click",
     "scancode_push",
     "scancode_waitmsg",

@@ -26,17 +26,6 @@ pub enum Push {
     Report { event: String },
 }
 
-/// Menu events that carry a button key (the scan and picture buttons report theirs like a click).
-const KEY_MENU_EVENTS: &[&str] = &[
-    "CLICK",
-    "scancode_push",
-    "scancode_waitmsg",
-    "pic_sysphoto",
-    "pic_photo_or_album",
-    "pic_weixin",
-    "location_select",
-];
-
 /// Reads a decrypted push into Plaza's terms. `now_ms` stamps a push without `CreateTime`.
 pub fn read_push(doc: &Element, now_ms: u64) -> Result<Push> {
     let field = |n: &str| doc.non_empty(n).map(str::to_string);
@@ -96,13 +85,16 @@ pub fn read_push(doc: &Element, now_ms: u64) -> Result<Push> {
                 "subscribe" => ("subscribe", key.map(|k| scene(&k))),
                 "unsubscribe" => ("unsubscribe", None),
                 "SCAN" => ("scan", key),
+                "CLICK" => ("click", key),
                 "VIEW" | "view_miniprogram" => ("view", key),
+                // The scan, photo and location buttons report their key like a click (the local
+                // channel's contract names them as WeChat does).
+                e if crate::menus::KEYED.contains(&e) => (e, key),
                 "LOCATION" => {
                     json.latitude = number("Latitude")?;
                     json.longitude = number("Longitude")?;
                     ("location", None)
                 }
-                e if KEY_MENU_EVENTS.contains(&e) => ("click", key),
                 _ => return Ok(Push::Report { event }),
             };
             json.event = Some(name.into());
