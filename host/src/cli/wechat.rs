@@ -1,5 +1,5 @@
 //! `plaza wechat …`: bridge an account to a real WeChat official account (show, set, delete the
-//! channel settings). Secrets given here are sent once and never shown again.
+//! channel settings, sync tags and followers). Secrets given here are sent once and never shown again.
 
 use clap::{Subcommand, ValueEnum};
 use serde_json::{Map, Value, json};
@@ -43,6 +43,12 @@ pub enum WechatCmd {
         /// The server API's base URL (default https://api.weixin.qq.com).
         #[arg(long)]
         api_base: Option<String>,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Sync with the WeChat account: tags both ways, followers (and their tags) from WeChat.
+    Sync {
+        account: String,
         #[command(flatten)]
         remote: Remote,
     },
@@ -93,6 +99,9 @@ impl WechatCmd {
                 );
                 remote.client()?.put(&path(&account), &Value::Object(body))
             }
+            WechatCmd::Sync { account, remote } => remote
+                .client()?
+                .post(&format!("{}/sync", path(&account)), &json!({})),
             WechatCmd::Delete { account, remote } => {
                 remote.client()?.delete(&path(&account))?;
                 Ok(json!({ "deleted": account }))
