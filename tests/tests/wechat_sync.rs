@@ -26,12 +26,13 @@ struct Call {
 /// (tags 2 and 127), listed by `user/get` in two pages (then the empty page WeChat answers after
 /// the last one), and `w3`, listed but reported `subscribe: 0` by `user/info/batchget` (it
 /// unsubscribed in between). Tags created get ids from 200. `menu/create` answers 48001 while
-/// `refuse_menu`.
+/// `refuse_menu`, `user/get` while `refuse_users`.
 #[derive(Clone)]
 struct StandIn {
     calls: Arc<Mutex<Vec<Call>>>,
     tags: Arc<Mutex<Vec<(i64, String)>>>,
     refuse_menu: Arc<AtomicBool>,
+    refuse_users: Arc<AtomicBool>,
     base: String,
 }
 
@@ -45,6 +46,7 @@ impl StandIn {
                 (127, "广东".to_string()),
             ])),
             refuse_menu: Arc::default(),
+            refuse_users: Arc::default(),
             base: format!("http://{}", listener.local_addr().expect("addr")),
         };
         let st = s.clone();
@@ -77,6 +79,9 @@ impl StandIn {
                 let id = 200 + tags.iter().filter(|(id, _)| *id >= 200).count() as i64;
                 tags.push((id, name.clone()));
                 json!({"tag": {"id": id, "name": name}})
+            }
+            "/cgi-bin/user/get" if self.refuse_users.load(Ordering::SeqCst) => {
+                json!({"errcode": 48001, "errmsg": "api unauthorized rid: 2"})
             }
             "/cgi-bin/user/get" => match query.get("next_openid").map(String::as_str) {
                 None | Some("") => {
@@ -307,6 +312,13 @@ fn sync_brings_wechat_followers_and_tags_and_sends_plaza_tags_to_wechat() {
     assert_eq!(plaza_tags(&server, "shop"), tags);
     assert_eq!(follower(&server, "shop", "w1"), w1);
     assert_eq!(follower(&server, "shop", "w2"), w2);
+
+    // WeChat's refusal surfaces as its mapped typed error.
+    wx.refuse_users.store(true, Ordering::SeqCst);
+    let a = server.post("/api/v1/accounts/shop/wechat/sync", &json!({}));
+    assert_eq!(a.status, 403, "{a:?}");
+    assert_eq!(a.error_code(), "permission_denied");
+    assert!(a.error_message().contains("48001"), "{a:?}");
 }
 
 #[test]

@@ -227,8 +227,9 @@ impl Platform {
                             plaza.insert(tag.name, tag.id);
                             out.created_in_plaza += 1;
                         }
-                        // Created meanwhile by someone else: as good.
-                        Err(PlazaError::Conflict(_)) => {}
+                        // The name is taken meanwhile, or by a tag being deleted or renamed:
+                        // left unmapped (a later sync maps it if it is still there).
+                        Err(PlazaError::Conflict(_)) => continue,
                         Err(e) => return Err(e),
                     }
                 }
@@ -334,12 +335,11 @@ fn fill_profile(f: &mut crate::accounts::followers::Follower, u: &WechatUser) {
     if let Some(n) = u.nickname.as_deref().filter(|n| !n.is_empty()) {
         f.nickname = n.to_string();
     }
-    f.gender = match u.sex {
-        Some(1) => "male",
-        Some(2) => "female",
-        _ => "unknown",
+    match u.sex {
+        Some(1) => f.gender = "male".into(),
+        Some(2) => f.gender = "female".into(),
+        _ => {}
     }
-    .to_string();
     if let Some(l) = u.language.as_deref().filter(|l| !l.is_empty()) {
         f.language = l.to_string();
     }
