@@ -196,6 +196,8 @@ pub struct Platform {
     pub wechat: crate::channels::wechat::settings::WechatChannels,
     /// Bridged accounts' messages on their way to WeChat's server API.
     pub wechat_outbound: crate::channels::wechat::outbound::WechatOutbound,
+    /// Bridged accounts' Plaza tag name → WeChat tag id map, written by sync and menu publish.
+    pub wechat_tags: crate::channels::wechat::sync::WechatTagIds,
     /// See [`Platform::wechat_reply_deadline`].
     pub(crate) wechat_reply_deadline_ms: AtomicU64,
     /// The WeChat-compatible API's credentials, tokens and records (`/cgi-bin`).
@@ -309,6 +311,7 @@ impl Platform {
             links: FollowerLinks::new(store.clone())?,
             wechat: crate::channels::wechat::settings::WechatChannels::new(store.clone())?,
             wechat_outbound: crate::channels::wechat::outbound::WechatOutbound::new(&store)?,
+            wechat_tags: crate::channels::wechat::sync::WechatTagIds::new(store.clone())?,
             wechat_reply_deadline_ms: AtomicU64::new(
                 crate::channels::wechat::DEFAULT_REPLY_DEADLINE.as_millis() as u64,
             ),

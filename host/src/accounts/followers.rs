@@ -174,6 +174,11 @@ impl FollowerStore {
             .write(|tx| self.touch_in(tx, account, openid, &touch, at))
     }
 
+    /// The follower inside a unit of work, if the account has it.
+    pub fn get_in(&self, tx: &mut Tx<'_>, account: &str, openid: &str) -> Result<Option<Follower>> {
+        tx.get(&self.table, &key(&[account, openid]))
+    }
+
     /// Whether the account has this follower (subscribed or not).
     pub fn exists(&self, account: &str, openid: &str) -> Result<bool> {
         self.table.contains(&key(&[account, openid]))

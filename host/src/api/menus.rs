@@ -4,6 +4,11 @@
 //! Bodies are WeChat's menu JSON. A menu that breaks one of WeChat's rules is a 400 `invalid`
 //! whose message starts with WeChat's error code and names the button (`40016 invalid button
 //! size: …`); nothing is stored then.
+//!
+//! For an account bridged to a real WeChat account, every change is then published to WeChat
+//! (`channels::wechat::menu`) and the answer carries `"wechat":{"published":true}`. If WeChat
+//! refuses, the change stays stored in Plaza and the route answers WeChat's mapped error, saying
+//! so; `POST /accounts/{a}/menu/publish` tries again.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,10 +16,11 @@ use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::AppState;
 use super::error::{ApiJson, ApiPath, ApiQuery, ApiResult};
+use crate::channels::wechat::menu::stored_but_refused;
 use crate::menus::MenuInput;
 
 /// Routes under `/api/v1` (admin token, like the follower outbox).
@@ -33,6 +39,7 @@ pub fn routes() -> Router<AppState> {
             delete(remove_conditional),
         )
         .route("/accounts/{account}/menu/stats", get(stats))
+        .route("/accounts/{account}/menu/publish", post(publish))
         .route(
             "/accounts/{account}/followers/{openid}/menu",
             get(follower_menu),
@@ -62,7 +69,11 @@ async fn replace(
         .set_default(&account, menu)?
         .durable()
         .await?;
-    Ok(Json(json!({ "menuid": menuid })))
+    let mut answer = json!({ "menuid": menuid });
+    if let Some(w) = publish_if_bridged(&s, &account).await? {
+        answer["wechat"] = w;
+    }
+    Ok(Json(answer))
 }
 
 /// `DELETE /accounts/{a}/menu`: the default menu and every conditional menu.
@@ -72,7 +83,7 @@ async fn remove(
 ) -> ApiResult<impl IntoResponse> {
     s.platform.accounts.get(&account)?;
     s.platform.menus.delete_all(&account)?.durable().await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(deleted(publish_if_bridged(&s, &account).await?))
 }
 
 /// `POST /accounts/{a}/menu/conditional` `{"button":[…],"matchrule":{…}}` → 201 `{"menuid"}`.
@@ -87,7 +98,11 @@ async fn add_conditional(
         .add_conditional_menu(&account, menu)?
         .durable()
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "menuid": menuid }))))
+    let mut answer = json!({ "menuid": menuid });
+    if let Some(w) = publish_if_bridged(&s, &account).await? {
+        answer["wechat"] = w;
+    }
+    Ok((StatusCode::CREATED, Json(answer)))
 }
 
 async fn remove_conditional(
@@ -100,7 +115,42 @@ async fn remove_conditional(
         .delete_conditional(&account, &menuid)?
         .durable()
         .await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(deleted(publish_if_bridged(&s, &account).await?))
+}
+
+/// A delete's answer: 204 as always, or 200 `{"wechat":{…}}` when it was published to WeChat.
+fn deleted(wechat: Option<Value>) -> axum::response::Response {
+    match wechat {
+        Some(w) => Json(json!({ "wechat": w })).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    }
+}
+
+/// Publishes the account's menus to WeChat when it is bridged: `{"published":true}`, or `None`
+/// when it is not bridged.
+async fn publish_if_bridged(s: &AppState, account: &str) -> ApiResult<Option<Value>> {
+    match s.platform.publish_wechat_menu(account).await {
+        Ok(true) => Ok(Some(json!({ "published": true }))),
+        Ok(false) => Ok(None),
+        Err(e) => Err(stored_but_refused(account, e).into()),
+    }
+}
+
+/// `POST /accounts/{a}/menu/publish`: publishes the stored menus to the bridged WeChat account
+/// again (after WeChat refused them, or after the bridge was set up) → `{"wechat":{"published":
+/// true}}`; 404 when the account is not bridged.
+async fn publish(
+    State(s): State<AppState>,
+    ApiPath(account): ApiPath<String>,
+) -> ApiResult<impl IntoResponse> {
+    s.platform.accounts.get(&account)?;
+    s.platform.wechat.require(&account)?;
+    let wechat = publish_if_bridged(&s, &account).await?.ok_or_else(|| {
+        crate::error::PlazaError::not_found(format!(
+            "account {account:?} is not bridged to a WeChat account"
+        ))
+    })?;
+    Ok(Json(json!({ "wechat": wechat })))
 }
 
 #[derive(Deserialize)]

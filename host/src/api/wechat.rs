@@ -4,7 +4,7 @@
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::AppState;
@@ -22,6 +22,7 @@ pub fn routes() -> Router<AppState> {
             get(show).put(update).delete(remove),
         )
         .route("/accounts/{account}/wechat/outbound", get(outbound))
+        .route("/accounts/{account}/wechat/sync", post(sync))
 }
 
 /// The callback WeChat calls; authenticated by the account's token signature, not a bearer token.
@@ -72,6 +73,16 @@ async fn outbound(
 ) -> ApiResult<impl IntoResponse> {
     s.platform.accounts.get(&account)?;
     Ok(Json(s.platform.wechat_outbound.view(&account)?))
+}
+
+/// `POST /accounts/{a}/wechat/sync`: tags both ways and followers from WeChat (see
+/// `channels::wechat::sync`) → the report; 404 when the account is not bridged.
+async fn sync(
+    State(s): State<AppState>,
+    ApiPath(account): ApiPath<String>,
+) -> ApiResult<impl IntoResponse> {
+    s.platform.accounts.get(&account)?;
+    Ok(Json(s.platform.wechat_sync(&account).await?))
 }
 
 async fn handshake(

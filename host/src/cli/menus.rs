@@ -40,6 +40,13 @@ pub enum MenuCmd {
         #[command(flatten)]
         remote: Remote,
     },
+    /// Publish the stored menus to the bridged WeChat account again (after WeChat refused a
+    /// change).
+    Publish {
+        account: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
     /// Conditional menus (个性化菜单): add, delete.
     #[command(subcommand)]
     Conditional(ConditionalCmd),
@@ -94,6 +101,9 @@ impl MenuCmd {
                 remote.client()?.delete(&path(&account))?;
                 Ok(json!({ "deleted": true }))
             }
+            MenuCmd::Publish { account, remote } => remote
+                .client()?
+                .post(&format!("{}/publish", path(&account)), &json!({})),
             MenuCmd::Stats {
                 account,
                 days,

@@ -1,5 +1,5 @@
 //! `plaza wechat …`: bridge an account to a real WeChat official account (show, set, delete the
-//! channel settings). Secrets given here are sent once and never shown again.
+//! channel settings, sync tags and followers). Secrets given here are sent once and never shown again.
 
 use clap::{Subcommand, ValueEnum};
 use serde_json::{Map, Value, json};
@@ -49,6 +49,12 @@ pub enum WechatCmd {
     /// Messages on their way to WeChat's server API: pending (with attempts and the last error)
     /// and those WeChat refused for good.
     Outbound {
+        account: String,
+        #[command(flatten)]
+        remote: Remote,
+    },
+    /// Sync with the WeChat account: tags both ways, followers (and their tags) from WeChat.
+    Sync {
         account: String,
         #[command(flatten)]
         remote: Remote,
@@ -103,6 +109,9 @@ impl WechatCmd {
             WechatCmd::Outbound { account, remote } => remote
                 .client()?
                 .get(&format!("{}/outbound", path(&account))),
+            WechatCmd::Sync { account, remote } => remote
+                .client()?
+                .post(&format!("{}/sync", path(&account)), &json!({})),
             WechatCmd::Delete { account, remote } => {
                 remote.client()?.delete(&path(&account))?;
                 Ok(json!({ "deleted": account }))

@@ -27,6 +27,8 @@ use crate::messaging::content::MessageContent;
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 /// Connect, send and read the whole answer within this.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+/// Most openids one `user/info/batchget` may name (WeChat's limit).
+pub const USER_INFO_BATCH: usize = 100;
 /// Largest answer read (WeChat's JSON answers are small; user lists are the largest).
 pub const MAX_ANSWER: usize = 4 << 20;
 
@@ -413,6 +415,97 @@ impl WechatClient {
             None,
         )
         .await
+    }
+
+    /// `user/get` from `next_openid` (empty for the first page): the page's openids and the
+    /// `next_openid` WeChat gives. WeChat gives the page's last openid even when no page follows,
+    /// so only an empty page (no `data`) or an empty `next_openid` ends a listing.
+    pub async fn followers_page(
+        &self,
+        account: &str,
+        s: &WechatSettings,
+        next_openid: &str,
+    ) -> Result<(Vec<String>, String)> {
+        let answer = self
+            .call(
+                account,
+                s,
+                "/cgi-bin/user/get",
+                &[("next_openid", next_openid)],
+                None,
+            )
+            .await?;
+        let openids = answer
+            .pointer("/data/openid")
+            .and_then(Value::as_array)
+            .map(|ids| {
+                ids.iter()
+                    .filter_map(|o| o.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let next = answer
+            .get("next_openid")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        Ok((openids, next))
+    }
+
+    /// `user/info/batchget` for at most [`USER_INFO_BATCH`] openids: WeChat's `user_info_list`,
+    /// one object per user, as WeChat writes it.
+    pub async fn user_infos(
+        &self,
+        account: &str,
+        s: &WechatSettings,
+        openids: &[String],
+    ) -> Result<Vec<Value>> {
+        let list: Vec<Value> = openids
+            .iter()
+            .map(|o| json!({ "openid": o, "lang": "zh_CN" }))
+            .collect();
+        let answer = self
+            .call(
+                account,
+                s,
+                "/cgi-bin/user/info/batchget",
+                &[],
+                Some(&json!({ "user_list": list })),
+            )
+            .await?;
+        Ok(answer
+            .get("user_info_list")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// `menu/delete`: the default menu and every conditional menu. An account without a menu
+    /// (46003) is already in the state asked for.
+    pub async fn delete_menu(&self, account: &str, s: &WechatSettings) -> Result<()> {
+        match self
+            .call(account, s, "/cgi-bin/menu/delete", &[], None)
+            .await
+        {
+            Err(WechatError::Api { code: 46003, .. }) | Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `menu/addconditional` with `{"button":[…],"matchrule":{…}}`; WeChat's `menuid`.
+    pub async fn add_conditional_menu(
+        &self,
+        account: &str,
+        s: &WechatSettings,
+        menu: &Value,
+    ) -> Result<Option<String>> {
+        let answer = self
+            .call(account, s, "/cgi-bin/menu/addconditional", &[], Some(menu))
+            .await?;
+        Ok(answer.get("menuid").map(|m| match m {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }))
     }
 
     /// `menu/create` with a menu in WeChat's shape (`{"button":[…]}`).

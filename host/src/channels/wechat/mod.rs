@@ -10,8 +10,10 @@
 
 pub mod client;
 pub mod errors;
+pub mod menu;
 pub mod outbound;
 pub mod settings;
+pub mod sync;
 
 use std::sync::Arc;
 use std::time::Duration;
