@@ -1,6 +1,8 @@
 //! The WeChat-compatible API (`/cgi-bin`, `/datacube`) through the real binary: wechatpy 1.8.18 as
 //! the peer, and raw HTTP for the token and body errors an SDK never shows.
 
+mod common;
+
 use plaza_tests::python::run_script;
 use plaza_tests::*;
 use serde_json::{Value, json};
@@ -279,7 +281,18 @@ fn tokens_bodies_and_account_rules_answer_wechat_errcodes() {
         r#"{{"touser":"o-1","msgtype":"text","text":{{"content":"{}"}}}}"#,
         "x".repeat(300_000)
     );
-    assert_eq!(wx_post(&server, &send, big.as_bytes())["errcode"], 45002);
+    // Streamed: the server answers before it has read the rest, as it should.
+    let (status, answer) = common::post_streamed(
+        &server,
+        &send,
+        "application/json",
+        vec![common::Piece::Bytes(big.into_bytes())],
+    );
+    assert_eq!(
+        (status, answer["errcode"].as_i64()),
+        (200, Some(45002)),
+        "{answer}"
+    );
     assert_eq!(
         wx_post(
             &server,

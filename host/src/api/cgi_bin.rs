@@ -661,6 +661,16 @@ fn menu_input(body: Value) -> Result<crate::menus::MenuInput, WxError> {
         .map_err(|e| WxError::new(40035, format!("invalid args: not a menu: {e}")))
 }
 
+/// A bridged account's menus go to the real WeChat account after every change, as from the admin
+/// API.
+async fn publish(platform: &Platform, account: &str) -> Result<(), WxError> {
+    platform
+        .publish_wechat_menu(account)
+        .await
+        .map(drop)
+        .map_err(menu_refused)
+}
+
 /// `POST /cgi-bin/menu/create {"button":[…]}`: the account's default menu, checked by WeChat's
 /// rules (the same checks as `PUT /api/v1/accounts/{id}/menu`).
 async fn menu_create(State(s): State<AppState>, caller: Caller, WxBody(body): WxBody) -> WxResult {
@@ -672,6 +682,7 @@ async fn menu_create(State(s): State<AppState>, caller: Caller, WxBody(body): Wx
         .durable()
         .await
         .map_err(menu_refused)?;
+    publish(&s.platform, &caller.account.id).await?;
     ok()
 }
 
@@ -696,6 +707,7 @@ async fn menu_delete(State(s): State<AppState>, caller: Caller) -> WxResult {
         .durable()
         .await
         .map_err(menu_refused)?;
+    publish(&s.platform, &caller.account.id).await?;
     ok()
 }
 
@@ -713,6 +725,7 @@ async fn menu_add_conditional(
         .durable()
         .await
         .map_err(menu_refused)?;
+    publish(&s.platform, &caller.account.id).await?;
     Ok(Json(json!({ "menuid": menuid })))
 }
 
@@ -734,6 +747,7 @@ async fn menu_del_conditional(
         .durable()
         .await
         .map_err(menu_refused)?;
+    publish(&s.platform, &caller.account.id).await?;
     ok()
 }
 
