@@ -75,14 +75,12 @@ fn refused(
         EnvelopeError::NotEncrypted => "wechat.security.not_encrypted",
         EnvelopeError::Xml(_) => "wechat.security.bad_xml",
     };
-    if let Err(e) = platform.events.emit(
-        account,
-        "wechat",
-        platform.clock.now_ms(),
-        kind,
-        None,
-        properties,
-    ) {
+    let now = platform.clock.now_ms();
+    if platform.wechat.take_security_event(account, now)
+        && let Err(e) = platform
+            .events
+            .emit(account, "wechat", now, kind, None, properties)
+    {
         tracing::warn!(account, error = %e, "could not log a refused WeChat push");
     }
     tracing::warn!(account, %reason, "refused a WeChat {what}");

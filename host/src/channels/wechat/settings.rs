@@ -170,10 +170,17 @@ impl WechatSettingsUpdate {
     }
 }
 
+/// Security events a bridged account logs per minute for refused pushes: anyone can post to
+/// its public callback URL, and a flood of forged pushes must not flood its event log. Past the
+/// budget, refusals are still answered and traced, just not logged.
+pub const SECURITY_EVENTS_PER_MINUTE: u32 = 60;
+
 /// `account → settings`.
 pub struct WechatChannels {
     table: Table<Json<WechatSettings>>,
     store: std::sync::Arc<Store>,
+    /// Per account: the minute and how many security events were logged in it.
+    security_budget: std::sync::Mutex<std::collections::HashMap<String, (u64, u32)>>,
 }
 
 impl WechatChannels {
@@ -181,7 +188,24 @@ impl WechatChannels {
         Ok(WechatChannels {
             table: store.table("wechat_channels")?,
             store,
+            security_budget: Default::default(),
         })
+    }
+
+    /// Whether a security event of `account` may be logged at `now_ms` (and counts it).
+    pub fn take_security_event(&self, account: &str, now_ms: u64) -> bool {
+        let minute = now_ms / 60_000;
+        let Ok(mut budget) = self.security_budget.lock() else {
+            return false;
+        };
+        // Old minutes go, so the map holds only the accounts refused this minute.
+        budget.retain(|_, (m, _)| *m == minute);
+        let (_, used) = budget.entry(account.to_string()).or_insert((minute, 0));
+        if *used >= SECURITY_EVENTS_PER_MINUTE {
+            return false;
+        }
+        *used += 1;
+        true
     }
 
     pub fn get(&self, account: &str) -> Result<Option<WechatSettings>> {
@@ -262,6 +286,21 @@ mod tests {
         assert_eq!(view.callback_url, "http://h/wechat/acc");
         let shown = serde_json::to_string(&view).unwrap();
         assert!(!shown.contains(&s.secret) && !shown.contains("abcdefghijklmnop"));
+    }
+
+    #[test]
+    fn security_events_are_budgeted_per_account_and_minute() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(std::sync::Arc::new(
+            crate::storage::backend::SledBackend::open(&dir.path().join("db")).unwrap(),
+        ));
+        let channels = WechatChannels::new(store).unwrap();
+        let logged = (0..100)
+            .filter(|_| channels.take_security_event("a", 60_000))
+            .count();
+        assert_eq!(logged, SECURITY_EVENTS_PER_MINUTE as usize);
+        assert!(channels.take_security_event("b", 60_000), "per account");
+        assert!(channels.take_security_event("a", 120_000), "a new minute");
     }
 
     #[test]
