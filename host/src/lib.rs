@@ -9,6 +9,7 @@ pub mod api;
 pub mod bundled;
 pub mod channels;
 pub mod cli;
+pub mod console;
 pub mod demo;
 pub mod error;
 pub mod events;

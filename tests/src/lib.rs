@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 pub use plaza_host::bundled::{WASM_DIR, WORKSPACE_DIR};
 
+pub mod browser;
 pub mod python;
 
 pub const TOKEN: &str = "test-admin-token";

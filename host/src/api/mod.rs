@@ -86,6 +86,10 @@ pub fn router(state: AppState) -> Router {
             "/accounts/{account}/followers/{openid}/messages",
             get(ingress::follower_messages),
         )
+        .route(
+            "/accounts/{account}/followers/{openid}/messages/stream",
+            get(ingress::follower_messages_stream),
+        )
         .merge(backups::routes())
         .merge(broadcasts::routes())
         .merge(developer_server::routes())
@@ -114,6 +118,9 @@ pub fn router(state: AppState) -> Router {
         .merge(media::public_routes())
         .merge(wechat::callback_routes())
         .merge(cgi_bin::routes())
+        // The web console's page and assets are public (they hold no data); its API calls carry
+        // the token the operator signs in with.
+        .merge(crate::console::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))

@@ -39,6 +39,10 @@ pub struct Store {
     /// Held for the whole of one backup, file writing included: a second backup is refused
     /// before it touches the first one's scratch space or output.
     backup_slot: Mutex<()>,
+    /// Bumped after every unit of work that committed: lets a live view (the console's message
+    /// stream) re-read what it shows only when something changed, without polling. A `watch`
+    /// keeps only the latest value, so a slow reader never queues up notifications.
+    commits: tokio::sync::watch::Sender<u64>,
 }
 
 thread_local! {
@@ -60,6 +64,7 @@ impl Store {
             commit,
             recording: RwLock::new(None),
             backup_slot: Mutex::new(()),
+            commits: tokio::sync::watch::Sender::new(0),
         })
     }
 
@@ -98,7 +103,16 @@ impl Store {
             }
         }
         let value = out.ok_or_else(|| PlazaError::internal("unit of work produced no result"))?;
+        // Committed (visible to readers), though not yet durable.
+        self.commits.send_modify(|n| *n = n.wrapping_add(1));
         Ok(Pending::new(value, self.commit.clone()))
+    }
+
+    /// A receiver that sees a change after every committed unit of work (see `commits`). Wait
+    /// with `changed()`, then read what you show: everything committed before the wake-up is
+    /// visible.
+    pub fn subscribe_commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.commits.subscribe()
     }
 
     fn run<T>(
