@@ -15,6 +15,7 @@ pub mod ingress;
 pub mod links;
 pub mod media;
 pub mod menus;
+pub mod metrics;
 pub mod plugin_routes;
 pub mod templates;
 pub mod topics;
@@ -114,8 +115,14 @@ pub fn router(state: AppState) -> Router {
         .merge(media::public_routes())
         .merge(wechat::callback_routes())
         .merge(cgi_bin::routes())
+        .merge(metrics::routes(state.clone()))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        // Outermost, so it counts every answer, refusals by the layers above included.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .with_state(state)
 }

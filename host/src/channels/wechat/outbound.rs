@@ -156,6 +156,27 @@ impl WechatOutbound {
     }
 }
 
+/// Where `/metrics` stops counting the queue: a deeper queue reads as this many (an alert
+/// threshold belongs far below it), so a scrape costs a bounded key scan.
+pub const METRICS_COUNT_CAP: u64 = 10_000;
+
+impl WechatOutbound {
+    /// Messages waiting for WeChat, counted up to [`METRICS_COUNT_CAP`] (keys only, in pages).
+    pub fn pending_count(&self) -> Result<u64> {
+        let mut n = 0u64;
+        let mut after: Option<Vec<u8>> = None;
+        while n < METRICS_COUNT_CAP {
+            let page = self.queue.keys(b"", after.as_deref(), BATCH)?;
+            n += page.len() as u64;
+            match page.into_iter().last() {
+                Some(last) if n < METRICS_COUNT_CAP => after = Some(last),
+                _ => break,
+            }
+        }
+        Ok(n.min(METRICS_COUNT_CAP))
+    }
+}
+
 fn backoff_ms(attempts: u32) -> u64 {
     FIRST_BACKOFF_MS
         .saturating_mul(1u64 << attempts.saturating_sub(1).min(20))
