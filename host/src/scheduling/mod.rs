@@ -323,4 +323,21 @@ mod tests {
         assert_consistent(&store, &jobs);
         assert!(!done(jobs.cancel("acc", "plug", "j1")).unwrap());
     }
+
+    #[test]
+    fn the_total_sums_every_installations_count() {
+        let (_dir, _faulty, store) = faulty_store();
+        let jobs = JobStore::new(store).unwrap();
+        assert_eq!(jobs.total().unwrap(), 0);
+        done(jobs.add(&job("j0", AT))).unwrap();
+        done(jobs.add(&job("j1", AT))).unwrap();
+        let other = Job {
+            plugin: "other".into(),
+            ..job("j0", AT)
+        };
+        done(jobs.add(&other)).unwrap();
+        assert_eq!(jobs.total().unwrap(), 3);
+        assert!(done(jobs.cancel("acc", "plug", "j1")).unwrap());
+        assert_eq!(jobs.total().unwrap(), 2);
+    }
 }

@@ -457,6 +457,33 @@ mod tests {
     }
 
     #[test]
+    fn the_pending_count_counts_every_account_in_pages() {
+        let (_dir, _faulty, store) = crate::storage::testing::faulty_store();
+        let outbound = WechatOutbound::new(&store).unwrap();
+        assert_eq!(outbound.pending_count().unwrap(), 0);
+        let entry = |id: &str| OutboxEntry {
+            id: id.into(),
+            at: 0,
+            delivery: Delivery::CustomerService,
+            plugin: None,
+            content: MessageContent::Text {
+                content: "hi".into(),
+            },
+        };
+        // More than one page (`BATCH`), over two accounts.
+        let n = BATCH + 7;
+        crate::storage::testing::done(store.write(|tx| {
+            for i in 0..n {
+                let account = if i % 2 == 0 { "a" } else { "b" };
+                outbound.enqueue_in(tx, account, &format!("o{i}"), &entry("m1"), None)?;
+            }
+            Ok(())
+        }))
+        .unwrap();
+        assert_eq!(outbound.pending_count().unwrap(), n as u64);
+    }
+
+    #[test]
     fn keys_lead_with_the_account() {
         let k = queue_key("acct", "m123", "o1");
         assert_eq!(key_account(&k), Some("acct".into()));
