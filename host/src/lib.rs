@@ -18,6 +18,7 @@ pub mod links;
 pub mod media;
 pub mod menus;
 pub mod messaging;
+pub mod metrics;
 pub mod platform;
 pub mod plugin_api;
 pub mod plugins;

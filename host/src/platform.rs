@@ -204,6 +204,8 @@ pub struct Platform {
     pub wechat_api: WechatApi,
     /// Each account's developer server (WeChat bot code attached through the push protocol).
     pub developer_servers: DeveloperServers,
+    /// Counters and histograms of `/metrics` (this platform's own registry).
+    pub metrics: crate::metrics::Metrics,
     problems: Mutex<Vec<StoredRecordProblem>>,
     /// Where followers and browsers reach this host (signed links, media URLs); see
     /// [`Platform::public_url`].
@@ -317,6 +319,7 @@ impl Platform {
             ),
             wechat_api: WechatApi::new(store.clone())?,
             developer_servers: DeveloperServers::new(store.clone(), opts.developer_server)?,
+            metrics: crate::metrics::Metrics::new()?,
             clock: opts.clock,
             store,
             problems: Mutex::new(Vec::new()),

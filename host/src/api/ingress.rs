@@ -40,6 +40,7 @@ pub async fn inbound(
     }
     let ApiJson(body) = ApiJson::<InboundJson>::from_request(request, &s).await?;
     let inbound = body.into_inbound(s.platform.clock.now_ms())?;
+    s.platform.metrics.count_inbound("local");
     let outcome = s.platform.handle_inbound(&account, inbound).await?;
     Ok(Json(json!({ "reply": outcome.reply })))
 }

@@ -15,6 +15,7 @@ pub mod ingress;
 pub mod links;
 pub mod media;
 pub mod menus;
+pub mod metrics;
 pub mod plugin_routes;
 pub mod templates;
 pub mod topics;
@@ -121,8 +122,14 @@ pub fn router(state: AppState) -> Router {
         // The web console's page and assets are public (they hold no data); its API calls carry
         // the token the operator signs in with.
         .merge(crate::console::routes())
+        .merge(metrics::routes(state.clone()))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        // Outermost, so it counts every answer, refusals by the layers above included.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .with_state(state)
 }

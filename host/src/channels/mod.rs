@@ -36,6 +36,17 @@ pub struct Inbound {
     pub kind: InboundKind,
 }
 
+impl Inbound {
+    /// What identifies this message in logs: the channel's message id, or for an event its
+    /// de-duplication key (empty when it has neither).
+    pub fn message_id(&self) -> &str {
+        match &self.kind {
+            InboundKind::Message { msg_id, .. } => msg_id,
+            InboundKind::Event(_) => self.dedup_key.as_deref().unwrap_or_default(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum InboundKind {
     Message {
@@ -203,7 +214,10 @@ fn counter_for(kind: &InboundKind) -> Touch<'_> {
 }
 
 impl Platform {
-    /// Runs the inbound pipeline for one message or event and returns the passive reply.
+    /// Runs the inbound pipeline for one message or event and returns the passive reply. Runs
+    /// in an `inbound` span naming account and message, so every log line of the pipeline (the
+    /// plugin calls' `plugin_call` spans nest in it) says which message it is about.
+    #[tracing::instrument(name = "inbound", skip_all, fields(account = %account_id, message = inbound.message_id()))]
     pub async fn handle_inbound(
         self: &Arc<Self>,
         account_id: &str,

@@ -121,6 +121,20 @@ pub enum RecipientStatus {
 const DELIVERED: u8 = 1;
 const SKIPPED_QUOTA: u8 = 2;
 
+/// Most unfinished broadcasts one `/metrics` scrape reads (there are rarely more than a few).
+pub const METRICS_BROADCASTS: usize = 1000;
+
+/// What [`Broadcasts::unfinished_summary`] counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UnfinishedSummary {
+    pub running: u64,
+    pub scheduled: u64,
+    /// Recipients of running broadcasts, by where they stand.
+    pub delivered: u64,
+    pub skipped_quota: u64,
+    pub pending: u64,
+}
+
 /// Recipients per stored chunk of a broadcast's recipient list.
 const CHUNK: usize = 1000;
 
@@ -179,6 +193,36 @@ impl Broadcasts {
         self.jobs.get(&key(&[account, id]))?.ok_or_else(|| {
             PlazaError::not_found(format!("broadcast {id:?} of account {account:?}"))
         })
+    }
+
+    /// Unfinished broadcasts and their recipients, for `/metrics`: reads the unfinished set
+    /// (at most [`METRICS_BROADCASTS`] of them) and each one's job record, whose counters the
+    /// worker keeps up to date, so a scrape never walks recipient lists.
+    pub fn unfinished_summary(&self) -> Result<UnfinishedSummary> {
+        let mut summary = UnfinishedSummary::default();
+        for (id, account) in self.active.scan(b"", None, METRICS_BROADCASTS)? {
+            let (id, account) = (
+                String::from_utf8_lossy(&id),
+                String::from_utf8_lossy(&account),
+            );
+            // Finished (and removed from the set) since the scan: nothing to count.
+            let Some(job) = self.jobs.get(&key(&[&account, &id]))? else {
+                continue;
+            };
+            match job.status {
+                BroadcastStatus::Scheduled => summary.scheduled += 1,
+                BroadcastStatus::Running => {
+                    summary.running += 1;
+                    summary.delivered += job.delivered;
+                    summary.skipped_quota += job.skipped_quota;
+                    summary.pending += job
+                        .total
+                        .saturating_sub(job.delivered.saturating_add(job.skipped_quota));
+                }
+                BroadcastStatus::Done => {}
+            }
+        }
+        Ok(summary)
     }
 
     /// An account's broadcasts, newest first.

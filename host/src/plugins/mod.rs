@@ -409,21 +409,42 @@ impl Platform {
     }
 
     /// Runs one call in a fresh sandbox; a failure is logged and kept in the installation's
-    /// error log.
+    /// error log. Every call is counted and timed in `/metrics`, and runs in a `plugin_call`
+    /// span naming account, plugin, version and export, so whatever is logged during it (the
+    /// plugin's own log lines, host warnings) says which call it belongs to.
     pub(crate) async fn invoke_recorded(
         self: &Arc<Self>,
         active: &Arc<ActiveInstallation>,
         state: CallState,
         invocation: Invocation,
     ) -> std::result::Result<Outcome, CallFailure> {
+        use tracing::Instrument;
         let call = invocation.name();
+        let plugin = &active.plugin.manifest;
+        let span = tracing::info_span!(
+            "plugin_call",
+            account = %active.account.id,
+            plugin = %plugin.name,
+            version = %plugin.version,
+            call,
+        );
+        let started = std::time::Instant::now();
         let result = self
             .plugins
             .registry
             .runtime()
             .invoke(&active.plugin.pre, state, invocation)
+            .instrument(span)
             .await;
+        let outcome = match &result {
+            Ok(_) => crate::metrics::CALL_OK,
+            Err(failure) => failure.kind(),
+        };
+        self.metrics
+            .observe_plugin_call(&plugin.name, call, outcome, started.elapsed());
         if let Err(failure) = &result {
+            // Names account, plugin and version itself; the caller's span (an inbound
+            // message's) adds the message.
             self.record_failure(active, call, failure);
         }
         result

@@ -35,6 +35,8 @@ pub const MISSED_GRACE_MS: u64 = 60_000;
 
 /// Jobs one installation may hold at once.
 pub const MAX_JOBS_PER_INSTALLATION: usize = 1000;
+/// Most installations' job counts one `/metrics` scrape reads.
+pub const METRICS_INSTALLATIONS: usize = 100_000;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -165,6 +167,26 @@ impl JobStore {
     pub fn remove(&self, job: &Job) -> Result<Pending<()>> {
         let uncounted = self.uncounted(&job.account, &job.plugin)?;
         self.store.write(|tx| self.remove_in(tx, job, uncounted))
+    }
+
+    /// Jobs stored, for `/metrics`: the sum of the per-installation counts (one record per
+    /// installation with jobs, at most [`METRICS_INSTALLATIONS`] read), not a walk of the jobs.
+    /// Jobs stored before counts were kept are not in it until their installation's count is
+    /// next written.
+    pub fn total(&self) -> Result<u64> {
+        let mut sum = 0u64;
+        let mut read = 0usize;
+        let mut after: Option<Vec<u8>> = None;
+        while read < METRICS_INSTALLATIONS {
+            let page = self.counts.scan(b"", after.as_deref(), 1000)?;
+            read += page.len();
+            sum = page.iter().fold(sum, |s, (_, n)| s.saturating_add(*n));
+            match page.into_iter().last() {
+                Some((last, _)) => after = Some(last),
+                None => break,
+            }
+        }
+        Ok(sum)
     }
 
     pub fn list(&self, account: &str, plugin: &str) -> Result<Vec<Job>> {
@@ -300,5 +322,22 @@ mod tests {
         assert_eq!(jobs.due(u64::MAX - 1, 10).unwrap(), vec![job("j0", AT + 5)]);
         assert_consistent(&store, &jobs);
         assert!(!done(jobs.cancel("acc", "plug", "j1")).unwrap());
+    }
+
+    #[test]
+    fn the_total_sums_every_installations_count() {
+        let (_dir, _faulty, store) = faulty_store();
+        let jobs = JobStore::new(store).unwrap();
+        assert_eq!(jobs.total().unwrap(), 0);
+        done(jobs.add(&job("j0", AT))).unwrap();
+        done(jobs.add(&job("j1", AT))).unwrap();
+        let other = Job {
+            plugin: "other".into(),
+            ..job("j0", AT)
+        };
+        done(jobs.add(&other)).unwrap();
+        assert_eq!(jobs.total().unwrap(), 3);
+        assert!(done(jobs.cancel("acc", "plug", "j1")).unwrap());
+        assert_eq!(jobs.total().unwrap(), 2);
     }
 }

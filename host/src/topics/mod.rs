@@ -251,6 +251,17 @@ impl TopicQueue {
             .unwrap_or(0)
     }
 
+    /// Pending deliveries and dead letters of every account (from the in-memory counts: one
+    /// entry per account, no storage read).
+    pub fn totals(&self) -> (u64, u64) {
+        self.counts()
+            .map(|c| {
+                c.values()
+                    .fold((0, 0), |(p, d), c| (p + c.pending, d + c.dead))
+            })
+            .unwrap_or((0, 0))
+    }
+
     /// Dead letters kept for the account.
     pub fn dead_count(&self, account: &str) -> u64 {
         self.counts()

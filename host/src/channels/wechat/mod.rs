@@ -130,6 +130,7 @@ impl Platform {
                 return Ok(PushAnswer::Success);
             }
         };
+        self.metrics.count_inbound("wechat");
         let from = inbound.from.clone();
         let max_articles = match inbound.kind {
             InboundKind::Message { .. } => MAX_NEWS_REPLY_TO_MESSAGE,

@@ -156,6 +156,27 @@ impl WechatOutbound {
     }
 }
 
+/// Where `/metrics` stops counting the queue: a deeper queue reads as this many (an alert
+/// threshold belongs far below it), so a scrape costs a bounded key scan.
+pub const METRICS_COUNT_CAP: u64 = 10_000;
+
+impl WechatOutbound {
+    /// Messages waiting for WeChat, counted up to [`METRICS_COUNT_CAP`] (keys only, in pages).
+    pub fn pending_count(&self) -> Result<u64> {
+        let mut n = 0u64;
+        let mut after: Option<Vec<u8>> = None;
+        while n < METRICS_COUNT_CAP {
+            let page = self.queue.keys(b"", after.as_deref(), BATCH)?;
+            n += page.len() as u64;
+            match page.into_iter().last() {
+                Some(last) if n < METRICS_COUNT_CAP => after = Some(last),
+                _ => break,
+            }
+        }
+        Ok(n.min(METRICS_COUNT_CAP))
+    }
+}
+
 fn backoff_ms(attempts: u32) -> u64 {
     FIRST_BACKOFF_MS
         .saturating_mul(1u64 << attempts.saturating_sub(1).min(20))
@@ -433,6 +454,33 @@ mod tests {
         assert_eq!(backoff_ms(2), 2_000);
         assert_eq!(backoff_ms(5), 16_000);
         assert_eq!(backoff_ms(40), MAX_BACKOFF_MS);
+    }
+
+    #[test]
+    fn the_pending_count_counts_every_account_in_pages() {
+        let (_dir, _faulty, store) = crate::storage::testing::faulty_store();
+        let outbound = WechatOutbound::new(&store).unwrap();
+        assert_eq!(outbound.pending_count().unwrap(), 0);
+        let entry = |id: &str| OutboxEntry {
+            id: id.into(),
+            at: 0,
+            delivery: Delivery::CustomerService,
+            plugin: None,
+            content: MessageContent::Text {
+                content: "hi".into(),
+            },
+        };
+        // More than one page (`BATCH`), over two accounts.
+        let n = BATCH + 7;
+        crate::storage::testing::done(store.write(|tx| {
+            for i in 0..n {
+                let account = if i % 2 == 0 { "a" } else { "b" };
+                outbound.enqueue_in(tx, account, &format!("o{i}"), &entry("m1"), None)?;
+            }
+            Ok(())
+        }))
+        .unwrap();
+        assert_eq!(outbound.pending_count().unwrap(), n as u64);
     }
 
     #[test]
