@@ -2,7 +2,8 @@
 //! Playwright for Python (installed by [`crate::python::python`]).
 //!
 //! The test suite must run on a fresh machine, so when `/usr/bin/chromium` is missing the first
-//! test that needs it installs the distribution's package; a file lock makes concurrent test
+//! test that needs it installs the distribution's package (and a CJK font, so that screenshots
+//! of the Chinese console are legible); a file lock makes concurrent test
 //! binaries wait for that one install instead of racing apt.
 
 use std::fs::OpenOptions;
@@ -43,7 +44,7 @@ pub fn chromium() -> PathBuf {
         let out = Command::new("sh")
             .args([
                 "-c",
-                "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium",
+                "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-wqy-zenhei",
             ])
             .output();
         let _ = lock.unlock();
