@@ -202,6 +202,8 @@ pub struct Platform {
     pub wechat_api: WechatApi,
     /// Each account's developer server (WeChat bot code attached through the push protocol).
     pub developer_servers: DeveloperServers,
+    /// Scoped API tokens, account protection and security events.
+    pub tokens: crate::tokens::TokenStore,
     problems: Mutex<Vec<StoredRecordProblem>>,
     /// Where followers and browsers reach this host (signed links, media URLs); see
     /// [`Platform::public_url`].
@@ -314,6 +316,7 @@ impl Platform {
             ),
             wechat_api: WechatApi::new(store.clone())?,
             developer_servers: DeveloperServers::new(store.clone(), opts.developer_server)?,
+            tokens: crate::tokens::TokenStore::new(store.clone(), opts.clock.clone())?,
             clock: opts.clock,
             store,
             problems: Mutex::new(Vec::new()),

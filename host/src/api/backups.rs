@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::json;
 
 use super::AppState;
@@ -13,8 +13,8 @@ use super::error::ApiResult;
 use crate::error::PlazaError;
 use crate::storage::backup;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/system/backups", get(list).post(create))
+pub fn routes() -> super::ApiRoutes {
+    super::ApiRoutes::new().route("/system/backups", get(list).post(create))
 }
 
 /// Bytes read from the backup file per chunk of the response.

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -14,8 +14,8 @@ use crate::error::{PlazaError, Result};
 use crate::events::kinds::KindSelector;
 use crate::events::query::{EventFilter, local_date, parse_day, parse_time, parse_timezone};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> super::ApiRoutes {
+    super::ApiRoutes::new()
         .route("/accounts/{account}/events", get(list))
         .route("/accounts/{account}/events/daily", get(daily))
         .route(

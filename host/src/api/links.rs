@@ -3,15 +3,15 @@
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::json;
 
 use super::AppState;
 use super::error::{ApiPath, ApiResult};
 use crate::links::KEY_GRACE_MS;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/accounts/{account}/link-key/rotate", post(rotate))
+pub fn routes() -> super::ApiRoutes {
+    super::ApiRoutes::new().route("/accounts/{account}/link-key/rotate", post(rotate))
 }
 
 /// `POST /accounts/{a}/link-key/rotate`: makes a new key sign the account's follower links. The

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -18,8 +18,8 @@ use super::error::{ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::menus::MenuInput;
 
 /// Routes under `/api/v1` (admin token, like the follower outbox).
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> super::ApiRoutes {
+    super::ApiRoutes::new()
         .route(
             "/accounts/{account}/menu",
             get(show).put(replace).delete(remove),

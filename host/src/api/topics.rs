@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -12,8 +12,8 @@ use super::error::{ApiPath, ApiQuery, ApiResult};
 use crate::error::{PlazaError, Result};
 use crate::topics::TopicDelivery;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> super::ApiRoutes {
+    super::ApiRoutes::new()
         .route("/accounts/{account}/topic-deliveries", get(list_pending))
         .route("/accounts/{account}/dead-letters", get(list_dead))
         .route("/accounts/{account}/dead-letters/replay", post(replay_all))
