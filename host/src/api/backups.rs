@@ -1,11 +1,11 @@
 //! Admin routes of online backups (数据备份): take one now and download it, list the kept ones.
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Json;
 use serde_json::json;
 
 use super::AppState;

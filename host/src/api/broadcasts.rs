@@ -1,10 +1,10 @@
 //! Broadcast and review-queue handlers.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use axum::Json;
 use serde::Deserialize;
 use serde_json::{Value, json};
 

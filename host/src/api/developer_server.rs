@@ -2,11 +2,11 @@
 //! and EncodingAESKey go in and never come out: answers say only whether they are set, with the
 //! AppID and original id the bot must be configured with.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::Json;
 
 use super::AppState;
 use super::error::{ApiJson, ApiPath, ApiResult};

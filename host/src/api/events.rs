@@ -1,9 +1,9 @@
 //! Admin routes of the event log: filtered listing, daily aggregates, retention.
 
+use axum::Json;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 

@@ -1,10 +1,10 @@
 //! Follower profiles, tags and dashboard distributions (the listing itself is `admin::list_followers`).
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, patch, post};
-use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 

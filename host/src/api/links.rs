@@ -1,9 +1,9 @@
 //! Admin routes of follower web identity: rotating an account's link signing key.
 
+use axum::Json;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::post;
-use axum::Json;
 use serde_json::json;
 
 use super::AppState;

@@ -5,11 +5,11 @@
 //! whose message starts with WeChat's error code and names the button (`40016 invalid button
 //! size: …`); nothing is stored then.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
-use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 

@@ -86,7 +86,10 @@ pub async fn handle(
     ApiBytes(body): ApiBytes,
 ) -> ApiResult<Response> {
     let peer = peer.map(|p| p.0.0.ip());
-    serve(state, account, plugin, rest, method, uri, headers, peer, body).await
+    serve(
+        state, account, plugin, rest, method, uri, headers, peer, body,
+    )
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -1,11 +1,11 @@
 //! Token and security handlers: `/tokens[/{id}]` and `/security/events` (admin only, see
 //! `authz::RULES`).
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get};
-use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -30,7 +30,9 @@ async fn create(
     let created = s
         .platform
         .tokens
-        .create(new, s.platform.clock.now_ms(), |a| accounts.get(a).map(drop))?
+        .create(new, s.platform.clock.now_ms(), |a| {
+            accounts.get(a).map(drop)
+        })?
         .durable()
         .await?;
     Ok((StatusCode::CREATED, Json(created)))
@@ -60,6 +62,11 @@ async fn security_events(
     State(s): State<AppState>,
     ApiQuery(q): ApiQuery<EventsQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    let limit = q.limit.unwrap_or(100).min(crate::tokens::security::MAX_EVENTS);
-    Ok(Json(json!({ "events": s.platform.tokens.security.list(limit)? })))
+    let limit = q
+        .limit
+        .unwrap_or(100)
+        .min(crate::tokens::security::MAX_EVENTS);
+    Ok(Json(
+        json!({ "events": s.platform.tokens.security.list(limit)? }),
+    ))
 }

@@ -1,9 +1,9 @@
 //! Admin routes of topic delivery: what is waiting, the dead-letter list, replay and discard.
 
+use axum::Json;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use axum::Json;
 use serde::Deserialize;
 use serde_json::{Value, json};
 

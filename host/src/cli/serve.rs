@@ -186,9 +186,9 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| PlazaError::Unavailable(format!("server error: {e}")))?;
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| PlazaError::Unavailable(format!("server error: {e}")))?;
     platform.store.sync().await?;
     Ok(())
 }

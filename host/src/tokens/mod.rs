@@ -247,7 +247,10 @@ impl TokenStore {
         };
         let pending = self.store.write(|tx| {
             if !tx.insert_new(&self.tokens, info.id.as_bytes(), &stored)? {
-                return Err(PlazaError::Conflict(format!("token id {} is taken", info.id)));
+                return Err(PlazaError::Conflict(format!(
+                    "token id {} is taken",
+                    info.id
+                )));
             }
             tx.put(&self.by_digest, digest.as_bytes(), &info.id)
         })?;
@@ -271,15 +274,16 @@ impl TokenStore {
         self.tokens
             .get(id.as_bytes())?
             .map(|t| t.info)
-            .ok_or_else(|| PlazaError::not_found(format!("no token {id:?} (see GET /api/v1/tokens)")))
+            .ok_or_else(|| {
+                PlazaError::not_found(format!("no token {id:?} (see GET /api/v1/tokens)"))
+            })
     }
 
     /// Revokes a token: from the next request on, it is refused (401).
     pub fn revoke(&self, id: &str) -> Result<Pending<()>> {
-        let stored = self
-            .tokens
-            .get(id.as_bytes())?
-            .ok_or_else(|| PlazaError::not_found(format!("no token {id:?} (see GET /api/v1/tokens)")))?;
+        let stored = self.tokens.get(id.as_bytes())?.ok_or_else(|| {
+            PlazaError::not_found(format!("no token {id:?} (see GET /api/v1/tokens)"))
+        })?;
         let stale = self.addresses.keys(&prefix(&[id]), None, usize::MAX)?;
         self.store.write(|tx| {
             tx.delete(&self.tokens, id.as_bytes())?;
@@ -318,7 +322,12 @@ impl TokenStore {
         }
         let known = self.addresses.scan(&prefix(&[token]), None, usize::MAX)?;
         let oldest = (known.len() >= MAX_ADDRESSES_PER_TOKEN)
-            .then(|| known.iter().min_by_key(|(_, at)| *at).map(|(k, _)| k.clone()))
+            .then(|| {
+                known
+                    .iter()
+                    .min_by_key(|(_, at)| *at)
+                    .map(|(k, _)| k.clone())
+            })
             .flatten();
         self.store
             .write(|tx| {
@@ -340,7 +349,10 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, TokenStore) {
         let (tmp, _faulty, s) = crate::storage::testing::faulty_store();
-        (tmp, TokenStore::new(s, Arc::new(ManualClock::new(1_000))).unwrap())
+        (
+            tmp,
+            TokenStore::new(s, Arc::new(ManualClock::new(1_000))).unwrap(),
+        )
     }
 
     fn new(name: &str, role: Role, accounts: &[&str], ip: &[&str]) -> NewToken {
@@ -369,19 +381,28 @@ mod tests {
         assert_eq!(found, created.info);
         assert_eq!(found.accounts, vec!["news".to_string()]);
         assert!(s.authenticate("plt_other").unwrap().is_none());
-        assert!(s.authenticate(&created.token[..created.token.len() - 1]).unwrap().is_none());
+        assert!(
+            s.authenticate(&created.token[..created.token.len() - 1])
+                .unwrap()
+                .is_none()
+        );
         // The secret is stored only as its digest.
         let dump = crate::storage::testing::dump(&s.store);
         let secret = created.token.as_bytes();
         assert!(
-            !dump.iter().any(|(_, k, v)| k.windows(secret.len()).any(|w| w == secret)
-                || v.windows(secret.len()).any(|w| w == secret))
+            !dump
+                .iter()
+                .any(|(_, k, v)| k.windows(secret.len()).any(|w| w == secret)
+                    || v.windows(secret.len()).any(|w| w == secret))
         );
         assert_eq!(s.list().unwrap(), vec![created.info.clone()]);
         done(s.revoke(&created.info.id)).unwrap();
         assert!(s.authenticate(&created.token).unwrap().is_none());
         assert!(s.list().unwrap().is_empty());
-        assert!(matches!(s.revoke(&created.info.id), Err(PlazaError::NotFound(_))));
+        assert!(matches!(
+            s.revoke(&created.info.id),
+            Err(PlazaError::NotFound(_))
+        ));
     }
 
     #[test]
@@ -389,7 +410,10 @@ mod tests {
         let (_tmp, s) = store();
         let invalid = |n: NewToken| {
             let e = s.create(n, 0, exists).err().unwrap();
-            assert!(matches!(e, PlazaError::Invalid(_) | PlazaError::NotFound(_)), "{e:?}");
+            assert!(
+                matches!(e, PlazaError::Invalid(_) | PlazaError::NotFound(_)),
+                "{e:?}"
+            );
         };
         invalid(new("", Role::Admin, &[], &[]));
         invalid(new(&"x".repeat(65), Role::Admin, &[], &[]));
@@ -400,7 +424,12 @@ mod tests {
         invalid(new("an", Role::Analyst, &[], &["example.com"]));
         invalid(new("ad", Role::Admin, &["news"], &[]));
         let ok = done(s.create(
-            new(&"x".repeat(64), Role::Analyst, &[], &["10.1.2.3/8", "::1", "10.0.0.0/8"]),
+            new(
+                &"x".repeat(64),
+                Role::Analyst,
+                &[],
+                &["10.1.2.3/8", "::1", "10.0.0.0/8"],
+            ),
             0,
             exists,
         ))
@@ -449,7 +478,10 @@ mod tests {
         };
         assert!(t(Role::Operator, &["news"]).covers("news"));
         assert!(!t(Role::Operator, &["news"]).covers("shop"));
-        assert!(t(Role::Analyst, &[]).covers("shop"), "empty list: every account");
+        assert!(
+            t(Role::Analyst, &[]).covers("shop"),
+            "empty list: every account"
+        );
         assert!(!t(Role::Analyst, &["news"]).covers("shop"));
         assert!(t(Role::Admin, &[]).covers("shop"));
     }

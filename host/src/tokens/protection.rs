@@ -132,9 +132,17 @@ mod tests {
             }
         );
         assert_eq!(guard.locked_for(ip), Some(WINDOW_MS - 9_000));
-        assert_eq!(guard.locked_for(other), None, "other addresses are not affected");
+        assert_eq!(
+            guard.locked_for(other),
+            None,
+            "other addresses are not affected"
+        );
         // The mapped IPv6 form of the same address is the same address.
-        assert!(guard.locked_for("::ffff:10.0.0.1".parse().unwrap()).is_some());
+        assert!(
+            guard
+                .locked_for("::ffff:10.0.0.1".parse().unwrap())
+                .is_some()
+        );
         // Further failures do not extend or repeat the lock-out.
         assert_eq!(guard.fail(ip), Failure::Counted);
         clock.advance(WINDOW_MS - 9_000 - 1);
