@@ -26,6 +26,7 @@ pub mod runtime;
 pub mod scheduling;
 pub mod storage;
 pub mod templates;
+pub mod tokens;
 pub mod topics;
 pub mod wechat;
 pub mod wechat_api;

@@ -206,6 +206,8 @@ pub struct Platform {
     pub developer_servers: DeveloperServers,
     /// Counters and histograms of `/metrics` (this platform's own registry).
     pub metrics: crate::metrics::Metrics,
+    /// Scoped API tokens, account protection and security events.
+    pub tokens: crate::tokens::TokenStore,
     problems: Mutex<Vec<StoredRecordProblem>>,
     /// Where followers and browsers reach this host (signed links, media URLs); see
     /// [`Platform::public_url`].
@@ -320,6 +322,7 @@ impl Platform {
             wechat_api: WechatApi::new(store.clone())?,
             developer_servers: DeveloperServers::new(store.clone(), opts.developer_server)?,
             metrics: crate::metrics::Metrics::new()?,
+            tokens: crate::tokens::TokenStore::new(store.clone(), opts.clock.clone())?,
             clock: opts.clock,
             store,
             problems: Mutex::new(Vec::new()),

@@ -39,12 +39,18 @@ pub async fn remove_problem(
     Ok(Json(json!({ "removed": removed })))
 }
 
-pub async fn list_accounts(State(s): State<AppState>) -> ApiResult<impl IntoResponse> {
+/// Lists the accounts the caller covers: every account for admins, a scoped token's own
+/// accounts otherwise (filtered here rather than refused, so one console works for every role).
+pub async fn list_accounts(
+    State(s): State<AppState>,
+    principal: Option<axum::Extension<super::authz::Principal>>,
+) -> ApiResult<impl IntoResponse> {
     let accounts: Vec<AccountInfo> = s
         .platform
         .accounts
         .list()?
         .iter()
+        .filter(|a| principal.as_ref().is_none_or(|p| p.covers(&a.id)))
         .map(AccountInfo::from)
         .collect();
     Ok(Json(json!({ "accounts": accounts })))

@@ -94,16 +94,6 @@ pub fn is_admin(headers: &HeaderMap, admin_token: &AdminToken) -> bool {
     bearer(headers).is_some_and(|t| admin_token.matches(t))
 }
 
-pub fn require_admin(headers: &HeaderMap, admin_token: &AdminToken) -> Result<()> {
-    match bearer(headers) {
-        None => Err(PlazaError::Unauthorized(
-            "missing bearer token (Authorization: Bearer <token>)".into(),
-        )),
-        Some(t) if admin_token.matches(t) => Ok(()),
-        Some(_) => Err(PlazaError::Unauthorized("invalid bearer token".into())),
-    }
-}
-
 /// The admin token, or the ingress key of `account` (as a bearer token or `X-Plaza-Ingress-Key`).
 /// `account` is `None` when no such account exists: then only the admin token passes, and the
 /// refusal reads exactly as it does for an existing account.
@@ -124,20 +114,6 @@ pub fn require_ingress(
         Ok(())
     } else {
         Err(PlazaError::Unauthorized(INGRESS_REFUSED.into()))
-    }
-}
-
-/// Middleware for every admin route: the admin token or a typed 401, before any handler runs, so
-/// no handler can forget the check.
-pub async fn admin_only(
-    axum::extract::State(state): axum::extract::State<super::AppState>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    match require_admin(request.headers(), &state.admin_token) {
-        Ok(()) => next.run(request).await,
-        Err(e) => super::error::ApiError(e).into_response(),
     }
 }
 

@@ -1,11 +1,11 @@
 //! Admin routes of online backups (数据备份): take one now and download it, list the kept ones.
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use serde_json::json;
 
 use super::AppState;
@@ -13,8 +13,8 @@ use super::error::ApiResult;
 use crate::error::PlazaError;
 use crate::storage::backup;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/system/backups", get(list).post(create))
+pub fn routes() -> super::ApiRoutes {
+    super::ApiRoutes::new().route("/system/backups", get(list).post(create))
 }
 
 /// Bytes read from the backup file per chunk of the response.

@@ -1,10 +1,10 @@
 //! Broadcast and review-queue handlers.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -13,8 +13,8 @@ use super::error::{ApiJson, ApiPath, ApiQuery, ApiResult};
 use crate::messaging::broadcast::{BroadcastJob, NewBroadcast, RecipientStatus};
 
 /// Routes under `/api/v1`.
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> super::ApiRoutes {
+    super::ApiRoutes::new()
         .route("/accounts/{account}/broadcasts", post(create).get(list))
         .route("/accounts/{account}/broadcasts/{id}", get(status))
         .route(

@@ -2,19 +2,19 @@
 //! and EncodingAESKey go in and never come out: answers say only whether they are set, with the
 //! AppID and original id the bot must be configured with.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{Json, Router};
 
 use super::AppState;
 use super::error::{ApiJson, ApiPath, ApiResult};
 use crate::channels::developer_server::DeveloperServerRequest;
 
 /// Routes under `/api/v1`.
-pub fn routes() -> Router<AppState> {
-    Router::new().route(
+pub fn routes() -> super::ApiRoutes {
+    super::ApiRoutes::new().route(
         "/accounts/{account}/developer-server",
         get(show).put(set).delete(remove),
     )

@@ -1,9 +1,9 @@
 //! Admin routes of the event log: filtered listing, daily aggregates, retention.
 
+use axum::Json;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -14,8 +14,8 @@ use crate::error::{PlazaError, Result};
 use crate::events::kinds::KindSelector;
 use crate::events::query::{EventFilter, local_date, parse_day, parse_time, parse_timezone};
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> super::ApiRoutes {
+    super::ApiRoutes::new()
         .route("/accounts/{account}/events", get(list))
         .route("/accounts/{account}/events/daily", get(daily))
         .route(

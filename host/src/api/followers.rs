@@ -1,10 +1,10 @@
 //! Follower profiles, tags and dashboard distributions (the listing itself is `admin::list_followers`).
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, patch, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -14,8 +14,8 @@ use crate::accounts::followers::ProfileUpdate;
 use crate::accounts::segments::Segment;
 
 /// Routes under `/api/v1`.
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> super::ApiRoutes {
+    super::ApiRoutes::new()
         .route("/accounts/{account}/followers/stats", get(stats))
         .route(
             "/accounts/{account}/followers/{openid}",

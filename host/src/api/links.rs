@@ -1,17 +1,17 @@
 //! Admin routes of follower web identity: rotating an account's link signing key.
 
+use axum::Json;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::post;
-use axum::{Json, Router};
 use serde_json::json;
 
 use super::AppState;
 use super::error::{ApiPath, ApiResult};
 use crate::links::KEY_GRACE_MS;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/accounts/{account}/link-key/rotate", post(rotate))
+pub fn routes() -> super::ApiRoutes {
+    super::ApiRoutes::new().route("/accounts/{account}/link-key/rotate", post(rotate))
 }
 
 /// `POST /accounts/{a}/link-key/rotate`: makes a new key sign the account's follower links. The

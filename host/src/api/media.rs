@@ -27,8 +27,8 @@ use crate::media::{MAX_BLOB_BYTES, MediaMeta, Uploader};
 use crate::platform::Platform;
 
 /// Admin routes, under `/api/v1` (behind the admin token).
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> super::ApiRoutes {
+    super::ApiRoutes::new()
         .route(
             "/accounts/{account}/media",
             post(upload)

@@ -10,11 +10,11 @@
 //! refuses, the change stays stored in Plaza and the route answers WeChat's mapped error, saying
 //! so; `POST /accounts/{a}/menu/publish` tries again.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -24,8 +24,8 @@ use crate::channels::wechat::menu::stored_but_refused;
 use crate::menus::MenuInput;
 
 /// Routes under `/api/v1` (admin token, like the follower outbox).
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> super::ApiRoutes {
+    super::ApiRoutes::new()
         .route(
             "/accounts/{account}/menu",
             get(show).put(replace).delete(remove),

@@ -19,10 +19,24 @@ use crate::metrics::{CONTENT_TYPE, UNMATCHED_ROUTE, method_label};
 pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/metrics", get(scrape))
-        .route_layer(axum::middleware::from_fn_with_state(
-            state,
-            super::auth::admin_only,
-        ))
+        .route_layer(axum::middleware::from_fn_with_state(state, admins_only))
+}
+
+/// Admins only (the bootstrap token or an admin-role token): `/metrics` is outside `/api/v1`,
+/// so the route table of `authz` does not cover it.
+async fn admins_only(State(s): State<AppState>, request: Request, next: Next) -> Response {
+    let refusal = match super::authz::principal_of(&s, request.headers()) {
+        Ok(Some(p)) if p.role() == crate::tokens::Role::Admin => return next.run(request).await,
+        Ok(Some(p)) => crate::error::PlazaError::PermissionDenied(format!(
+            "/metrics is for admins; this token's role is {:?}",
+            p.role()
+        )),
+        Ok(None) => crate::error::PlazaError::Unauthorized(
+            "missing or invalid bearer token (Authorization: Bearer <admin token>)".into(),
+        ),
+        Err(e) => e,
+    };
+    super::error::ApiError(refusal).into_response()
 }
 
 /// `GET /metrics`.

@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod authz;
 pub mod backups;
 pub mod broadcasts;
 pub mod cgi_bin;
@@ -18,6 +19,7 @@ pub mod menus;
 pub mod metrics;
 pub mod plugin_routes;
 pub mod templates;
+pub mod tokens;
 pub mod topics;
 pub mod wechat;
 
@@ -25,7 +27,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{any, delete, get, post};
+use axum::routing::{MethodRouter, any, delete, get, post};
 
 use crate::platform::Platform;
 
@@ -40,8 +42,44 @@ pub struct AppState {
     pub admin_token: Arc<auth::AdminToken>,
 }
 
-pub fn router(state: AppState) -> Router {
-    let admin = Router::new()
+/// The `/api/v1` routes, recorded as they are registered: [`route_paths`] lists exactly what the
+/// router serves, so the authorization-matrix test covers every route (a route added without a
+/// rule in `authz::RULES` fails it).
+pub struct ApiRoutes {
+    router: Router<AppState>,
+    paths: Vec<&'static str>,
+}
+
+impl Default for ApiRoutes {
+    fn default() -> Self {
+        ApiRoutes {
+            router: Router::new(),
+            paths: Vec::new(),
+        }
+    }
+}
+
+impl ApiRoutes {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn route(mut self, path: &'static str, method_router: MethodRouter<AppState>) -> Self {
+        self.router = self.router.route(path, method_router);
+        self.paths.push(path);
+        self
+    }
+
+    pub fn merge(mut self, other: ApiRoutes) -> Self {
+        self.router = self.router.merge(other.router);
+        self.paths.extend(other.paths);
+        self
+    }
+}
+
+/// Every `/api/v1` route behind [`authz::authorize`] (one unit, so nothing is registered outside it).
+fn admin_routes() -> ApiRoutes {
+    ApiRoutes::new()
         .route("/system", get(admin::system))
         .route(
             "/accounts",
@@ -102,13 +140,32 @@ pub fn router(state: AppState) -> Router {
         .merge(media::routes())
         .merge(wechat::routes())
         .merge(menus::routes())
-        // Every route above needs the admin token; the inbound endpoint below does its own check
-        // (admin token or the account's ingress key).
+        .merge(tokens::routes())
+}
+
+/// The `/api/v1` routes that check their own credentials (`authz::Rule::OwnCheck`).
+fn own_check_routes() -> ApiRoutes {
+    // The inbound endpoint: admin token or the account's ingress key.
+    ApiRoutes::new().route("/accounts/{account}/inbound", post(ingress::inbound))
+}
+
+/// Every route template under `/api/v1` (relative to it), as registered.
+pub fn route_paths() -> Vec<&'static str> {
+    let mut paths = admin_routes().paths;
+    paths.extend(own_check_routes().paths);
+    paths
+}
+
+pub fn router(state: AppState) -> Router {
+    let admin = admin_routes()
+        .router
+        // Every route above goes through the one authorization middleware (roles by route, see
+        // `authz`); the routes below do their own check.
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            auth::admin_only,
+            authz::authorize,
         ))
-        .route("/accounts/{account}/inbound", post(ingress::inbound))
+        .merge(own_check_routes().router)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed);
     Router::new()

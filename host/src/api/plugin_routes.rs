@@ -1,7 +1,8 @@
 //! `/p/{account}/{plugin}/…`: a plugin's own HTTP routes (webhooks, pages, admin endpoints).
 //!
 //! Public by default: the plugin authenticates what it must. The host tells it whether the caller
-//! presented the admin token (`operator` in the call context), caps the body size, and maps plugin
+//! presented the admin token or a scoped admin/operator token of the account (`operator` in the
+//! call context), caps the body size, and maps plugin
 //! failures to 502/504 without exposing anything about the host.
 //!
 //! Credentials meant for the host (the admin token, an account's ingress key, cookies, proxy
@@ -13,13 +14,17 @@
 //! sets `call-context.follower`; any other is refused (401/403) and the plugin is not called.
 //! The token itself is stripped from the query and headers the plugin sees.
 
+use std::net::SocketAddr;
+
+use axum::Extension;
 use axum::body::{Body, Bytes};
+use axum::extract::ConnectInfo;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use super::auth::is_admin;
+use super::authz::is_operator_of;
 use super::error::{ApiBytes, ApiError, ApiPath, ApiResult};
 use crate::error::PlazaError;
 use crate::links::{self, RouteRequest};
@@ -53,8 +58,10 @@ pub async fn handle_root(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     ApiBytes(body): ApiBytes,
 ) -> ApiResult<Response> {
+    let peer = peer.map(|p| p.0.0.ip());
     serve(
         state,
         account,
@@ -63,6 +70,7 @@ pub async fn handle_root(
         method,
         uri,
         headers,
+        peer,
         body,
     )
     .await
@@ -74,9 +82,14 @@ pub async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
     ApiBytes(body): ApiBytes,
 ) -> ApiResult<Response> {
-    serve(state, account, plugin, rest, method, uri, headers, body).await
+    let peer = peer.map(|p| p.0.0.ip());
+    serve(
+        state, account, plugin, rest, method, uri, headers, peer, body,
+    )
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -88,6 +101,7 @@ async fn serve(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    peer: Option<std::net::IpAddr>,
     body: Bytes,
 ) -> ApiResult<Response> {
     let not_found = || {
@@ -103,7 +117,9 @@ async fn serve(
     if !active.installation.grants.allows(&Capability::HttpRoutes) {
         return Err(not_found());
     }
-    let operator = is_admin(&headers, &s.admin_token);
+    // The admin token, or a scoped admin/operator token of this account used from an address
+    // its allow-list admits.
+    let operator = is_operator_of(&s, &headers, peer, &account);
     let path = format!("/{rest}");
     let (query, follower) = follower_of(&s, &account, &plugin, &path, &uri, &headers)?;
     let req = api::HttpRequest {

@@ -2,11 +2,11 @@
 
 use std::collections::BTreeMap;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -15,8 +15,8 @@ use super::error::{ApiJson, ApiPath, ApiResult};
 use crate::templates::{NewTemplate, TemplateUpdate};
 
 /// Routes under `/api/v1`.
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> super::ApiRoutes {
+    super::ApiRoutes::new()
         .route("/accounts/{account}/templates", get(list).post(create))
         .route(
             "/accounts/{account}/templates/{id}",

@@ -1,9 +1,9 @@
 //! Admin routes of topic delivery: what is waiting, the dead-letter list, replay and discard.
 
+use axum::Json;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -12,8 +12,8 @@ use super::error::{ApiPath, ApiQuery, ApiResult};
 use crate::error::{PlazaError, Result};
 use crate::topics::TopicDelivery;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> super::ApiRoutes {
+    super::ApiRoutes::new()
         .route("/accounts/{account}/topic-deliveries", get(list_pending))
         .route("/accounts/{account}/dead-letters", get(list_dead))
         .route("/accounts/{account}/dead-letters/replay", post(replay_all))

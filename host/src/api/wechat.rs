@@ -15,8 +15,8 @@ use crate::error::PlazaError;
 use crate::wechat::envelope::PushQuery;
 
 /// Admin routes, under `/api/v1`.
-pub fn routes() -> Router<AppState> {
-    Router::new()
+pub fn routes() -> super::ApiRoutes {
+    super::ApiRoutes::new()
         .route(
             "/accounts/{account}/wechat",
             get(show).put(update).delete(remove),

@@ -9,6 +9,7 @@ mod menus;
 pub mod serve;
 pub mod system;
 mod templates;
+mod tokens;
 mod topics;
 mod wechat;
 
@@ -206,6 +207,9 @@ pub enum Command {
     /// Media (images, audio, video, PDF): upload, list, show, delete, quota.
     #[command(subcommand)]
     Media(media::MediaCmd),
+    /// API tokens with roles (admin, operator, analyst): create, list, revoke, events.
+    #[command(subcommand)]
+    Tokens(tokens::TokensCmd),
     /// Bridge an account to a real WeChat official account: show, set, delete.
     #[command(subcommand)]
     Wechat(wechat::WechatCmd),
@@ -586,6 +590,7 @@ pub fn run_remote(cmd: Command) -> Result<()> {
         Command::Tags(cmd) => cmd.run()?,
         Command::Templates(cmd) => cmd.run()?,
         Command::Media(cmd) => cmd.run()?,
+        Command::Tokens(cmd) => cmd.run()?,
         Command::Wechat(cmd) => cmd.run()?,
         Command::Menu(cmd) => cmd.run()?,
         Command::DeveloperServer(cmd) => cmd.run()?,

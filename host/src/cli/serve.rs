@@ -180,10 +180,15 @@ pub async fn run(args: ServeArgs) -> Result<()> {
         platform: platform.clone(),
         admin_token: Arc::new(auth::AdminToken::new(&token)),
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| PlazaError::Unavailable(format!("server error: {e}")))?;
+    // With the peer's address: account protection counts failed sign-ins per address, and
+    // tokens may be restricted to addresses.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| PlazaError::Unavailable(format!("server error: {e}")))?;
     platform.store.sync().await?;
     Ok(())
 }
