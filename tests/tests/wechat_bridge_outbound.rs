@@ -69,8 +69,12 @@ impl StandIn {
             return;
         }
         let path = target.split('?').next().unwrap_or_default().to_string();
+        let upload = path == "/cgi-bin/media/upload";
         let body: Value = if raw.is_empty() {
             Value::Null
+        } else if upload {
+            // multipart/form-data: kept as text for the test to look into.
+            Value::String(String::from_utf8_lossy(&raw).into_owned())
         } else {
             serde_json::from_slice(&raw).expect("a UTF-8 JSON body")
         };
@@ -79,6 +83,8 @@ impl StandIn {
             json!({"access_token": format!("tok-{n}"), "expires_in": 7200})
         } else if !target.contains("access_token=tok-") {
             json!({"errcode": 41001, "errmsg": "access_token missing"})
+        } else if upload {
+            json!({"type": "image", "media_id": "wx-media-1", "created_at": 1_700_000_000})
         } else if self.down.load(Ordering::SeqCst) {
             json!({"errcode": -1, "errmsg": "system error"})
         } else if body["touser"] == "gone" {
@@ -393,4 +399,81 @@ fn a_reply_later_than_the_deadline_goes_out_as_a_customer_service_message() {
         outbox.iter().any(|m| m["content"] == "http:200:released"),
         "{outbox:?}"
     );
+}
+
+#[test]
+fn stored_media_is_uploaded_to_wechat_once_and_sent_by_wechats_id() {
+    let wx = StandIn::start();
+    let (_tmp, dir) = data_dir();
+    let server = Server::start(&dir, false);
+    server.create_account("shop", "service", true);
+    bridge(&server, "shop", &wx.base);
+    assert_eq!(server.event("shop", "alice", "subscribe").status, 200);
+    // A PNG in the account's media store.
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend_from_slice(&[0, 0, 0, 13]);
+    png.extend_from_slice(b"IHDR");
+    png.extend_from_slice(&[0u8; 64]);
+    let up = server.post_raw(
+        "/api/v1/accounts/shop/media",
+        Some(TOKEN),
+        "image/png",
+        &png,
+    );
+    assert_eq!(up.status, 201, "{up:?}");
+    let media_id = up.body["media_id"].as_str().expect("media id").to_string();
+
+    // Two image messages to the follower, through the WeChat-compatible API.
+    let creds = server.post("/api/v1/accounts/shop/api-credentials", &json!({}));
+    let token = server.get_as(
+        &format!(
+            "/cgi-bin/token?grant_type=client_credential&appid={}&secret={}",
+            creds.body["appid"].as_str().expect("appid"),
+            creds.body["secret"].as_str().expect("secret")
+        ),
+        None,
+    );
+    let token = token.body["access_token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    for _ in 0..2 {
+        let sent = server.post_raw(
+            &format!("/cgi-bin/message/custom/send?access_token={token}"),
+            None,
+            "",
+            json!({"touser": "alice", "msgtype": "image", "image": {"media_id": media_id}})
+                .to_string()
+                .as_bytes(),
+        );
+        assert_eq!(sent.body["errcode"], 0, "{sent:?}");
+    }
+    let sends = eventually("both images to reach WeChat", || {
+        let s = wx.custom_sends();
+        (s.len() == 2).then_some(s)
+    });
+    let want = json!({"touser": "alice", "msgtype": "image", "image": {"media_id": "wx-media-1"}});
+    assert_eq!(sends, [want.clone(), want], "WeChat's id, not Plaza's");
+    // Uploaded once, as multipart field `media` with the PNG and a .png name.
+    let uploads: Vec<Value> = wx
+        .calls
+        .lock()
+        .expect("calls")
+        .iter()
+        .filter(|c| c.path == "/cgi-bin/media/upload")
+        .map(|c| c.body.clone())
+        .collect();
+    assert_eq!(uploads.len(), 1, "reused for the second message");
+    let form = uploads[0].as_str().expect("form text");
+    assert!(form.contains("name=\"media\""), "{form}");
+    assert!(
+        form.contains(&format!("filename=\"{media_id}.png\"")),
+        "{form}"
+    );
+    assert!(
+        form.to_ascii_lowercase()
+            .contains("content-type: image/png"),
+        "{form}"
+    );
+    assert!(form.contains("IHDR"), "the bytes themselves");
 }

@@ -8,6 +8,8 @@
 //! once; a second failure is the caller's error. Never more: WeChat counts token fetches
 //! (2 000 a day) and an SDK that loops on 40001 exhausts them.
 
+use common_multipart_rfc7578::client::multipart::{Body as MultipartBody, Form};
+use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -268,6 +270,65 @@ impl WechatClient {
                     return Err(e);
                 }
                 Ok(v) => return Ok(v),
+            }
+        }
+    }
+
+    /// `media/upload?type=…`: uploads one file as WeChat temporary media (kept 3 days by WeChat)
+    /// and returns WeChat's `media_id`. `kind` is `image`, `voice`, `video` or `thumb`.
+    pub async fn upload_media(
+        &self,
+        account: &str,
+        s: &WechatSettings,
+        kind: &str,
+        filename: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> Result<String> {
+        let mime: mime::Mime = content_type
+            .parse()
+            .map_err(|e| WechatError::Unsupported(format!("content type {content_type:?}: {e}")))?;
+        let mut retried = false;
+        loop {
+            // The form is built per attempt: its body is consumed by sending it.
+            let mut form = Form::default();
+            form.add_reader_file_with_mime(
+                "media",
+                std::io::Cursor::new(bytes.clone()),
+                filename.to_string(),
+                mime.clone(),
+            );
+            let form_type = form.content_type();
+            let mut body = Vec::with_capacity(bytes.len() + 512);
+            let mut parts = MultipartBody::from(form);
+            while let Some(chunk) = parts.next().await {
+                let chunk =
+                    chunk.map_err(|e| WechatError::Unsupported(format!("multipart body: {e}")))?;
+                body.extend_from_slice(&chunk);
+            }
+            let token = self.token(account, s).await?;
+            let url = format!(
+                "{}/cgi-bin/media/upload?access_token={}&type={}",
+                s.api_base.trim_end_matches('/'),
+                enc(&token),
+                enc(kind)
+            );
+            match checked(request_as(&url, Some(Bytes::from(body)), &form_type).await?) {
+                Err(e) if e.is_token_error() && !retried => {
+                    self.invalidate(account, &token).await;
+                    retried = true;
+                }
+                Err(e) => return Err(e),
+                Ok(answer) => {
+                    return answer
+                        .get("media_id")
+                        .and_then(Value::as_str)
+                        .filter(|m| !m.is_empty())
+                        .map(str::to_string)
+                        .ok_or_else(|| {
+                            WechatError::Transport("media/upload answered without media_id".into())
+                        });
+                }
             }
         }
     }
@@ -544,7 +605,12 @@ fn checked(answer: Value) -> Result<Value> {
 
 /// One HTTP/1.1 exchange (GET without a body, POST with one) and the answer as JSON.
 async fn request(url: &str, body: Option<Bytes>) -> Result<Value> {
-    match tokio::time::timeout(CALL_TIMEOUT, exchange(url, body)).await {
+    request_as(url, body, "application/json; charset=utf-8").await
+}
+
+/// Like [`request`], with the body's content type.
+async fn request_as(url: &str, body: Option<Bytes>, content_type: &str) -> Result<Value> {
+    match tokio::time::timeout(CALL_TIMEOUT, exchange(url, body, content_type)).await {
         Ok(r) => r,
         Err(_) => Err(WechatError::Transport(format!(
             "no answer within {CALL_TIMEOUT:?}"
@@ -552,7 +618,7 @@ async fn request(url: &str, body: Option<Bytes>) -> Result<Value> {
     }
 }
 
-async fn exchange(url: &str, body: Option<Bytes>) -> Result<Value> {
+async fn exchange(url: &str, body: Option<Bytes>, content_type: &str) -> Result<Value> {
     let transport =
         |what: &str, e: &dyn std::fmt::Display| WechatError::Transport(format!("{what}: {e}"));
     let uri: http::Uri = url.parse().map_err(|e| transport("bad URL", &e))?;
@@ -586,10 +652,7 @@ async fn exchange(url: &str, body: Option<Bytes>) -> Result<Value> {
         .header(http::header::HOST, authority)
         .header(http::header::USER_AGENT, "plaza-wechat-bridge");
     if body.is_some() {
-        req = req.header(
-            http::header::CONTENT_TYPE,
-            "application/json; charset=utf-8",
-        );
+        req = req.header(http::header::CONTENT_TYPE, content_type);
     }
     let req = req
         .body(Full::new(body.unwrap_or_default()))

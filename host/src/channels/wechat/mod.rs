@@ -10,6 +10,7 @@
 
 pub mod client;
 pub mod errors;
+pub mod media;
 pub mod menu;
 pub mod outbound;
 pub mod settings;
@@ -175,8 +176,13 @@ impl Platform {
             return Ok(PushAnswer::Success);
         };
         let now_s = self.clock.now_ms() / 1000;
-        let Some(xml) = write_reply(&content, &from, &original_id, now_s, max_articles) else {
-            // Not expressible as a passive reply (a mini-program card).
+        // Stored media must first be uploaded to WeChat: that happens on the customer-service
+        // path (with its retries), not while WeChat waits for the answer.
+        let passive = (!media::names_stored_media(self, account, &content))
+            .then(|| write_reply(&content, &from, &original_id, now_s, max_articles))
+            .flatten();
+        let Some(xml) = passive else {
+            // Not expressible as a passive reply (a mini-program card, stored media).
             self.wechat_late_reply(account, &from, content).await;
             return Ok(PushAnswer::Success);
         };

@@ -106,6 +106,8 @@ pub struct WechatOutbound {
     failed: Table<Json<FailedSend>>,
     pub(crate) wake: tokio::sync::Notify,
     pub client: WechatClient,
+    /// Stored media already uploaded to WeChat.
+    pub media: super::media::WechatMedia,
 }
 
 impl WechatOutbound {
@@ -115,6 +117,7 @@ impl WechatOutbound {
             failed: store.table("wechat_outbound_failed")?,
             wake: tokio::sync::Notify::new(),
             client: WechatClient::new(),
+            media: super::media::WechatMedia::new(store)?,
         })
     }
 
@@ -312,12 +315,18 @@ impl Platform {
                 }
                 let openids: Vec<String> = batch.iter().map(|(_, q)| q.openid.clone()).collect();
                 let result = match &settings {
-                    Some(s) => self
-                        .wechat_outbound
-                        .client
-                        .mass_send_to_openids(&account, s, &openids, &batch[0].1.entry.content)
+                    Some(s) => match self
+                        .wechat_content(&account, s, &batch[0].1.entry.content)
                         .await
-                        .map(drop),
+                    {
+                        Ok(content) => self
+                            .wechat_outbound
+                            .client
+                            .mass_send_to_openids(&account, s, &openids, &content)
+                            .await
+                            .map(drop),
+                        Err(e) => Err(e),
+                    },
                     None => Err(not_bridged(&account)),
                 };
                 for (key, queued) in batch {
@@ -387,8 +396,11 @@ impl Platform {
             // Customer-service messages, a broadcast record alone in its pass, late replies, and
             // template deliveries without WeChat template data (their rendered text).
             _ => {
+                let content = self
+                    .wechat_content(account, settings, &queued.entry.content)
+                    .await?;
                 client
-                    .send_custom(account, settings, &queued.openid, &queued.entry.content)
+                    .send_custom(account, settings, &queued.openid, &content)
                     .await
             }
         }
