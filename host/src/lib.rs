@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod api;
+pub mod audit;
 pub mod bundled;
 pub mod channels;
 pub mod cli;

@@ -208,6 +208,8 @@ pub struct Platform {
     pub metrics: crate::metrics::Metrics,
     /// Scoped API tokens, account protection and security events.
     pub tokens: crate::tokens::TokenStore,
+    /// Every change made through the admin API (`api::audit`).
+    pub audit: crate::audit::AuditLog,
     problems: Mutex<Vec<StoredRecordProblem>>,
     /// Where followers and browsers reach this host (signed links, media URLs); see
     /// [`Platform::public_url`].
@@ -289,6 +291,7 @@ impl Platform {
         let plugins = PluginManager::new(registry, InstallationStore::new(store.clone())?);
         let now = opts.clock.now_ms();
         let ids = Arc::new(Ids::new(now));
+        let audit = crate::audit::AuditLog::new(store.clone(), ids.clone())?;
         let platform = Platform {
             data_dir: dir.clone(),
             backup_dir: opts
@@ -323,6 +326,7 @@ impl Platform {
             developer_servers: DeveloperServers::new(store.clone(), opts.developer_server)?,
             metrics: crate::metrics::Metrics::new()?,
             tokens: crate::tokens::TokenStore::new(store.clone(), opts.clock.clone())?,
+            audit,
             clock: opts.clock,
             store,
             problems: Mutex::new(Vec::new()),

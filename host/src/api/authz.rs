@@ -53,6 +53,8 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     ("POST", "/system/backups", Rule::Admin),
     ("GET", "/security/events", Rule::Admin),
     ("GET", "/tokens", Rule::Admin),
+    ("GET", "/audit", Rule::Admin),
+    ("GET", "/accounts/{account}/audit", Rule::Account),
     ("POST", "/tokens", Rule::Admin),
     ("DELETE", "/tokens/{id}", Rule::Admin),
     ("GET", "/plugins", Rule::Admin),

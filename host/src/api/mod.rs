@@ -3,6 +3,7 @@
 //! platform, shape the answer.
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod backups;
@@ -141,6 +142,7 @@ fn admin_routes() -> ApiRoutes {
         .merge(wechat::routes())
         .merge(menus::routes())
         .merge(tokens::routes())
+        .merge(audit::routes())
 }
 
 /// The `/api/v1` routes that check their own credentials (`authz::Rule::OwnCheck`).
@@ -157,8 +159,18 @@ pub fn route_paths() -> Vec<&'static str> {
 }
 
 pub fn router(state: AppState) -> Router {
+    let recorder = audit::Recorder {
+        state: state.clone(),
+        router: Arc::new(std::sync::OnceLock::new()),
+    };
     let admin = admin_routes()
         .router
+        // Inside the authorization: every change that was let through is recorded, with the
+        // caller the authorization established.
+        .route_layer(axum::middleware::from_fn_with_state(
+            recorder.clone(),
+            audit::record,
+        ))
         // Every route above goes through the one authorization middleware (roles by route, see
         // `authz`); the routes below do their own check.
         .route_layer(axum::middleware::from_fn_with_state(
@@ -168,7 +180,7 @@ pub fn router(state: AppState) -> Router {
         .merge(own_check_routes().router)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed);
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .nest("/api/v1", admin)
         .route("/p/{account}/{plugin}", any(plugin_routes::handle_root))
@@ -188,5 +200,8 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             metrics::track,
         ))
-        .with_state(state)
+        .with_state(state);
+    // The audit middleware reads a route's state before and after a change through the router.
+    let _ = recorder.router.set(router.clone());
+    router
 }

@@ -49,6 +49,9 @@ pub fn server_error(status: u16, body: &Value) -> PlazaError {
     }
 }
 
+/// Tells the server a request comes from the CLI, so its audit log can say so (`via`).
+pub const CLIENT_HEADER: &str = "X-Plaza-Client";
+
 pub struct Client {
     base: String,
     token: String,
@@ -116,6 +119,7 @@ impl Client {
             .timeout_recv_body(Some(std::time::Duration::from_secs(600)))
             .build()
             .header("Authorization", &self.auth())
+            .header(CLIENT_HEADER, "cli")
             .send_empty();
         let mut resp = resp.map_err(|e| {
             PlazaError::Unavailable(format!(
@@ -153,6 +157,7 @@ impl Client {
             self.agent
                 .get(&self.url(path))
                 .header("Authorization", &self.auth())
+                .header(CLIENT_HEADER, "cli")
                 .call(),
         )
     }
@@ -162,6 +167,7 @@ impl Client {
             self.agent
                 .post(&self.url(path))
                 .header("Authorization", &self.auth())
+                .header(CLIENT_HEADER, "cli")
                 .send_json(body),
         )
     }
@@ -171,6 +177,7 @@ impl Client {
             self.agent
                 .patch(&self.url(path))
                 .header("Authorization", &self.auth())
+                .header(CLIENT_HEADER, "cli")
                 .send_json(body),
         )
     }
@@ -180,6 +187,7 @@ impl Client {
             self.agent
                 .put(&self.url(path))
                 .header("Authorization", &self.auth())
+                .header(CLIENT_HEADER, "cli")
                 .send_json(body),
         )
     }
@@ -189,6 +197,7 @@ impl Client {
             self.agent
                 .delete(&self.url(path))
                 .header("Authorization", &self.auth())
+                .header(CLIENT_HEADER, "cli")
                 .call(),
         )
     }
@@ -199,6 +208,7 @@ impl Client {
             self.agent
                 .post(&self.url(path))
                 .header("Authorization", &self.auth())
+                .header(CLIENT_HEADER, "cli")
                 .header("Content-Type", content_type)
                 .send(bytes),
         )
@@ -222,6 +232,7 @@ impl Client {
             self.agent
                 .post(&self.url("/plugins"))
                 .header("Authorization", &self.auth())
+                .header(CLIENT_HEADER, "cli")
                 .header(
                     "Content-Type",
                     &format!("multipart/form-data; boundary={boundary}"),

@@ -1,5 +1,6 @@
 //! The `plaza` command line: `serve`, and one subcommand per admin action (each an admin API call).
 
+mod audit;
 mod client;
 mod developer_server;
 mod events;
@@ -184,6 +185,8 @@ pub enum Command {
     #[command(subcommand)]
     Broadcast(BroadcastCmd),
     /// Outbound messages the review chain blocked.
+    /// The audit log: who changed what, when, from where (oldest first).
+    Audit(audit::AuditArgs),
     Reviews {
         account: String,
         #[command(flatten)]
@@ -580,6 +583,7 @@ pub fn run_remote(cmd: Command) -> Result<()> {
         Command::Broadcast(BroadcastCmd::List { account, remote }) => {
             remote.client()?.get(&format!("/accounts/{}/broadcasts", seg(&account)))?
         }
+        Command::Audit(args) => audit::run(args)?,
         Command::Reviews { account, remote } => remote.client()?.get(&format!("/accounts/{}/reviews", seg(&account)))?,
         Command::Messages { account, openid, remote } => {
             remote.client()?.get(&format!("/accounts/{}/followers/{}/messages", seg(&account), seg(&openid)))?

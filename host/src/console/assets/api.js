@@ -21,7 +21,8 @@ export function setToken(value) {
 }
 
 function headers(extra = {}) {
-  const h = { ...extra };
+  // Tells the server the change came from the console (its audit log records `via`).
+  const h = { ...extra, "X-Plaza-Client": "console" };
   const tk = token();
   if (tk) h.Authorization = `Bearer ${tk}`;
   return h;
