@@ -51,6 +51,7 @@ pub fn human(v: &Value, view: &View) -> String {
         Value::Array(rows) => table(rows, view.columns),
         Value::Object(map) => match list_field(map, view) {
             Some(field) => wrapped_list(map, field, view.columns),
+            None if is_lists(map) => sections(map),
             None => record(map),
         },
         Value::String(s) => s.clone(),
@@ -58,9 +59,9 @@ pub fn human(v: &Value, view: &View) -> String {
     }
 }
 
-/// The field holding the list: the one the view names, else the only field that is a non-empty
-/// array of records (a record that merely has a list field, like an installation's grants, is
-/// not a list).
+/// The field holding the list: the one the view names, else the only array of the answer when it
+/// is a non-empty array of records beside scalars (a record that merely has a list field, like an
+/// installation's grants, is not a list).
 fn list_field<'a>(map: &'a Map<String, Value>, view: &View) -> Option<&'a str> {
     if let Some(name) = view.list
         && let Some((key, Value::Array(_))) = map.get_key_value(name)
@@ -71,10 +72,42 @@ fn list_field<'a>(map: &'a Map<String, Value>, view: &View) -> Option<&'a str> {
         Value::Array(a) => !a.is_empty() && a.iter().all(Value::is_object),
         _ => false,
     });
+    let arrays = map.values().filter(|v| v.is_array()).count();
+    let records = map.values().filter(|v| v.is_object()).count();
     match (lists.next(), lists.next()) {
-        (Some((key, _)), None) if map.values().filter(|v| v.is_object()).count() == 0 => Some(key),
+        (Some((key, _)), None) if arrays == 1 && records == 0 => Some(key),
         _ => None,
     }
+}
+
+/// Whether an answer is several lists of records side by side (`wechat outbound`'s pending and
+/// failed messages): no nested records, every array one of records, and at least one not empty.
+fn is_lists(map: &Map<String, Value>) -> bool {
+    let records = |v: &Value| v.as_array().is_some_and(|a| a.iter().all(Value::is_object));
+    !map.values().any(Value::is_object)
+        && map.values().filter(|v| v.is_array()).all(records)
+        && map
+            .values()
+            .any(|v| records(v) && v.as_array().is_some_and(|a| !a.is_empty()))
+}
+
+/// Several lists: the other fields as lines, then each list as a titled, indented table.
+fn sections(map: &Map<String, Value>) -> String {
+    let rest: Map<String, Value> = map
+        .iter()
+        .filter(|(_, v)| !v.is_array())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let mut parts = Vec::new();
+    if !rest.is_empty() {
+        parts.push(record(&rest));
+    }
+    for (field, rows) in map.iter().filter_map(|(k, v)| Some((k, v.as_array()?))) {
+        let table = table(rows, &[]);
+        let indented: Vec<String> = table.lines().map(|l| format!("  {l}")).collect();
+        parts.push(format!("{field}:\n{}", indented.join("\n")));
+    }
+    parts.join("\n")
 }
 
 /// A list inside an answer: its table, the answer's other fields as lines, and how to get the
@@ -342,6 +375,22 @@ mod tests {
         // Found without a view too: the only field that is a list of records.
         let out = human(&v, &View::default());
         assert!(out.starts_with("NICKNAME  OPENID\nA         o1"), "{out}");
+    }
+
+    #[test]
+    fn several_lists_side_by_side_become_titled_tables() {
+        let v = json!({
+            "failed": [],
+            "pending": [{ "id": "m1", "tries": 2 }],
+            "total": 1,
+        });
+        assert_eq!(
+            human(&v, &View::default()),
+            "total: 1\nfailed:\n  (none)\npending:\n  ID  TRIES\n  m1  2"
+        );
+        // Empty lists alone are just a record.
+        let v = json!({ "failed": [], "pending": [] });
+        assert_eq!(human(&v, &View::default()), "failed:  []\npending: []");
     }
 
     #[test]
