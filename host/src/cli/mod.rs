@@ -854,6 +854,27 @@ mod tests {
     }
 
     #[test]
+    fn the_command_tree_is_consistent_and_json_is_global() {
+        use clap::CommandFactory;
+        // Checks every subcommand, so that no option clashes with the global `--json`.
+        Cli::command().debug_assert();
+        for args in [
+            &["plaza", "--json", "account", "list"][..],
+            &["plaza", "account", "list", "--json"][..],
+            &["plaza", "followers", "list", "cafe", "--json"][..],
+        ] {
+            assert!(Cli::try_parse_from(args).unwrap().json, "{args:?}");
+        }
+        if std::env::var_os("PLAZA_JSON").is_none() {
+            assert!(
+                !Cli::try_parse_from(["plaza", "account", "list"])
+                    .unwrap()
+                    .json
+            );
+        }
+    }
+
+    #[test]
     fn the_install_warning_names_a_grant_command_with_every_requested_capability() {
         let inst = json!({
             "grants": ["storage"],
