@@ -340,14 +340,28 @@ impl Drop for Server {
     }
 }
 
-/// Runs the `plaza` CLI against `server` with the admin token: (exit code, stdout, stderr).
+/// Runs the `plaza` CLI against `server` with the admin token as a script does, with
+/// `PLAZA_JSON=1` (the server's JSON answer on stdout): (exit code, stdout, stderr).
 pub fn plaza(server: &Server, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(plaza_bin())
-        .args(args)
+    run_plaza(server, args, true)
+}
+
+/// Runs the `plaza` CLI against `server` as a person does (tables, `key: value` lines; stdout is
+/// not a terminal, so no progress bars): (exit code, stdout, stderr).
+pub fn plaza_human(server: &Server, args: &[&str]) -> (i32, String, String) {
+    run_plaza(server, args, false)
+}
+
+fn run_plaza(server: &Server, args: &[&str], json: bool) -> (i32, String, String) {
+    let mut cmd = Command::new(plaza_bin());
+    cmd.args(args)
         .env("PLAZA_SERVER", &server.base)
         .env("PLAZA_ADMIN_TOKEN", TOKEN)
-        .output()
-        .expect("run plaza");
+        .env_remove("PLAZA_JSON");
+    if json {
+        cmd.env("PLAZA_JSON", "1");
+    }
+    let out = cmd.output().expect("run plaza");
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -364,6 +378,8 @@ pub fn plaza_offline(args: &[&str]) -> (i32, String, String) {
         .env_remove("PLAZA_SERVER")
         .env_remove("PLAZA_DATA_DIR")
         .env_remove("PLAZA_ADMIN_TOKEN")
+        // Answers as a script reads them (the JSON), like [`plaza`].
+        .env("PLAZA_JSON", "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

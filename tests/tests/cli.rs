@@ -342,3 +342,118 @@ fn install_warns_about_capabilities_it_did_not_grant() {
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("warning"), "{err}");
 }
+
+#[test]
+fn people_get_tables_and_scripts_get_json() {
+    let (tmp, dir) = data_dir();
+    let server = Server::start(&dir, false);
+    for (id, name) in [("cafe", "Cafe"), ("teahouse", "老茶馆")] {
+        let (code, out, err) = plaza(
+            &server,
+            &["account", "create", id, "--kind", "service", "--name", name],
+        );
+        assert_eq!(code, 0, "{out}{err}");
+    }
+
+    // By default a list is a table: a header line, then one aligned row per account.
+    let (code, out, err) = plaza_human(&server, &["account", "list"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(
+        header,
+        ["ID", "NAME", "KIND", "VERIFIED", "TIMEZONE"],
+        "{out}"
+    );
+    let cafe = lines
+        .iter()
+        .find(|l| l.starts_with("cafe "))
+        .expect("a cafe row");
+    assert!(cafe.contains("Cafe") && cafe.contains("service"), "{out}");
+    assert!(lines.iter().any(|l| l.contains("老茶馆")), "{out}");
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&out).is_err(),
+        "{out}"
+    );
+    // A single record reads as `key: value` lines.
+    let (code, out, err) = plaza_human(&server, &["account", "get", "cafe"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("id:") && l.ends_with(" cafe")),
+        "{out}"
+    );
+
+    // `--json`, anywhere on the line, prints the server's answer as JSON.
+    for args in [["account", "list", "--json"], ["--json", "account", "list"]] {
+        let (code, out, err) = plaza_human(&server, &args);
+        assert_eq!(code, 0, "{out}{err}");
+        let answer: serde_json::Value = serde_json::from_str(&out).expect("json");
+        assert!(answer.to_string().contains("\"teahouse\""), "{answer}");
+    }
+
+    // A media upload (read from the file as it is sent) answers with the blob, as a record.
+    let png = tmp.path().join("dot.png");
+    std::fs::write(&png, hex_bytes(PNG)).expect("write png");
+    let png = png.display().to_string();
+    let (code, out, err) = plaza_human(&server, &["media", "upload", "cafe", &png]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.lines().any(|l| l.starts_with("media_id:")), "{out}");
+    let (code, out, err) = plaza_human(&server, &["media", "list", "cafe"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("MEDIA_ID"), "{out}");
+    assert!(out.contains("image/png"), "{out}");
+}
+
+#[test]
+fn following_a_broadcast_ends_with_its_final_status() {
+    let (_tmp, dir) = data_dir();
+    let server = Server::start(&dir, false);
+    server.create_account("cafe", "service", true);
+    for openid in ["o-1", "o-2"] {
+        let (code, out, err) = plaza(&server, &["send", "cafe", openid, "hello"]);
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let (code, out, err) = plaza(
+        &server,
+        &[
+            "broadcast",
+            "send",
+            "cafe",
+            "--text",
+            "Fresh bread",
+            "--key",
+            "k1",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let job: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let id = job["id"].as_str().expect("id");
+
+    // Not on a terminal: no bar, only the final status, once.
+    let (code, out, err) = plaza_human(&server, &["broadcast", "status", "cafe", id, "--follow"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let status: Vec<&str> = out.lines().filter(|l| l.starts_with("status:")).collect();
+    assert_eq!(status.len(), 1, "{out}");
+    assert!(status[0].ends_with(" done"), "{out}");
+    assert!(!err.contains('█'), "no progress bar off a terminal: {err}");
+
+    let (code, out, err) = plaza_human(
+        &server,
+        &["broadcast", "status", "cafe", id, "--follow", "--json"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let job: serde_json::Value = serde_json::from_str(&out).expect("one JSON document");
+    assert_eq!(job["status"], "done", "{job}");
+    assert_eq!(job["delivered"], 2, "{job}");
+}
+
+/// A 1×1 PNG.
+const PNG: &str = "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8ffff3f0005fe02fea7356d8d0000000049454e44ae426082";
+
+fn hex_bytes(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
+}

@@ -202,15 +202,24 @@ impl Client {
         )
     }
 
-    /// POSTs raw bytes with their content type (a media upload).
-    pub fn post_bytes(&self, path: &str, content_type: &str, bytes: &[u8]) -> Result<Value> {
+    /// POSTs a body of `len` bytes read from `body` with its content type: a media upload read
+    /// as it is sent, so that the reader can report progress. The length is sent up front (no
+    /// chunked encoding), so the server can refuse an oversized upload before reading it.
+    pub fn post_reader(
+        &self,
+        path: &str,
+        content_type: &str,
+        len: u64,
+        body: &mut dyn std::io::Read,
+    ) -> Result<Value> {
         self.finish(
             self.agent
                 .post(&self.url(path))
                 .header("Authorization", &self.auth())
                 .header(CLIENT_HEADER, "cli")
                 .header("Content-Type", content_type)
-                .send(bytes),
+                .header("Content-Length", &len.to_string())
+                .send(ureq::SendBody::from_reader(body)),
         )
     }
 

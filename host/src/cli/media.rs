@@ -63,7 +63,8 @@ pub enum MediaCmd {
 }
 
 impl MediaCmd {
-    pub fn run(self) -> Result<Value> {
+    /// Runs the command; `progress` shows a bar while uploading (a person at a terminal).
+    pub fn run(self, progress: bool) -> Result<Value> {
         let base = |account: &str| format!("/accounts/{}/media", seg(account));
         match self {
             MediaCmd::Upload {
@@ -93,11 +94,25 @@ impl MediaCmd {
                         "{name} is {size} bytes; the limit per blob is {MAX_BLOB_BYTES} bytes (20 MiB)"
                     )));
                 }
-                let bytes = std::fs::read(&file)
-                    .map_err(|e| PlazaError::invalid(format!("cannot read {name}: {e}")))?;
-                remote
-                    .client()?
-                    .post_bytes(&base(&account), &content_type, &bytes)
+                // Exactly the announced length is sent even if the file grows meanwhile.
+                let mut reader = std::io::Read::take(
+                    std::fs::File::open(&file)
+                        .map_err(|e| PlazaError::invalid(format!("cannot read {name}: {e}")))?,
+                    size,
+                );
+                let client = remote.client()?;
+                if !progress {
+                    return client.post_reader(&base(&account), &content_type, size, &mut reader);
+                }
+                let bar = super::output::bytes_bar(size);
+                let answer = client.post_reader(
+                    &base(&account),
+                    &content_type,
+                    size,
+                    &mut bar.wrap_read(reader),
+                );
+                bar.finish_and_clear();
+                answer
             }
             MediaCmd::List {
                 account,

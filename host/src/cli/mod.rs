@@ -7,6 +7,7 @@ mod events;
 mod followers;
 mod media;
 mod menus;
+mod output;
 pub mod serve;
 pub mod system;
 mod templates;
@@ -20,6 +21,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
 use self::client::Client;
+use self::output::View;
 use crate::error::{PlazaError, Result};
 
 /// The exit statuses, shown under `plaza --help` (and in the README).
@@ -40,6 +42,15 @@ Exit status:
     after_help = EXIT_STATUS_HELP
 )]
 pub struct Cli {
+    /// Print the server's JSON answer as is, for scripts (default: tables and `key: value`
+    /// lines for people, progress bars on a terminal).
+    #[arg(
+        long,
+        global = true,
+        env = "PLAZA_JSON",
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
+    pub json: bool,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -309,6 +320,9 @@ pub enum BroadcastCmd {
     Status {
         account: String,
         id: String,
+        /// Ask again until it is done (a progress bar on a terminal), then show the final status.
+        #[arg(long)]
+        follow: bool,
         #[command(flatten)]
         remote: Remote,
     },
@@ -401,11 +415,16 @@ fn seg(s: &str) -> String {
     s.replace(['/', '?', '#', '%'], "_")
 }
 
-/// Prints an answer as pretty JSON on stdout. A reader that went away (`plaza … | head -3`) is
-/// not an error: the output is simply no longer wanted.
-fn print(v: &Value) -> Result<()> {
+/// Prints an answer on stdout: pretty JSON with `--json`, else for a person (see [`output`]). A
+/// reader that went away (`plaza … | head -3`) is not an error: the output is simply no longer
+/// wanted.
+fn print(v: &Value, json: bool, view: &View) -> Result<()> {
     use std::io::Write;
-    let text = serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
+    let text = if json {
+        serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+    } else {
+        output::human(v, view)
+    };
     let mut out = std::io::stdout().lock();
     match writeln!(out, "{text}").and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(PlazaError::internal(format!(
@@ -452,7 +471,7 @@ pub fn main() -> std::process::ExitCode {
                 ))),
             }
         }
-        other => run_remote(other),
+        other => run_remote(other, cli.json),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -486,8 +505,13 @@ pub fn exit_code(e: &PlazaError) -> u8 {
     }
 }
 
-/// Runs a non-serve subcommand, printing the server's answer as JSON.
-pub fn run_remote(cmd: Command) -> Result<()> {
+/// Runs a non-serve subcommand, printing the server's answer: as JSON with `json`, else for a
+/// person.
+pub fn run_remote(cmd: Command, json: bool) -> Result<()> {
+    use std::io::IsTerminal;
+    // Progress bars only for a person watching: never into a pipe or a script's JSON.
+    let progress = !json && std::io::stdout().is_terminal();
+    let view = view_of(&cmd);
     let out = match cmd {
         Command::Serve(_) => return Err(PlazaError::internal("serve is not a remote command")),
         Command::Account(AccountCmd::Create { id, kind, name, verified, timezone, remote }) => remote.client()?.post(
@@ -571,8 +595,10 @@ pub fn run_remote(cmd: Command) -> Result<()> {
                          "content": { "msg_type": "text", "content": text }, "at": at }),
             )?
         }
-        Command::Broadcast(BroadcastCmd::Status { account, id, remote }) => {
-            remote.client()?.get(&format!("/accounts/{}/broadcasts/{}", seg(&account), seg(&id)))?
+        Command::Broadcast(BroadcastCmd::Status { account, id, follow, remote }) => {
+            let path = format!("/accounts/{}/broadcasts/{}", seg(&account), seg(&id));
+            let client = remote.client()?;
+            if follow { follow_broadcast(&client, &path, progress)? } else { client.get(&path)? }
         }
         Command::Broadcast(BroadcastCmd::Recipients { account, id, status, remote }) => {
             let filter = status.map(|s| format!("?status={s}&limit=1000")).unwrap_or_else(|| "?limit=1000".into());
@@ -593,7 +619,7 @@ pub fn run_remote(cmd: Command) -> Result<()> {
         Command::Followers(cmd) => cmd.run()?,
         Command::Tags(cmd) => cmd.run()?,
         Command::Templates(cmd) => cmd.run()?,
-        Command::Media(cmd) => cmd.run()?,
+        Command::Media(cmd) => cmd.run(progress)?,
         Command::Tokens(cmd) => cmd.run()?,
         Command::Wechat(cmd) => cmd.run()?,
         Command::Menu(cmd) => cmd.run()?,
@@ -603,9 +629,115 @@ pub fn run_remote(cmd: Command) -> Result<()> {
         Command::System(cmd) => cmd.run()?,
     };
     if !out.is_null() {
-        print(&out)?;
+        print(&out, json, &view)?;
     }
     Ok(())
+}
+
+/// How often `broadcast status --follow` asks again.
+const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Asks for a broadcast until it is `done` and returns its final state; with `progress`, shows
+/// recipients handled (delivered or skipped) out of the total meanwhile.
+fn follow_broadcast(client: &Client, path: &str, progress: bool) -> Result<Value> {
+    let bar = progress.then(output::count_bar);
+    loop {
+        let job = client.get(path)?;
+        if let Some(bar) = &bar {
+            let delivered = job["delivered"].as_u64().unwrap_or(0);
+            let skipped = job["skipped_quota"].as_u64().unwrap_or(0);
+            bar.set_length(job["total"].as_u64().unwrap_or(0));
+            bar.set_position(delivered + skipped);
+            bar.set_message(format!(
+                "{} (delivered {delivered}, skipped {skipped})",
+                job["status"].as_str().unwrap_or("?")
+            ));
+        }
+        if job["status"] == "done" {
+            if let Some(bar) = &bar {
+                bar.finish_and_clear();
+            }
+            return Ok(job);
+        }
+        std::thread::sleep(FOLLOW_EVERY);
+    }
+}
+
+/// The columns a person sees for a command's answer. Commands not named here fall back to the
+/// renderer's choice (a record as `key: value` lines, a list's first few scalar fields), which
+/// suits `menu stats` and `wechat outbound`.
+fn view_of(cmd: &Command) -> View {
+    use followers::{FollowersCmd, TagsCmd};
+    match cmd {
+        Command::Account(AccountCmd::List { .. }) => {
+            View::list("accounts", &["id", "name", "kind", "verified", "timezone"])
+        }
+        Command::Installations { .. } => View::list(
+            "installations",
+            &[
+                "plugin",
+                "version",
+                "enabled",
+                "priority",
+                "grants",
+                "ungranted",
+            ],
+        ),
+        Command::Plugin(PluginCmd::List { .. }) => {
+            View::list("plugins", &["name", "version", "versions", "description"])
+        }
+        Command::Broadcast(BroadcastCmd::List { .. }) => View::list(
+            "broadcasts",
+            &[
+                "id",
+                "status",
+                "delivered",
+                "skipped_quota",
+                "total",
+                "percent",
+                "created_at",
+            ],
+        ),
+        Command::Broadcast(BroadcastCmd::Recipients { .. }) => {
+            View::list("recipients", &["openid", "status", "at"])
+        }
+        Command::Followers(FollowersCmd::List { .. }) => View::list(
+            "followers",
+            &[
+                "openid",
+                "nickname",
+                "subscribed",
+                "tags",
+                "subscribed_at",
+                "last_active_at",
+            ],
+        ),
+        Command::Tags(TagsCmd::List { .. }) => View::list("tags", &["id", "name", "count"]),
+        Command::Templates(templates::TemplatesCmd::List { .. }) => View::list(
+            "templates",
+            &["id", "title", "active", "status", "created_at"],
+        ),
+        Command::Events(events::EventsCmd::List { .. }) => View::list(
+            "events",
+            &["at", "kind", "msg_type", "event", "openid", "plugin"],
+        ),
+        Command::Tokens(tokens::TokensCmd::List { .. }) => View::list(
+            "tokens",
+            &[
+                "id",
+                "name",
+                "role",
+                "created_at",
+                "last_used_at",
+                "revoked",
+            ],
+        ),
+        Command::Media(media::MediaCmd::List { .. }) => View::list(
+            "media",
+            &["media_id", "content_type", "size", "created_at", "url"],
+        ),
+        _ => View::default(),
+    }
 }
 
 /// The warning `plaza install` prints when the plugin requests capabilities it was not granted:
@@ -722,6 +854,27 @@ mod tests {
                 .find(|l| l.trim_start().starts_with(&status.to_string()))
                 .unwrap();
             assert!(line.contains(e.code()), "{line:?} must name {}", e.code());
+        }
+    }
+
+    #[test]
+    fn the_command_tree_is_consistent_and_json_is_global() {
+        use clap::CommandFactory;
+        // Checks every subcommand, so that no option clashes with the global `--json`.
+        Cli::command().debug_assert();
+        for args in [
+            &["plaza", "--json", "account", "list"][..],
+            &["plaza", "account", "list", "--json"][..],
+            &["plaza", "followers", "list", "cafe", "--json"][..],
+        ] {
+            assert!(Cli::try_parse_from(args).unwrap().json, "{args:?}");
+        }
+        if std::env::var_os("PLAZA_JSON").is_none() {
+            assert!(
+                !Cli::try_parse_from(["plaza", "account", "list"])
+                    .unwrap()
+                    .json
+            );
         }
     }
 
