@@ -609,11 +609,7 @@ async fn a_storage_fault_at_the_second_write_of_an_upload_changes_nothing() {
     faulty.fail_at.store(usize::MAX, Ordering::SeqCst);
     assert_eq!(failed.status, 503);
     assert_eq!(failed.error_code(), "unavailable");
-    assert_eq!(
-        data_snapshot(&p),
-        before,
-        "the failed upload left nothing"
-    );
+    assert_eq!(data_snapshot(&p), before, "the failed upload left nothing");
     assert_eq!(
         fetch(&format!("{}/media/acc/{}", s.base, sha256_hex(&bytes)), &[]).status,
         404
