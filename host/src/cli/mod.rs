@@ -195,9 +195,9 @@ pub enum Command {
     /// Broadcasts (群发): send, follow progress, list.
     #[command(subcommand)]
     Broadcast(BroadcastCmd),
-    /// Outbound messages the review chain blocked.
     /// The audit log: who changed what, when, from where (oldest first).
     Audit(audit::AuditArgs),
+    /// Outbound messages the review chain blocked.
     Reviews {
         account: String,
         #[command(flatten)]
@@ -224,10 +224,10 @@ pub enum Command {
     /// API tokens with roles (admin, operator, analyst): create, list, revoke, events.
     #[command(subcommand)]
     Tokens(tokens::TokensCmd),
-    /// Bridge an account to a real WeChat official account: show, set, delete.
+    /// Bridge an account to a real WeChat official account: show, set, delete, outbound, sync.
     #[command(subcommand)]
     Wechat(wechat::WechatCmd),
-    /// Custom menus (自定义菜单): show, set, delete, stats, conditional add|delete.
+    /// Custom menus (自定义菜单): show, set, delete, stats, publish, conditional add|delete.
     #[command(subcommand)]
     Menu(menus::MenuCmd),
     /// Attach existing WeChat bot code (a developer server) to an account: show, set, delete.
