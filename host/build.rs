@@ -19,6 +19,30 @@ const PLUGINS: &[(&str, &str, &str, bool)] = &[
         "plugins/auto-reply/plugin.toml",
         true,
     ),
+    (
+        "membership",
+        "membership",
+        "plugins/membership/plugin.toml",
+        true,
+    ),
+    (
+        "analytics",
+        "analytics",
+        "plugins/analytics/plugin.toml",
+        true,
+    ),
+    (
+        "interactive",
+        "interactive",
+        "plugins/interactive/plugin.toml",
+        true,
+    ),
+    (
+        "moderation",
+        "moderation",
+        "plugins/moderation/plugin.toml",
+        true,
+    ),
     ("hello", "hello", "examples/hello/plugin.toml", true),
     ("probe", "probe", "tests/fixtures/probe/plugin.toml", false),
 ];

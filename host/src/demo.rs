@@ -27,7 +27,23 @@ pub async fn register_bundled(platform: &Platform) -> Result<()> {
     Ok(())
 }
 
-/// Creates account `demo` (service, verified) with auto-reply answering a follow and `hello`.
+/// The bundled feature plugins `plaza serve --demo` installs on the demo account, with their
+/// priority (higher answers a message first). Each gets every capability its manifest requests
+/// except outbound HTTP (which needs a host the operator chooses) and its manifest's default
+/// configuration, except where [`demo_config`] gives one that shows more.
+const DEMO_PLUGINS: &[(&str, i32)] = &[
+    ("moderation", 100),
+    ("membership", 20),
+    ("interactive", 15),
+    ("auto-reply", 10),
+    ("analytics", 0),
+];
+
+/// Creates account `demo` (service, verified) with the first-party feature plugins installed:
+/// auto-reply answering a follow and `hello`, membership, interactive components, analytics and
+/// moderation. A plugin already installed (or removed by the operator after an earlier start) is
+/// left as it is; one that is missing is installed, so an older demo data directory gains the
+/// plugins bundled since.
 pub async fn ensure_demo(platform: &Arc<Platform>) -> Result<()> {
     let created = platform.accounts.create(
         NewAccount {
@@ -46,32 +62,52 @@ pub async fn ensure_demo(platform: &Arc<Platform>) -> Result<()> {
         Err(PlazaError::Conflict(_)) => {}
         Err(e) => return Err(e),
     }
-    if platform
-        .plugins
-        .installations
-        .get(DEMO_ACCOUNT, "auto-reply")
-        .is_ok()
-    {
-        return Ok(());
+    for (plugin, priority) in DEMO_PLUGINS {
+        if platform
+            .plugins
+            .installations
+            .get(DEMO_ACCOUNT, plugin)
+            .is_ok()
+        {
+            continue;
+        }
+        let Some(loaded) = platform.plugins.registry.latest(plugin) else {
+            continue;
+        };
+        let grants = loaded
+            .manifest
+            .capabilities
+            .iter()
+            .filter(|c| !matches!(c, Capability::HttpOutbound(_)))
+            .cloned()
+            .collect();
+        platform
+            .install_plugin(
+                DEMO_ACCOUNT,
+                InstallRequest {
+                    plugin: (*plugin).into(),
+                    config: demo_config(plugin),
+                    grants,
+                    priority: Some(*priority),
+                    ..Default::default()
+                },
+            )
+            .await?;
     }
-    let config = json!({
-        "rules": [
-            { "keyword": "hello", "match": "contains", "reply": "Hello from Plaza! This reply came from the auto-reply plugin.", "priority": 10 },
-            { "keyword": "help", "match": "exact", "reply": "Send hello, or anything else to see the default reply." }
-        ],
-        "follow_reply": "Welcome to the Plaza demo account! Send hello to say hi.",
-        "default_reply": "Thanks for your message. Send hello or help."
-    });
-    platform
-        .install_plugin(
-            DEMO_ACCOUNT,
-            InstallRequest {
-                plugin: "auto-reply".into(),
-                config: Some(config),
-                grants: vec![Capability::Storage, Capability::HttpRoutes],
-                ..Default::default()
-            },
-        )
-        .await?;
     Ok(())
+}
+
+/// A demo configuration that shows off a plugin better than its manifest's default.
+fn demo_config(plugin: &str) -> Option<serde_json::Value> {
+    match plugin {
+        "auto-reply" => Some(json!({
+            "rules": [
+                { "keyword": "hello", "match": "contains", "reply": "Hello from Plaza! This reply came from the auto-reply plugin.", "priority": 10 },
+                { "keyword": "help", "match": "exact", "reply": "Send hello, or anything else to see the default reply." }
+            ],
+            "follow_reply": "Welcome to the Plaza demo account! Send hello to say hi.",
+            "default_reply": "Thanks for your message. Send hello or help."
+        })),
+        _ => None,
+    }
 }

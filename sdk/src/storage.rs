@@ -137,3 +137,117 @@ impl Write {
         Write::Increment((key.into(), delta))
     }
 }
+
+/// Read-modify-write of the JSON value under `key` without lost updates: `f` gets the current
+/// value (`None` if absent) and returns the new one (`None` deletes) or an error (nothing is
+/// written); the write is a [`compare_and_swap`] and `f` runs again if another call changed the
+/// value meanwhile, up to [`UPDATE_ATTEMPTS`] times ([`Error::Conflict`] after that). Returns
+/// what `f` returned last. Keep `f` free of side effects: it may run more than once.
+///
+/// ```ignore
+/// let total = storage::update_json("stats", |s: Option<Stats>| {
+///     let mut s = s.unwrap_or_default();
+///     s.votes += 1;
+///     Ok(Some(s))
+/// })?;
+/// ```
+pub fn update_json<T, F>(key: &str, mut f: F) -> Result<Option<T>, Error>
+where
+    T: Serialize + DeserializeOwned,
+    F: FnMut(Option<T>) -> Result<Option<T>, Error>,
+{
+    for _ in 0..UPDATE_ATTEMPTS {
+        let current = get(key)?;
+        let value = current
+            .as_deref()
+            .map(|bytes| {
+                serde_json::from_slice(bytes).map_err(|e| {
+                    Error::invalid(format!("value of {key:?} is not the expected JSON: {e}"))
+                })
+            })
+            .transpose()?;
+        let next = f(value)?;
+        let encoded = next
+            .as_ref()
+            .map(|v| {
+                serde_json::to_vec(v).map_err(|e| {
+                    Error::invalid(format!("cannot encode value for {key:?} as JSON: {e}"))
+                })
+            })
+            .transpose()?;
+        if compare_and_swap(key, current.as_deref(), encoded.as_deref())? {
+            return Ok(next);
+        }
+    }
+    Err(Error::conflict(format!(
+        "{key:?} kept changing under {UPDATE_ATTEMPTS} attempts to update it; try again"
+    )))
+}
+
+/// Attempts of [`update_json`] before it gives up with [`Error::Conflict`].
+pub const UPDATE_ATTEMPTS: usize = 16;
+
+/// Every entry whose key starts with `prefix`, in key order, fetched a page at a time as the
+/// iterator advances (no need to handle cursors). Each item is a `Result`: a failing page ends
+/// the iteration with that error.
+pub fn scan_prefix(prefix: &str) -> ScanPrefix {
+    ScanPrefix {
+        prefix: prefix.to_string(),
+        cursor: None,
+        buffered: Vec::new().into_iter(),
+        done: false,
+    }
+}
+
+/// Entries decoded from JSON: [`scan_prefix`] with [`get_json`]'s decoding; yields `(key, value)`.
+pub fn scan_prefix_json<T: DeserializeOwned>(
+    prefix: &str,
+) -> impl Iterator<Item = Result<(String, T), Error>> {
+    scan_prefix(prefix).map(|entry| {
+        let entry = entry?;
+        let value = serde_json::from_slice(&entry.value).map_err(|e| {
+            Error::invalid(format!(
+                "value of {:?} is not the expected JSON: {e}",
+                entry.key
+            ))
+        })?;
+        Ok((entry.key, value))
+    })
+}
+
+/// Entries fetched per page by [`scan_prefix`].
+const SCAN_PAGE: u32 = 200;
+
+/// The iterator of [`scan_prefix`].
+pub struct ScanPrefix {
+    prefix: String,
+    cursor: Option<String>,
+    buffered: std::vec::IntoIter<Entry>,
+    done: bool,
+}
+
+impl Iterator for ScanPrefix {
+    type Item = Result<Entry, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(entry) = self.buffered.next() {
+                return Some(Ok(entry));
+            }
+            if self.done {
+                return None;
+            }
+            match list_prefix(&self.prefix, self.cursor.as_deref(), SCAN_PAGE) {
+                Ok(page) => {
+                    self.done = page.next_cursor.is_none();
+                    self.cursor = page.next_cursor;
+                    self.buffered = page.items.into_iter();
+                }
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
