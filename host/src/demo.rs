@@ -28,15 +28,16 @@ pub async fn register_bundled(platform: &Platform) -> Result<()> {
 }
 
 /// The bundled feature plugins `plaza serve --demo` installs on the demo account, with their
-/// priority (higher answers a message first). Each gets every capability its manifest requests
+/// priority (higher answers a message first; auto-reply, whose default reply answers every
+/// message, stays at 0 so that keyword plugins and a developer server can come before it). Each gets every capability its manifest requests
 /// except outbound HTTP (which needs a host the operator chooses) and its manifest's default
 /// configuration, except where [`demo_config`] gives one that shows more.
 const DEMO_PLUGINS: &[(&str, i32)] = &[
     ("moderation", 100),
     ("membership", 20),
     ("interactive", 15),
-    ("auto-reply", 10),
-    ("analytics", 0),
+    ("auto-reply", 0),
+    ("analytics", -10),
 ];
 
 /// Creates account `demo` (service, verified) with the first-party feature plugins installed:
