@@ -10,7 +10,11 @@
 //! * thin, plain-Rust wrappers over the host imports: [`storage`], [`messaging`], [`scheduling`],
 //!   [`followers`], [`tags`], [`accounts`], [`events`], [`media`], [`links`], [`plugins`],
 //!   [`config`] and [`log`]; outbound HTTP with [`http`] (the standard `wasi:http`, checked by
-//!   the host against the operator's `http.outbound:<host>` grants); plus a few constructors and accessors on
+//!   the host against the operator's `http.outbound:<host>` grants); [`router`] for the plugin's
+//!   own HTTP routes (a route table where each route names who may call it) and [`html`] for the
+//!   pages it serves; [`storage::update_json`], [`storage::scan_prefix`],
+//!   [`followers::list_all`] and [`events::query_all`] so that read-modify-write loops and
+//!   paging are not rewritten in every plugin; plus a few constructors and accessors on
 //!   the platform types ([`Content::text`], [`HttpResponse::json`], [`HttpRequest::header`],
 //!   [`Error::invalid`], …).
 //!

@@ -1,6 +1,6 @@
 //! Images, audio, video and PDFs stored and served by the host (`/media/{account}/{media-id}`),
 //! addressed by the hash of their bytes. Needs `media`. Messages refer to them by id
-//! ([`Content::image`](crate::Content::image)).
+//! ([`Content::Image`](crate::Content::Image)).
 
 use crate::__private::plaza::platform::media as wit;
 use crate::Error;
