@@ -360,6 +360,18 @@ pub fn is_operator_of(
     }
 }
 
+/// Who the operator of [`is_operator_of`] is, as plugins are told in the `x-plaza-operator`
+/// header of `on-http` (so that e.g. membership records who adjusted points): the token's name
+/// (its id when unnamed), or `admin` for the bootstrap admin token. `None` without a token.
+pub fn operator_name_of(state: &AppState, headers: &axum::http::HeaderMap) -> Option<String> {
+    match principal_of(state, headers) {
+        Ok(Some(Principal::Bootstrap)) => Some("admin".into()),
+        Ok(Some(Principal::Token(t))) if t.name.trim().is_empty() => Some(t.id.clone()),
+        Ok(Some(Principal::Token(t))) => Some(t.name.clone()),
+        _ => None,
+    }
+}
+
 /// Records a security event, and for account-scoped tokens puts it in each account's event log
 /// as `security.<kind>`. Logging failures are reported, never turned into the request's answer.
 fn security_event(

@@ -13,6 +13,10 @@
 //! `x-plaza-follower-token`, see `crate::links`) is verified before the plugin runs: a valid one
 //! sets `call-context.follower`; any other is refused (401/403) and the plugin is not called.
 //! The token itself is stripped from the query and headers the plugin sees.
+//!
+//! An operator's request carries `x-plaza-operator` with the name of the token that made it
+//! (`admin` for the bootstrap token), so that plugins can record who changed something; the host
+//! drops any `x-plaza-operator` a client sends.
 
 use std::net::SocketAddr;
 
@@ -24,7 +28,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use super::authz::is_operator_of;
+use super::authz::{is_operator_of, operator_name_of};
 use super::error::{ApiBytes, ApiError, ApiPath, ApiResult};
 use crate::error::PlazaError;
 use crate::links::{self, RouteRequest};
@@ -39,7 +43,13 @@ const CREDENTIALS: &[&str] = &[
     "cookie",
     "x-plaza-ingress-key",
     links::target::TOKEN_HEADER,
+    // Set by the host alone (below): a client's own is dropped so that it cannot be forged.
+    OPERATOR_HEADER,
 ];
+
+/// The name of the operator token (see [`operator_name_of`]) that made the request, set only when
+/// `call-context.operator` is true, so a plugin can record who changed something.
+pub const OPERATOR_HEADER: &str = "x-plaza-operator";
 
 /// Headers a plugin response may not set: hop-by-hop and framing are the host's business.
 const RESERVED: &[&str] = &[
@@ -133,6 +143,15 @@ async fn serve(
                 name: n.to_string(),
                 value: String::from_utf8_lossy(v.as_bytes()).into_owned(),
             })
+            .chain(
+                operator
+                    .then(|| operator_name_of(&s, &headers))
+                    .flatten()
+                    .map(|name| api::Header {
+                        name: OPERATOR_HEADER.into(),
+                        value: name,
+                    }),
+            )
             .collect(),
         body: body.to_vec(),
     };
