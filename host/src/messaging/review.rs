@@ -88,10 +88,16 @@ impl Platform {
             .cloned()
             .collect();
         let mut content = content;
+        // Reviewers see the recipient of a one-to-one message as `ctx.follower` (a moderation
+        // plugin that holds a message for review needs to know whom to deliver it to later); a
+        // broadcast has no single recipient.
+        let recipient = (delivery != Delivery::Broadcast).then(|| target.to_string());
         for reviewer in reviewers {
             let asked = content.clone();
             let verdict = self
-                .call_plugin(&reviewer, None, false, |ctx| Invocation::Review(ctx, asked))
+                .call_plugin(&reviewer, recipient.clone(), false, |ctx| {
+                    Invocation::Review(ctx, asked)
+                })
                 .await;
             let reason = match verdict {
                 Ok(Outcome::Verdict(ReviewVerdict::Allow)) => continue,
