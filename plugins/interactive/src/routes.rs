@@ -121,7 +121,7 @@ pub fn handle(ctx: &CallContext, req: &HttpRequest) -> Result<HttpResponse> {
             })?;
             Ok(HttpResponse::json(200, &vote))
         })
-        .post("/admin/surveys", Access::Operator, |r| create_survey(r))
+        .post("/admin/surveys", Access::Operator, create_survey)
         .get("/admin/surveys", Access::Operator, |_| list_surveys_json())
         .get("/admin/surveys/{id}", Access::Operator, |r| {
             let survey = load_survey(r.param("id"))?;
@@ -600,7 +600,7 @@ fn votes_list_page(env: &Env, openid: &str) -> Result<HttpResponse> {
     let now = now_ms();
     let mut votes = scan_values::<Vote>("votes/")?;
     votes.retain(|v| !v.closed);
-    votes.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    votes.sort_by_key(|v| std::cmp::Reverse(v.created_at));
     let items = votes
         .iter()
         .map(|v| {
@@ -841,7 +841,7 @@ fn surveys_list_page(env: &Env, openid: &str) -> Result<HttpResponse> {
     let now = now_ms();
     let mut surveys = scan_values::<Survey>("surveys/")?;
     surveys.retain(|s| s.check_open(now).is_ok());
-    surveys.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    surveys.sort_by_key(|s| std::cmp::Reverse(s.created_at));
     let items = surveys
         .iter()
         .map(|s| {
@@ -1067,7 +1067,7 @@ fn challenges_list_page(env: &Env, openid: &str) -> Result<HttpResponse> {
     let today = local_date(now_ms(), env.tz);
     let mut challenges = scan_values::<Challenge>("challenges/")?;
     challenges.retain(|c| !c.closed && c.end() >= today);
-    challenges.sort_by(|a, b| a.start.cmp(&b.start));
+    challenges.sort_by_key(|c| c.start);
     let items = challenges
         .iter()
         .map(|c| {
@@ -1090,7 +1090,7 @@ fn challenges_list_page(env: &Env, openid: &str) -> Result<HttpResponse> {
 
 fn load_favourites(openid: &str) -> Result<Vec<Favourite>> {
     let mut favs = scan_values::<Favourite>(&format!("favourites/{openid}/"))?;
-    favs.sort_by(|a, b| b.saved_at.cmp(&a.saved_at));
+    favs.sort_by_key(|f| std::cmp::Reverse(f.saved_at));
     Ok(favs)
 }
 
