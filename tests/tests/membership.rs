@@ -301,7 +301,13 @@ fn purchases_award_points_once_levels_tag_members_and_other_plugins_ask() {
         &["query:membership"],
         &["query:membership"],
     );
-    // The shop probe answers the test's commands (the first plugin by priority that answers).
+    // Membership answers its keywords first and lets everything else through; of the probes,
+    // shop answers the test's commands (the first plugin by priority that answers).
+    let a = server.patch(
+        &format!("/api/v1/accounts/{ACCOUNT}/installations/membership"),
+        &json!({ "priority": 200 }),
+    );
+    assert_eq!(a.status, 200, "{a:?}");
     let a = server.patch(
         &format!("/api/v1/accounts/{ACCOUNT}/installations/shop"),
         &json!({ "priority": 50 }),
@@ -392,12 +398,53 @@ fn purchases_award_points_once_levels_tag_members_and_other_plugins_ask() {
     assert!(denied.starts_with("error:permission_denied"), "{denied}");
     assert_eq!(points_of(&server, "o-buyer").0, 3100);
 
-    // The follower carries the level tag.
+    // 1-on-1 consultations are for the top level (diamond): refused for gold, booked once
+    // diamond, and a slot is taken once.
+    let card = card_link(&server, "o-buyer", "m1");
+    let book = |slot: &str| {
+        let body = json!({ "date": "2099-05-01", "time": slot, "topic": "<wardrobe> advice" });
+        call(
+            "POST",
+            &under_card(&card, "/consultations"),
+            &[],
+            Some(("application/json", &body.to_string())),
+        )
+    };
+    let (status, body) = book("10:00");
+    assert_eq!(status, 403, "{body}");
+    let big =
+        r#"member.award_points {"openid":"o-buyer","points":2000,"reason":"vip","key":"vip-1"}"#;
+    let a = server.patch(
+        &format!("/api/v1/accounts/{ACCOUNT}/installations/other"),
+        &json!({ "priority": 0 }),
+    );
+    assert_eq!(a.status, 200, "{a:?}");
+    assert!(ask("shop", "a4", big).contains("\"awarded\":true"));
+    let (status, body) = book("10:00");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json_of(&body)["booking"]["level"], "diamond");
+    let (status, body) = book("10:00");
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = book("25:00");
+    assert_eq!(status, 400, "{body}");
+    let (_, bookings) = operator(&server, "GET", "/consultations", None);
+    assert_eq!(
+        bookings["bookings"].as_array().unwrap().len(),
+        1,
+        "{bookings}"
+    );
+    let (_, page) = call("GET", &card, &[], None);
+    assert!(
+        page.contains("一对一咨询") && page.contains("钻石 Diamond"),
+        "{page}"
+    );
+
+    // The follower carries the level tag of their level, and only that one.
     let f = server.get(&format!("/api/v1/accounts/{ACCOUNT}/followers/o-buyer"));
     assert!(
         f.body["tags"]
             .as_array()
-            .is_some_and(|t| t.contains(&json!("会员·金卡"))),
+            .is_some_and(|t| t.contains(&json!("会员·钻石")) && !t.contains(&json!("会员·金卡"))),
         "{f:?}"
     );
 }
@@ -589,4 +636,33 @@ fn points_expire_by_month_and_reminders_are_template_messages_sent_once() {
     assert!(next_end.as_str() > "2026-01-10", "{body}");
     assert_eq!(daily(&next_end)["renewal_sent"], 1);
     assert_eq!(daily(&next_end)["renewal_sent"], 0);
+}
+
+#[test]
+fn the_operator_header_comes_from_the_host_only() {
+    let (_tmp, server) = setup(json!({}));
+    install_probe(&server, ACCOUNT, "probe", &["http.routes"]);
+    let url = server.url(&format!("/p/{ACCOUNT}/probe/headers"));
+    let names = |auth: Option<&str>| {
+        let bearer = auth.map(|t| format!("Bearer {t}"));
+        let mut headers = vec![("x-plaza-operator", "mallory")];
+        if let Some(b) = &bearer {
+            headers.push(("authorization", b.as_str()));
+        }
+        let (status, text) = call("GET", &url, &headers, None);
+        assert_eq!(status, 200, "{text}");
+        text.lines().map(str::to_string).collect::<Vec<_>>()
+    };
+    // Without a token the client's header is dropped; with one the host sets its own.
+    assert!(!names(None).iter().any(|n| n == "x-plaza-operator"));
+    assert!(names(Some(TOKEN)).iter().any(|n| n == "x-plaza-operator"));
+
+    // The daily job was scheduled once on install.
+    let (status, jobs) = operator(&server, "GET", "/maintenance/jobs", None);
+    assert_eq!(status, 200, "{jobs}");
+    let jobs = jobs["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert_eq!(jobs[0]["cron"], "5 0 * * *");
+    assert_eq!(jobs[0]["payload"], "membership.daily");
+    assert!(jobs[0]["next_run"].as_u64().is_some(), "{jobs:?}");
 }

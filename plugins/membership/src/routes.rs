@@ -26,6 +26,7 @@
 //! | GET | `/redemptions` | | `{"redemptions":[…]}` |
 //! | GET | `/consultations` | | `{"bookings":[…]}` |
 //! | POST | `/maintenance/daily` | `{"date"?}` | what the daily job did for that day |
+//! | GET | `/maintenance/jobs` | | `{"jobs":[{"id","cron","next_run","payload"}]}`: the daily job |
 
 use plaza_sdk::html::{self, escape};
 use plaza_sdk::prelude::*;
@@ -90,6 +91,16 @@ pub fn handle(ctx: &CallContext, req: &HttpRequest) -> Result<HttpResponse> {
             Ok(HttpResponse::json(200, &json!({ "bookings": bookings })))
         })
         .post("/maintenance/daily", Access::Operator, daily)
+        .get("/maintenance/jobs", Access::Operator, |_| {
+            let jobs: Vec<Value> = plaza_sdk::scheduling::list()?
+                .into_iter()
+                .map(|j| {
+                    json!({ "id": j.id, "cron": j.cron, "next_run": j.next_run,
+                            "payload": String::from_utf8_lossy(&j.payload) })
+                })
+                .collect();
+            Ok(HttpResponse::json(200, &json!({ "jobs": jobs })))
+        })
         .handle(ctx, req)
 }
 
