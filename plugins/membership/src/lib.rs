@@ -40,7 +40,16 @@ struct Membership;
 impl Plugin for Membership {
     fn on_install(&self, ctx: &CallContext) -> Result<()> {
         let config: Config = config::parse()?;
-        ensure_daily_job()?;
+        // Without the scheduling grant the plugin works, minus expiry and reminders (and
+        // `POST /maintenance/daily` still runs them): say so rather than refuse to install.
+        match ensure_daily_job() {
+            Err(Error::PermissionDenied(m)) => {
+                log::warn(format!(
+                    "no daily job (expiry, reminders) without scheduling: {m}"
+                ));
+            }
+            other => other?,
+        }
         for level in &config.levels {
             if let Err(e) = plaza_sdk::tags::ensure(&level.tag) {
                 log::warn(format!(

@@ -186,6 +186,19 @@ fn redeem(r: &Request<'_>, _: &Value) -> Result<(Value, String)> {
     store::ensure_member(openid, today(r), &config)?;
     let redemption = store::redeem(openid, &reward, now_ms())?;
     members::emit_points_changed(openid, -reward.cost, "redeem");
+    if let Err(e) = plaza_sdk::events::emit(
+        "membership.reward.redeemed",
+        Some(openid),
+        &[
+            ("reward", reward.id.as_str()),
+            ("cost", &reward.cost.to_string()),
+        ],
+    ) {
+        plaza_sdk::log::debug(format!(
+            "membership.reward.redeemed not emitted: {}",
+            e.display()
+        ));
+    }
     let balance = store::counter(&store::points_key(openid))?;
     let message = format!(
         "兑换成功：{} / Redeemed {} for {} points",
