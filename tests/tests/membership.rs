@@ -623,6 +623,10 @@ fn points_expire_by_month_and_reminders_are_template_messages_sent_once() {
             .any(|t| t.contains("会员即将到期 Renew 2026-01-10 in 7 days")),
         "{texts:?}"
     );
+    // The membership ended (these days are in the past): no member, no benefits, until renewed.
+    let (_, details) = operator(&server, "GET", "/members/o-eve", None);
+    assert_eq!(details["status"]["member"], false, "{details}");
+    assert_eq!(details["status"]["discount_percent"], 0, "{details}");
     // Renewed by an operator: the next term (from today, as the last one ended) gets its own
     // reminder, due on its last day at the latest.
     let (status, body) = operator(
@@ -634,6 +638,8 @@ fn points_expire_by_month_and_reminders_are_template_messages_sent_once() {
     assert_eq!(status, 200, "{body}");
     let next_end = body["expires_on"].as_str().expect("expires_on").to_string();
     assert!(next_end.as_str() > "2026-01-10", "{body}");
+    let (_, details) = operator(&server, "GET", "/members/o-eve", None);
+    assert_eq!(details["status"]["member"], true, "{details}");
     assert_eq!(daily(&next_end)["renewal_sent"], 1);
     assert_eq!(daily(&next_end)["renewal_sent"], 0);
 }

@@ -47,8 +47,9 @@ pub fn status(openid: &str, config: &Config, today: NaiveDate) -> Result<Status>
     let member = record.as_ref().is_some_and(|m| m.active_on(today));
     let points = store::counter(&store::points_key(openid))?;
     let growth = store::counter(&store::growth_key(openid))?;
+    // Non-members are at the lowest level, whatever growth they once had.
     let (rank, level) = config
-        .level_for(growth)
+        .level_for(if member { growth } else { i64::MIN })
         .ok_or_else(|| Error::invalid("no membership level is configured"))?;
     let next = config.next_level(growth);
     let benefit = |b: bool| member && b;
@@ -56,7 +57,7 @@ pub fn status(openid: &str, config: &Config, today: NaiveDate) -> Result<Status>
         member,
         level: level.id.clone(),
         level_name: level.name.clone(),
-        rank: if member { rank } else { 0 },
+        rank,
         points,
         growth,
         discount_percent: if member { level.discount_percent } else { 0 },
