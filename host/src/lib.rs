@@ -25,6 +25,7 @@ pub mod plugin_api;
 pub mod plugins;
 pub mod runtime;
 pub mod scheduling;
+pub mod service_desk;
 pub mod storage;
 pub mod templates;
 pub mod tokens;

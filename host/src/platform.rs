@@ -190,6 +190,8 @@ pub struct Platform {
     pub media: MediaStore,
     /// Each account's custom menus (default and conditional).
     pub menus: MenuStore,
+    /// Conversations handed to human customer service (人工客服), and their state.
+    pub service_desk: crate::service_desk::ServiceDesk,
     /// Follower link keys: signing and verifying follower web identity.
     pub links: FollowerLinks,
     /// Accounts bridged to real WeChat official accounts, and their channel settings.
@@ -315,6 +317,7 @@ impl Platform {
             topics: TopicQueue::open(store.clone(), opts.topics)?,
             media: MediaStore::new(store.clone(), opts.media)?,
             menus: MenuStore::new(store.clone())?,
+            service_desk: crate::service_desk::ServiceDesk::new(&store)?,
             links: FollowerLinks::new(store.clone())?,
             wechat: crate::channels::wechat::settings::WechatChannels::new(store.clone())?,
             wechat_outbound: crate::channels::wechat::outbound::WechatOutbound::new(&store)?,

@@ -214,6 +214,21 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     ("GET", "/accounts/{account}/wechat/outbound", Rule::Account),
     ("POST", "/accounts/{account}/wechat/sync", Rule::Account),
     ("POST", "/accounts/{account}/menu/publish", Rule::Account),
+    (
+        "GET",
+        "/accounts/{account}/service/conversations",
+        Rule::Account,
+    ),
+    (
+        "POST",
+        "/accounts/{account}/service/conversations/{openid}/messages",
+        Rule::Account,
+    ),
+    (
+        "POST",
+        "/accounts/{account}/service/conversations/{openid}/close",
+        Rule::Account,
+    ),
 ];
 
 /// The rule for `method` on `template`, if the table has one.

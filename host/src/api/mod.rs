@@ -19,6 +19,7 @@ pub mod media;
 pub mod menus;
 pub mod metrics;
 pub mod plugin_routes;
+pub mod service_desk;
 pub mod templates;
 pub mod tokens;
 pub mod topics;
@@ -141,6 +142,7 @@ fn admin_routes() -> ApiRoutes {
         .merge(media::routes())
         .merge(wechat::routes())
         .merge(menus::routes())
+        .merge(service_desk::routes())
         .merge(tokens::routes())
         .merge(audit::routes())
 }

@@ -313,6 +313,14 @@ impl Platform {
             }
             if let Some(entry) = &delivery {
                 self.deliver_in(tx, account, &inbound.from, entry)?;
+                if let (
+                    MessageContent::TransferCustomerService,
+                    InboundKind::Message { body, .. },
+                ) = (&entry.content, &inbound.kind)
+                {
+                    self.service_desk
+                        .note_handover_message_in(tx, account, &inbound.from, body)?;
+                }
             }
             if let Some(k) = dedup {
                 self.inbound.mark(tx, k, &Seen::Done(outcome.clone()))?;

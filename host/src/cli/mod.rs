@@ -9,6 +9,7 @@ mod media;
 mod menus;
 mod output;
 pub mod serve;
+mod service;
 pub mod system;
 mod templates;
 mod tokens;
@@ -230,6 +231,9 @@ pub enum Command {
     /// Custom menus (自定义菜单): show, set, delete, stats, publish, conditional add|delete.
     #[command(subcommand)]
     Menu(menus::MenuCmd),
+    /// Customer service (人工客服): the queue of handed-over conversations, reply, close.
+    #[command(subcommand)]
+    Service(service::ServiceCmd),
     /// Attach existing WeChat bot code (a developer server) to an account: show, set, delete.
     #[command(subcommand)]
     DeveloperServer(developer_server::DeveloperServerCmd),
@@ -623,6 +627,7 @@ pub fn run_remote(cmd: Command, json: bool) -> Result<()> {
         Command::Tokens(cmd) => cmd.run()?,
         Command::Wechat(cmd) => cmd.run()?,
         Command::Menu(cmd) => cmd.run()?,
+        Command::Service(cmd) => cmd.run()?,
         Command::DeveloperServer(cmd) => cmd.run()?,
         Command::Backup(args) => system::backup(args)?,
         Command::Restore(args) => system::restore(args)?,
@@ -713,6 +718,17 @@ fn view_of(cmd: &Command) -> View {
             ],
         ),
         Command::Tags(TagsCmd::List { .. }) => View::list("tags", &["id", "name", "count"]),
+        Command::Service(service::ServiceCmd::Queue { .. }) => View::list(
+            "conversations",
+            &[
+                "openid",
+                "status",
+                "transferred_at",
+                "transferred_by",
+                "answered_at",
+                "replies",
+            ],
+        ),
         Command::Templates(templates::TemplatesCmd::List { .. }) => View::list(
             "templates",
             &["id", "title", "active", "status", "created_at"],

@@ -53,6 +53,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("assets/simulator.js"),
     ),
     (
+        "service.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/service.js"),
+    ),
+    (
         "ui.js",
         "text/javascript; charset=utf-8",
         include_str!("assets/ui.js"),

@@ -61,6 +61,9 @@ impl Platform {
     ) -> Result<()> {
         self.outbox.append_in(tx, account, openid, entry)?;
         self.log_delivery_in(tx, account, openid, entry)?;
+        // A transfer opens a customer-service conversation, a person's message answers it.
+        self.service_desk
+            .record_delivery_in(tx, account, openid, entry)?;
         self.enqueue_wechat_in(tx, account, openid, entry, template)
     }
 
@@ -101,8 +104,12 @@ impl Platform {
         let now = self.clock.now_ms();
         if now.saturating_sub(f.last_interaction_at) > SERVICE_WINDOW_MS {
             return Err(PlazaError::OutsideWindow(format!(
-                "follower {openid:?} last interacted at {} ms; customer-service messages are allowed for 48 h after that",
-                f.last_interaction_at
+                "follower {openid:?} last wrote or clicked at {} UTC, more than 48 h ago; customer-service messages are allowed only within 48 h of the follower's last interaction (a template message or the next broadcast can still reach them)",
+                i64::try_from(f.last_interaction_at)
+                    .ok()
+                    .and_then(chrono::DateTime::from_timestamp_millis)
+                    .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_else(|| f.last_interaction_at.to_string())
             )));
         }
         Ok(())

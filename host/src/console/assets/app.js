@@ -5,6 +5,7 @@ import { api, setToken, token } from "./api.js";
 import { lang, setLang, t, translateStatic } from "./i18n.js";
 import { el, errorText, notice, page } from "./ui.js";
 import { accountsPage, broadcastsPage, dashboardPage, eventsPage, featuresPage, pluginPage } from "./pages.js";
+import { servicePage } from "./service.js";
 import { simulatorPage } from "./simulator.js";
 
 // Pages that hold a live connection (the simulator's stream) register a stop function here.
@@ -43,6 +44,7 @@ const accountTabs = [
   ["dashboard", "nav.dashboard"],
   ["features", "nav.features"],
   ["simulator", "nav.simulator"],
+  ["service", "nav.service"],
   ["events", "nav.events"],
   ["broadcasts", "nav.broadcasts"],
 ];
@@ -94,6 +96,9 @@ async function route() {
         return sub ? await pluginPage(account, sub) : await featuresPage(account);
       case "simulator":
         leave = await simulatorPage(account, sub);
+        return;
+      case "service":
+        leave = await servicePage(account, sub);
         return;
       case "events":
         return await eventsPage(account);
