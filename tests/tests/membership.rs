@@ -261,6 +261,47 @@ fn fifty_parallel_redemptions_of_a_ten_item_stock_give_exactly_ten() {
     }
     assert_eq!(total, 5 * 1000 - 10 * 100);
 
+    // Bad reward definitions are refused with a typed error and change nothing.
+    for (path, body) in [
+        ("/rewards/mug", json!({ "name": "Mug", "cost": 0 })),
+        (
+            "/rewards/mug",
+            json!({ "name": "Mug", "cost": 5, "stock": -1 }),
+        ),
+        ("/rewards/mug", json!({ "name": " ", "cost": 5 })),
+        (
+            "/rewards/mug",
+            json!({ "name": "Mug", "cost": 5, "colour": "red" }),
+        ),
+        ("/rewards/bad%20id", json!({ "name": "Mug", "cost": 5 })),
+    ] {
+        let (status, answer) = operator(&server, "PUT", path, Some(body));
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (400, Some("invalid")),
+            "{answer}"
+        );
+    }
+    let (_, catalogue) = operator(&server, "GET", "/rewards", None);
+    assert_eq!(
+        (
+            &catalogue["rewards"][0]["cost"],
+            &catalogue["rewards"][0]["stock"]
+        ),
+        (&json!(100), &json!(0)),
+        "{catalogue}"
+    );
+    let (status, _) = call(
+        "POST",
+        &under_card(
+            &links[0].replace("/rewards/mug/redeem", ""),
+            "/rewards/nope/redeem",
+        ),
+        &[],
+        None,
+    );
+    assert_eq!(status, 404);
+
     // Not enough points is a 409 too, and takes nothing.
     let (status, _) = operator(
         &server,
