@@ -233,18 +233,27 @@ mod imp {
         )?;
         let outgoing = request.body().map_err(failed)?;
         let future = outgoing_handler::handle(request, None).map_err(error_code)?;
-        {
-            let stream = outgoing.write().map_err(failed)?;
-            for chunk in body.chunks(4096) {
-                stream.blocking_write_and_flush(chunk).map_err(failed)?;
+        let written = (|| {
+            {
+                let stream = outgoing.write().map_err(failed)?;
+                for chunk in body.chunks(4096) {
+                    stream.blocking_write_and_flush(chunk).map_err(failed)?;
+                }
             }
-        }
-        OutgoingBody::finish(outgoing, None).map_err(error_code)?;
+            OutgoingBody::finish(outgoing, None).map_err(error_code)
+        })();
         let response = loop {
             match future.get() {
                 Some(result) => break result,
                 None => future.subscribe().block(),
             }
+        };
+        // A request the host refused (host not granted, prohibited address) closes the body
+        // stream, so writing a body fails; the response says why, which is the better error.
+        let response = match (written, response) {
+            (_, Ok(Err(e))) => return Err(error_code(e)),
+            (Err(write_error), _) => return Err(write_error),
+            (Ok(()), response) => response,
         };
         let response = response
             .map_err(|()| failed("response already taken"))?

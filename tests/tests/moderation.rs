@@ -33,7 +33,7 @@ fn install_moderation(server: &Server, account: &str, config: Value) {
 fn lists_config() -> Value {
     json!({ "lists": [
         { "name": "ads", "action": "mask", "words": ["spam"] },
-        { "name": "refunds", "action": "hold", "words": ["refund"] },
+        { "name": "review", "action": "hold", "words": ["refund"] },
         { "name": "weapons", "action": "block", "words": ["gun"] }
     ] })
 }
@@ -76,7 +76,7 @@ fn outbound_text_is_masked_blocked_or_held_however_it_is_written() {
     let blocked = server.text("shop", "o-fan", "2", "send ＧＵＮ for sale");
     let blocked = reply(&blocked);
     assert!(
-        blocked.starts_with("error:permission_denied:") && blocked.contains("\"gun\""),
+        blocked.starts_with("error:permission_denied:") && !blocked.contains("ＧＵＮ"),
         "{blocked}"
     );
     assert!(blocked.contains("list weapons"), "{blocked}");
@@ -365,20 +365,22 @@ impl ReviewService {
                 let mut reader = BufReader::new(stream.try_clone().expect("clone"));
                 let mut head = String::new();
                 let mut length = 0usize;
+                let mut chunked = false;
                 loop {
                     let mut line = String::new();
                     if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
                         break;
                     }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    let lower = line.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("content-length:") {
                         length = v.trim().parse().unwrap_or(0);
                     }
-                    head.push_str(&line.to_ascii_lowercase());
+                    chunked |= lower.starts_with("transfer-encoding:") && lower.contains("chunked");
+                    head.push_str(&lower);
                 }
-                let mut body = vec![0; length];
-                if reader.read_exact(&mut body).is_err() {
+                let Some(body) = read_body(&mut reader, length, chunked) else {
                     continue;
-                }
+                };
                 let reject = body.windows(6).any(|w| w == b"REJECT");
                 log.lock().expect("log").push((head, body.len()));
                 let answer = if reject {
@@ -400,6 +402,27 @@ impl ReviewService {
 
     fn requests(&self) -> Vec<(String, usize)> {
         self.seen.lock().expect("log").clone()
+    }
+}
+
+/// A request body: `length` bytes, or HTTP/1.1 chunks (what `wasi:http` sends for a streamed body).
+fn read_body(reader: &mut impl BufRead, length: usize, chunked: bool) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    if !chunked {
+        body.resize(length, 0);
+        reader.read_exact(&mut body).ok()?;
+        return Some(body);
+    }
+    loop {
+        let mut size = String::new();
+        reader.read_line(&mut size).ok()?;
+        let size = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
+        let mut chunk = vec![0; size + 2];
+        reader.read_exact(&mut chunk).ok()?;
+        if size == 0 {
+            return Some(body);
+        }
+        body.extend_from_slice(&chunk[..size]);
     }
 }
 

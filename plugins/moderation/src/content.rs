@@ -87,22 +87,21 @@ pub fn masked(matcher: &Matcher, content: &Content) -> Content {
     }
 }
 
-/// The reason given to the host (and shown in its review queue) for a finding.
+/// The reason given to the host (shown in its review queue, and in the error a sending plugin
+/// gets) for a finding. It names the lists and how many words matched, never the words: a
+/// plugin that passes the error on to a follower would otherwise repeat them (and have its own
+/// message stopped for it). The words are in the held item and answered by `POST /check`.
 pub fn reason(finding: &Finding) -> String {
     let what = match finding.action {
         Action::Block => "blocked",
         Action::Hold => "held for review",
         Action::Mask => "masked",
     };
+    let n = finding.words.len();
     format!(
-        "{what}: contains {} (list {})",
-        finding
-            .words
-            .iter()
-            .map(|w| format!("{w:?}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-        finding.lists.join(", ")
+        "{what}: {n} word{s} of list {lists}",
+        s = if n == 1 { "" } else { "s" },
+        lists = finding.lists.join(", ")
     )
 }
 
@@ -272,10 +271,7 @@ mod tests {
         let f = scan(&matcher(), &news).unwrap();
         assert_eq!(f.action, Action::Hold);
         assert_eq!(f.lists, ["m", "h"]);
-        assert_eq!(
-            reason(&f),
-            "held for review: contains \"spam\", \"refund\" (list m, h)"
-        );
+        assert_eq!(reason(&f), "held for review: 2 words of list m, h");
         let Content::News(a) = masked(&matcher(), &news) else {
             panic!()
         };
