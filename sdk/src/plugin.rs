@@ -50,7 +50,9 @@ pub trait Plugin: Default + 'static {
         Ok(HttpResponse::not_found())
     }
 
-    /// Review content the account is about to send. Default: allow everything.
+    /// Review content the account is about to send. `ctx.follower` is the recipient of a
+    /// one-to-one message (passive reply, customer-service or template message) and `None` for a
+    /// broadcast. Default: allow everything.
     fn review_outbound(
         &self,
         _ctx: &CallContext,
