@@ -802,6 +802,37 @@ fn short_codes_render_through_component_render_and_the_operator_preview() {
     assert!(ask("4", r#"{"kind":"poll","id":"v1"}"#).starts_with("error:invalid"));
     assert!(ask("5", r#"{"kind":"vote"}"#).starts_with("error:invalid"));
 
+    // An article's 收藏 button: the editor asks for a signed "save this article" link.
+    let a = server.text(
+        "acct",
+        "o-editor",
+        "7",
+        r#"@editor query interactive favourite.link {"openid":"o-reader","article":"a7","title":"秋天","url":"https://example.com/a7"}"#,
+    );
+    let answer = a.reply_text().unwrap_or_default();
+    let json: Value = serde_json::from_str(
+        answer
+            .strip_prefix("answer:")
+            .unwrap_or_else(|| panic!("{answer}")),
+    )
+    .expect("JSON answer");
+    let save = json["url"]
+        .as_str()
+        .expect("url")
+        .strip_prefix(&server.base)
+        .expect("path")
+        .to_string();
+    let (status, page) = follower_get(&server, &save);
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("秋天"), "{page}");
+    let (status, page) = post_form(
+        &server,
+        &form_action(&server, &page),
+        "article=a7&title=%E7%A7%8B%E5%A4%A9&url=https%3A%2F%2Fexample.com%2Fa7",
+    );
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("已收藏"), "{page}");
+
     let preview = admin(
         &server,
         "POST",
