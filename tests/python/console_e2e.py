@@ -5,7 +5,10 @@ Usage: console_e2e.py BASE_URL TOKEN SCREENSHOT_DIR CHROMIUM [ARG ...]
 Signs in, opens the demo account's features page, adds an auto-reply rule through the form
 generated from the plugin's JSON schema (first with a bad value, which the server refuses and
 the form shows at the field), follows and chats in the follower simulator until the new rule's
-reply arrives live, then switches to Chinese. Any uncaught error in the page fails the run.
+reply arrives live, switches to Chinese and to a phone-sized screen, then goes through the
+operator pages: the segment builder's live count, a broadcast with its audience preview run to
+done, the dashboard's charts and the analytics plugin's page, the customer-service seat, the
+audit log, tokens and security events. Any uncaught error in the page fails the run.
 Screenshots go to SCREENSHOT_DIR.
 """
 
@@ -101,6 +104,71 @@ def main():
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"the features page scrolls sideways on a phone: {width}px"
         shot("06-features-phone-zh")
+
+        # Back to English on a desktop screen for the operator pages.
+        page.set_viewport_size({"width": 1200, "height": 900})
+        page.select_option("#lang", "en")
+
+        # Followers: the segment builder counts the matching followers as conditions change.
+        page.click("#account-nav a[data-section='followers']")
+        expect(page.locator("#seg-count")).to_contain_text("1 subscribed followers match")
+        page.click("#seg-add")
+        row = page.locator("#seg-rows .seg-row").last
+        row.locator("select[name=kind]").select_option("region")
+        row.locator("input[name=value]").fill("Atlantis")
+        expect(page.locator("#seg-expr")).to_have_value("region = Atlantis")
+        expect(page.locator("#seg-count")).to_contain_text("0 subscribed followers match")
+        shot("07-followers-segment")
+
+        # A broadcast: the composer shows whom it reaches and the quota; the job runs to done.
+        page.click("#account-nav a[data-section='broadcasts']")
+        expect(page.locator("#bc-reach")).to_contain_text("Reaches 1 of 1 followers")
+        expect(page.locator("#bc-quota")).to_contain_text("Service account")
+        page.fill("#bc-text", "E2E broadcast")
+        page.click("#compose button[type=submit]")
+        expect(page.locator("#broadcasts tr", has_text="E2E broadcast")).to_contain_text("done")
+        expect(page.locator("#broadcasts tr", has_text="E2E broadcast")).to_contain_text("1/1")
+        shot("08-broadcast-done")
+
+        # The dashboard: growth, active hours, regions and gender as charts; the analytics
+        # plugin's operator page opens inside the console.
+        page.click("#account-nav a[data-section='dashboard']")
+        expect(page.locator("svg.chart").first).to_be_visible()
+        expect(page.locator("#dash-hours svg")).to_be_visible()
+        expect(page.locator("#dash-gender svg")).to_be_visible()
+        shot("09-dashboard")
+        page.locator("#dash-plugin-pages a", has_text="analytics").click()
+        expect(page.frame_locator("#plugin-page").locator("svg").first).to_be_visible()
+        shot("10-analytics-page")
+
+        # Customer service: an operator answers the follower from the seat.
+        page.click("#account-nav a[data-section='service']")
+        expect(page.locator("h1")).to_have_text("Customer service (人工客服)")
+        page.goto(base + "/#/accounts/demo/service/e2e-fan")
+        page.fill("#cs-text", "Hello from a person")
+        page.click("#cs-form button[type=submit]")
+        expect(page.locator("#cs-status .notice.ok")).to_be_visible()
+        expect(page.locator("#cs-history")).to_contain_text("Hello from a person")
+        shot("11-customer-service")
+
+        # The account's audit log shows the console's changes.
+        page.click("#account-nav a[data-section='audit']")
+        expect(page.locator("#audit")).to_contain_text("PATCH /accounts/demo/installations/auto-reply")
+        expect(page.locator("#audit")).to_contain_text("console")
+
+        # Platform pages: a token is created (shown once) and listed; security events.
+        page.click("#account-nav a[href='#/accounts']")
+        page.click("#account-nav a[data-section='tokens']")
+        page.fill("#tok-name", "e2e-analyst")
+        page.select_option("#tok-role", "analyst")
+        page.fill("#tok-accounts", "demo")
+        page.click("#tok-form button[type=submit]")
+        expect(page.locator("#tok-form .notice.ok")).to_contain_text("shown only this once")
+        expect(page.locator("#tokens")).to_contain_text("e2e-analyst")
+        shot("12-tokens")
+        page.click("#account-nav a[data-section='security']")
+        expect(page.locator("h1")).to_have_text("Security events")
+        expect(page.locator("#security")).to_be_visible()
 
         browser.close()
     assert not errors, f"errors in the page: {errors}"

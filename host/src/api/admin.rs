@@ -181,9 +181,16 @@ pub async fn list_installations(
     ApiPath(account): ApiPath<String>,
 ) -> ApiResult<impl IntoResponse> {
     s.platform.accounts.get(&account)?;
-    Ok(Json(
-        json!({ "installations": s.platform.plugins.installations.list(&account)? }),
-    ))
+    let mut installations = Vec::new();
+    for inst in s.platform.plugins.installations.list(&account)? {
+        let mut v = serde_json::to_value(&inst).map_err(PlazaError::internal)?;
+        // The pages this version serves for operators (the console links them).
+        if let Some(plugin) = s.platform.plugins.registry.get(&inst.plugin, &inst.version) {
+            v["operator_pages"] = json!(plugin.manifest.operator_pages);
+        }
+        installations.push(v);
+    }
+    Ok(Json(json!({ "installations": installations })))
 }
 
 pub async fn install(

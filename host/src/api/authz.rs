@@ -69,6 +69,11 @@ pub const RULES: &[(&str, &str, Rule)] = &[
     ("POST", "/accounts/{account}/api-credentials", Rule::Account),
     ("GET", "/accounts/{account}/broadcasts", Rule::Account),
     ("POST", "/accounts/{account}/broadcasts", Rule::Account),
+    (
+        "GET",
+        "/accounts/{account}/broadcasts/preview",
+        Rule::Account,
+    ),
     ("GET", "/accounts/{account}/broadcasts/{id}", Rule::Account),
     (
         "GET",

@@ -10,12 +10,14 @@ use serde_json::{Value, json};
 
 use super::AppState;
 use super::error::{ApiJson, ApiPath, ApiQuery, ApiResult};
-use crate::messaging::broadcast::{BroadcastJob, NewBroadcast, RecipientStatus};
+use crate::error::PlazaError;
+use crate::messaging::broadcast::{Audience, BroadcastJob, NewBroadcast, RecipientStatus};
 
 /// Routes under `/api/v1`.
 pub fn routes() -> super::ApiRoutes {
     super::ApiRoutes::new()
         .route("/accounts/{account}/broadcasts", post(create).get(list))
+        .route("/accounts/{account}/broadcasts/preview", get(preview))
         .route("/accounts/{account}/broadcasts/{id}", get(status))
         .route(
             "/accounts/{account}/broadcasts/{id}/recipients",
@@ -46,6 +48,50 @@ async fn create(
         StatusCode::OK
     };
     Ok((status, Json(view(&job))))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreviewQuery {
+    tag: Option<String>,
+    segment: Option<String>,
+    /// Comma-separated.
+    openids: Option<String>,
+    at: Option<u64>,
+}
+
+/// `GET /accounts/{a}/broadcasts/preview[?tag=|segment=|openids=a,b][&at=ms]` (no audience
+/// parameter = every follower): recipients, how many the quota lets it reach, and the quota.
+async fn preview(
+    State(s): State<AppState>,
+    ApiPath(account): ApiPath<String>,
+    ApiQuery(q): ApiQuery<PreviewQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let audience = match (q.tag, q.segment, q.openids) {
+        (None, None, None) => Audience::All,
+        (Some(tag), None, None) => Audience::Tag(tag),
+        (None, Some(segment), None) => Audience::Segment(segment),
+        (None, None, Some(ids)) => Audience::Openids(
+            ids.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+        ),
+        _ => {
+            return Err(PlazaError::invalid(
+                "name at most one audience: tag, segment or openids (none = every follower)",
+            )
+            .into());
+        }
+    };
+    let platform = s.platform.clone();
+    // Resolving the audience scans the account's followers: keep it off the async workers.
+    let preview =
+        tokio::task::spawn_blocking(move || platform.preview_broadcast(&account, &audience, q.at))
+            .await
+            .map_err(|e| PlazaError::internal(format!("preview task failed: {e}")))??;
+    Ok(Json(preview))
 }
 
 #[derive(Deserialize)]

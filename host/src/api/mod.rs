@@ -186,6 +186,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .nest("/api/v1", admin)
         .route("/p/{account}/{plugin}", any(plugin_routes::handle_root))
+        // `…/{plugin}/` is the plugin's root too (a page linked with a trailing slash).
+        .route("/p/{account}/{plugin}/", any(plugin_routes::handle_root))
         .route("/p/{account}/{plugin}/{*rest}", any(plugin_routes::handle))
         .merge(media::public_routes())
         .merge(wechat::callback_routes())

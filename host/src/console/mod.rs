@@ -53,6 +53,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("assets/simulator.js"),
     ),
     (
+        "manage.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/manage.js"),
+    ),
+    (
         "service.js",
         "text/javascript; charset=utf-8",
         include_str!("assets/service.js"),

@@ -44,6 +44,37 @@ pub enum Audience {
     Openids(Vec<String>),
 }
 
+/// Openids a [`BroadcastPreview`] lists.
+pub const PREVIEW_SAMPLE: usize = 10;
+
+/// What a broadcast would reach; see [`Platform::preview_broadcast`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BroadcastPreview {
+    /// Subscribed followers the audience names.
+    pub recipients: u64,
+    /// Of those, the ones the quota lets the broadcast reach (all or none for a subscription
+    /// account; for a service account those with a broadcast left this month).
+    pub reachable: u64,
+    /// The first few recipients, in openid order.
+    pub sample: Vec<String>,
+    pub quota: PreviewQuota,
+}
+
+/// The quota a broadcast draws on.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PreviewQuota {
+    /// `per_day` (subscription accounts: broadcasts per day) or `per_follower_per_month`
+    /// (service accounts: broadcasts each follower may receive per month).
+    pub rule: String,
+    /// The day (`YYYY-MM-DD`) or month (`YYYY-MM`) in the account's timezone.
+    pub period: String,
+    pub limit: u64,
+    /// Broadcasts left today (per_day), or recipients with a broadcast left (per_follower_per_month).
+    pub remaining: u64,
+    /// When the period ends, ms since the epoch.
+    pub resets_at: u64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BroadcastStatus {
@@ -450,6 +481,71 @@ impl Platform {
             }
             Err(existing) => b.get(&account.id, &existing),
         }
+    }
+
+    /// What a broadcast to `audience` at `at` (none = now) would do, without creating it: how
+    /// many followers it names, how many the account's quota lets it reach, and the quota
+    /// itself — what the console's composer shows before an operator sends.
+    pub fn preview_broadcast(
+        &self,
+        account_id: &str,
+        audience: &Audience,
+        at: Option<u64>,
+    ) -> Result<BroadcastPreview> {
+        let account = self.accounts.get(account_id)?;
+        if let Audience::Tag(tag) = audience {
+            self.followers.require_tag(&account.id, tag)?;
+        }
+        let now = self.clock.now_ms();
+        let due = at.unwrap_or(now).max(now);
+        let recipients = self.resolve_audience(&account.id, audience)?;
+        let (quota, reachable) = match account.kind {
+            AccountKind::Subscription => {
+                let (day, resets_at) = quota::day(due, &account.timezone)?;
+                let used = self.broadcasts.daily.contains(&key(&[&account.id, &day]))?;
+                let reachable = if used { 0 } else { recipients.len() };
+                (
+                    PreviewQuota {
+                        rule: "per_day".into(),
+                        period: day,
+                        limit: u64::from(quota::SUBSCRIPTION_BROADCASTS_PER_DAY),
+                        remaining: u64::from(!used),
+                        resets_at,
+                    },
+                    reachable,
+                )
+            }
+            AccountKind::Service => {
+                let (month, resets_at) = quota::month(due, &account.timezone)?;
+                let limit = quota::SERVICE_BROADCASTS_PER_FOLLOWER_PER_MONTH;
+                let mut reachable = 0;
+                for openid in &recipients {
+                    if self
+                        .broadcasts
+                        .months_used(&account.id, openid, &month, "")?
+                        < limit
+                    {
+                        reachable += 1;
+                    }
+                }
+                (
+                    PreviewQuota {
+                        rule: "per_follower_per_month".into(),
+                        period: month,
+                        limit: limit as u64,
+                        remaining: reachable as u64,
+                        resets_at,
+                    },
+                    reachable,
+                )
+            }
+        };
+        Ok(BroadcastPreview {
+            recipients: recipients.len() as u64,
+            reachable: reachable as u64,
+            sample: recipients.into_iter().take(PREVIEW_SAMPLE).collect(),
+            quota,
+        })
     }
 
     /// The subscribed followers the audience names, in openid order.

@@ -48,6 +48,58 @@ struct RawManifest {
     limits: RawLimits,
     #[serde(default)]
     config: RawConfig,
+    #[serde(default)]
+    operator_pages: Vec<OperatorPage>,
+}
+
+/// A page the plugin serves for operators under its routes (e.g. analytics' dashboard), which the
+/// web console links from the account's dashboard and shows with the operator's token.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorPage {
+    /// Relative to the plugin's routes, e.g. `/dashboard`.
+    pub path: String,
+    pub title: String,
+    /// The title in Chinese, when it differs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title_zh: Option<String>,
+}
+
+/// Operator pages one manifest may declare.
+pub const MAX_OPERATOR_PAGES: usize = 10;
+
+fn check_operator_pages(pages: &[OperatorPage], capabilities: &[Capability]) -> Result<()> {
+    if pages.len() > MAX_OPERATOR_PAGES {
+        return Err(PlazaError::invalid(format!(
+            "plugin.toml: at most {MAX_OPERATOR_PAGES} operator_pages"
+        )));
+    }
+    if !pages.is_empty() && !capabilities.contains(&Capability::HttpRoutes) {
+        return Err(PlazaError::invalid(
+            "plugin.toml: operator_pages are served by the plugin's routes; request http.routes",
+        ));
+    }
+    for p in pages {
+        let path_ok = p.path.starts_with('/')
+            && p.path.len() <= 200
+            && !p.path.split('/').any(|seg| seg == "..")
+            && !p.path.contains(['?', '#'])
+            && !p.path.chars().any(char::is_control);
+        if !path_ok {
+            return Err(PlazaError::invalid(format!(
+                "plugin.toml: operator page path {:?} must start with / and be at most 200 characters, without .., ? or #",
+                p.path
+            )));
+        }
+        for title in std::iter::once(&p.title).chain(&p.title_zh) {
+            if title.trim().is_empty() || title.chars().count() > 60 {
+                return Err(PlazaError::invalid(format!(
+                    "plugin.toml: operator page title {title:?} must be 1-60 characters"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Which accounts the plugin can serve.
@@ -110,6 +162,7 @@ pub struct Manifest {
     pub limits: Limits,
     pub config_schema: Option<serde_json::Value>,
     pub config_default: serde_json::Value,
+    pub operator_pages: Vec<OperatorPage>,
     validator: Option<Arc<jsonschema::Validator>>,
 }
 
@@ -207,6 +260,7 @@ impl Manifest {
                 capabilities.push(cap);
             }
         }
+        check_operator_pages(&raw.operator_pages, &capabilities)?;
         let limits = Limits {
             memory_mb: raw.limits.memory_mb.unwrap_or(DEFAULT_MEMORY_MB),
             timeout_ms: raw.limits.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS),
@@ -256,6 +310,7 @@ impl Manifest {
             limits,
             config_schema,
             config_default,
+            operator_pages: raw.operator_pages,
             validator,
         };
         manifest
@@ -338,6 +393,27 @@ properties.greeting = { type = "string", maxLength = 10 }
             .validate_config(&serde_json::json!({"greeting": 5}))
             .unwrap_err();
         assert!(err.message().contains("/greeting"), "{err}");
+    }
+
+    #[test]
+    fn operator_pages_are_checked() {
+        let page =
+            "\n[[operator_pages]]\npath = \"/dashboard\"\ntitle = \"Stats\"\ntitle_zh = \"统计\"\n";
+        let m = Manifest::parse(&format!("{GOOD}{page}")).unwrap();
+        assert_eq!(m.operator_pages.len(), 1);
+        assert_eq!(m.operator_pages[0].title_zh.as_deref(), Some("统计"));
+        for (bad, says) in [
+            (page.replace("/dashboard", "dashboard"), "must start with /"),
+            (page.replace("/dashboard", "/../x"), "must start with /"),
+            (page.replace("\"Stats\"", "\" \""), "1-60 characters"),
+        ] {
+            let err = Manifest::parse(&format!("{GOOD}{bad}")).unwrap_err();
+            assert!(err.message().contains(says), "{err}");
+        }
+        // Pages are served by the plugin's routes.
+        let no_routes = GOOD.replace(", \"http.routes\"", "");
+        let err = Manifest::parse(&format!("{no_routes}{page}")).unwrap_err();
+        assert!(err.message().contains("request http.routes"), "{err}");
     }
 
     #[test]

@@ -281,9 +281,10 @@ mod tests {
         let (_dir, _faulty, store) = crate::storage::testing::faulty_store();
         let desk = ServiceDesk::new(&store).unwrap();
         let deliver = |e: OutboxEntry, openid: &str| {
-            store
-                .write(|tx| desk.record_delivery_in(tx, "acme", openid, &e))
-                .unwrap();
+            crate::storage::testing::done(
+                store.write(|tx| desk.record_delivery_in(tx, "acme", openid, &e)),
+            )
+            .unwrap();
         };
         // A plugin's own customer-service message does not answer; nor does a reply.
         deliver(

@@ -55,6 +55,26 @@ export async function api(method, path, body, tokenOverride) {
 
 export const enc = encodeURIComponent;
 
+// A page outside the admin API (a plugin's operator page under `/p/…`), fetched with the token
+// so the plugin sees an operator; returns its text, throws ApiError like `api`.
+export async function fetchPage(path) {
+  let resp;
+  try {
+    resp = await fetch(path, { headers: headers() });
+  } catch (e) {
+    throw new ApiError(0, "network", String(e));
+  }
+  const text = await resp.text();
+  if (!resp.ok) {
+    let err = {};
+    try {
+      err = JSON.parse(text).error || {};
+    } catch {}
+    throw new ApiError(resp.status, err.code || "http_" + resp.status, err.message || text);
+  }
+  return text;
+}
+
 // Reads a server-sent-events response with `fetch` (EventSource cannot send the Authorization
 // header) and calls `onEvent({event, id, data})` for each event until `signal` aborts. Returns
 // when the stream ends; throws when it cannot be opened.

@@ -4,7 +4,8 @@
 import { api, setToken, token } from "./api.js";
 import { lang, setLang, t, translateStatic } from "./i18n.js";
 import { el, errorText, notice, page } from "./ui.js";
-import { accountsPage, broadcastsPage, dashboardPage, eventsPage, featuresPage, pluginPage } from "./pages.js";
+import { accountsPage, broadcastsPage, dashboardPage, eventsPage, featuresPage, pluginOperatorPage, pluginPage } from "./pages.js";
+import { auditPage, followersPage, menusPage, securityPage, templatesPage, tokensPage } from "./manage.js";
 import { servicePage } from "./service.js";
 import { simulatorPage } from "./simulator.js";
 
@@ -44,18 +45,40 @@ const accountTabs = [
   ["dashboard", "nav.dashboard"],
   ["features", "nav.features"],
   ["simulator", "nav.simulator"],
+  ["followers", "nav.followers"],
   ["service", "nav.service"],
+  ["templates", "nav.templates"],
+  ["menu", "nav.menu"],
   ["events", "nav.events"],
   ["broadcasts", "nav.broadcasts"],
+  ["audit", "nav.audit"],
+];
+
+const platformTabs = [
+  ["accounts", "nav.accounts"],
+  ["tokens", "nav.tokens"],
+  ["security", "nav.security"],
+  ["audit", "nav.audit"],
 ];
 
 // The header: the sign-out button and, inside an account, its sections.
 function chrome(account, section) {
   document.getElementById("signout").hidden = !token();
   const nav = document.getElementById("account-nav");
-  if (!account || !token()) {
+  if (!token()) {
     nav.hidden = true;
     nav.replaceChildren();
+    return;
+  }
+  if (!account) {
+    // Outside an account: the platform-wide pages (tokens, security events and the audit log
+    // answer admins only; others see the server's refusal on the page).
+    nav.hidden = false;
+    nav.replaceChildren(
+      ...platformTabs.map(([key, label]) =>
+        el("a", { href: `#/${key}`, text: t(label), "aria-current": section === key ? "page" : null, "data-section": key }),
+      ),
+    );
     return;
   }
   nav.hidden = false;
@@ -86,9 +109,13 @@ async function route() {
   }
   const parts = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
   const [root, account, section, sub] = parts;
-  chrome(root === "accounts" ? account : null, section || (account ? "dashboard" : null));
+  const inAccount = root === "accounts" && account;
+  chrome(inAccount ? account : null, inAccount ? section || "dashboard" : root || "accounts");
   try {
-    if (root !== "accounts" || !account) return await accountsPage();
+    if (root === "tokens") return await tokensPage();
+    if (root === "security") return await securityPage();
+    if (root === "audit") return await auditPage(null);
+    if (!inAccount) return await accountsPage();
     switch (section || "dashboard") {
       case "dashboard":
         return await dashboardPage(account);
@@ -97,6 +124,17 @@ async function route() {
       case "simulator":
         leave = await simulatorPage(account, sub);
         return;
+      case "pages":
+        // `#/accounts/{a}/pages/{plugin}/{path…}`
+        return await pluginOperatorPage(account, sub, "/" + parts.slice(4).map(encodeURIComponent).join("/"));
+      case "followers":
+        return await followersPage(account, sub);
+      case "templates":
+        return await templatesPage(account);
+      case "menu":
+        return await menusPage(account);
+      case "audit":
+        return await auditPage(account);
       case "service":
         leave = await servicePage(account, sub);
         return;

@@ -1,8 +1,8 @@
 // The console's pages other than the simulator: accounts, dashboard, features and a plugin's
 // settings, the event log, broadcasts.
 
-import { api, enc } from "./api.js";
-import { capabilityText, t } from "./i18n.js";
+import { api, enc, fetchPage } from "./api.js";
+import { capabilityText, lang, t } from "./i18n.js";
 import { parseSchemaErrors, schemaForm } from "./schema_form.js";
 import { el, errorText, field, fmtTime, notice, page } from "./ui.js";
 
@@ -76,6 +76,64 @@ function isoDay(ms) {
 
 // A hand-drawn SVG chart: one bar pair per day (new followers up, unfollows down) and the
 // running net total as a line.
+// A horizontal bar chart of `[label, count]` pairs (largest first, at most `max` bars), as SVG.
+function barChart(pairs, label, max = 8) {
+  const NS = "http://www.w3.org/2000/svg";
+  const mk = (tag, attrs) => {
+    const e = document.createElementNS(NS, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    return e;
+  };
+  const rows = pairs.filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]).slice(0, max);
+  if (!rows.length) return el("p", { class: "muted", text: t("dashboard.nodata.short") });
+  const W = 320;
+  const bar = 22;
+  const H = rows.length * (bar + 6) + 4;
+  const peak = Math.max(...rows.map(([, n]) => n));
+  const svg = mk("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart bars", role: "img", "aria-label": label });
+  rows.forEach(([name, n], i) => {
+    const y = 2 + i * (bar + 6);
+    const w = Math.max(2, ((W - 130) * n) / peak);
+    const r = mk("rect", { x: 90, y, width: w, height: bar, class: "up" });
+    r.append(Object.assign(mk("title", {}), { textContent: `${name}: ${n}` }));
+    const l = mk("text", { x: 84, y: y + bar * 0.7, class: "tick", "text-anchor": "end" });
+    l.textContent = name.length > 12 ? name.slice(0, 11) + "…" : name;
+    const v = mk("text", { x: 96 + w, y: y + bar * 0.7, class: "tick" });
+    v.textContent = String(n);
+    svg.append(r, l, v);
+  });
+  return svg;
+}
+
+// Followers by hour of their last interaction (0-23, account time), as a column chart.
+function hoursChart(hours) {
+  const NS = "http://www.w3.org/2000/svg";
+  const mk = (tag, attrs) => {
+    const e = document.createElementNS(NS, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    return e;
+  };
+  if (!hours.some((n) => n > 0)) return el("p", { class: "muted", text: t("dashboard.nodata.short") });
+  const W = 480;
+  const H = 160;
+  const pad = 20;
+  const peak = Math.max(...hours);
+  const step = (W - 2 * pad) / 24;
+  const svg = mk("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart hours", role: "img", "aria-label": t("dashboard.hours") });
+  hours.forEach((n, h) => {
+    const height = ((H - 2 * pad) * n) / peak;
+    const r = mk("rect", { x: pad + h * step + 1, y: H - pad - height, width: step - 2, height, class: "up" });
+    r.append(Object.assign(mk("title", {}), { textContent: `${String(h).padStart(2, "0")}:00 · ${n}` }));
+    svg.append(r);
+    if (h % 3 === 0) {
+      const l = mk("text", { x: pad + h * step + step / 2, y: H - 4, class: "tick", "text-anchor": "middle" });
+      l.textContent = String(h);
+      svg.append(l);
+    }
+  });
+  return svg;
+}
+
 function growthChart(days) {
   const NS = "http://www.w3.org/2000/svg";
   const mk = (tag, attrs) => {
@@ -124,11 +182,16 @@ function growthChart(days) {
 
 export async function dashboardPage(account) {
   const now = Date.now();
-  const [acc, stats, daily] = await Promise.all([
+  const [acc, stats, daily, installed] = await Promise.all([
     api("GET", `/accounts/${enc(account)}`),
     api("GET", `/accounts/${enc(account)}/followers/stats`).catch(() => null),
     api("GET", `/accounts/${enc(account)}/events/daily?from=${isoDay(now - 29 * 86400e3)}&to=${isoDay(now)}&kinds=follower_event`),
+    api("GET", `/accounts/${enc(account)}/installations`).catch(() => ({ installations: [] })),
   ]);
+  // Pages enabled plugins serve for operators (their manifests' `operator_pages`).
+  const pluginPages = (installed.installations || [])
+    .filter((i) => i.enabled && Array.isArray(i.operator_pages))
+    .flatMap((i) => i.operator_pages.map((p) => ({ plugin: i.plugin, path: p.path, title: (lang() === "zh" && p.title_zh) || p.title })));
   const a = acc.account || acc;
   const sums = daily.days.reduce(
     (s, d) => {
@@ -159,7 +222,34 @@ export async function dashboardPage(account) {
       sums.up || sums.down ? growthChart(daily.days) : el("p", { class: "muted", text: t("dashboard.nodata") }),
       el("p", { class: "legend" }, el("span", { class: "key up" }), t("dashboard.new"), " ", el("span", { class: "key down" }), t("dashboard.left")),
     ),
+    stats
+      ? el(
+          "div",
+          { class: "grid2" },
+          el("section", { class: "card", id: "dash-hours" }, el("h2", { text: t("dashboard.hours") }), hoursChart(stats.by_active_hour || []), el("p", { class: "muted", text: t("dashboard.hours.help", { tz: stats.timezone || a.timezone }) })),
+          el("section", { class: "card", id: "dash-region" }, el("h2", { text: t("dashboard.region") }), barChart(Object.entries(stats.by_region || {}), t("dashboard.region"))),
+          el("section", { class: "card", id: "dash-gender" }, el("h2", { text: t("dashboard.gender") }), barChart(Object.entries(stats.by_gender || {}).map(([g, n]) => [t("gender." + g) === "gender." + g ? g : t("gender." + g), n]), t("dashboard.gender"))),
+        )
+      : null,
+    pluginPages.length
+      ? el(
+          "section",
+          { class: "card", id: "dash-plugin-pages" },
+          el("h2", { text: t("dashboard.plugin_pages") }),
+          el("ul", {}, pluginPages.map((p) => el("li", {}, el("a", { href: `#/accounts/${enc(account)}/pages/${enc(p.plugin)}${p.path}`, text: `${p.title} (${p.plugin})` })))),
+        )
+      : null,
   );
+}
+
+// A page a plugin serves for operators (`operator_pages` in its manifest), shown inside the
+// console: fetched with the operator's token (a plain link would carry none) and displayed in a
+// sandboxed frame — no scripts, no access to the console.
+export async function pluginOperatorPage(account, plugin, path) {
+  const html = await fetchPage(`/p/${enc(account)}/${enc(plugin)}${path}`);
+  const frame = el("iframe", { class: "plugin-page", id: "plugin-page", sandbox: "", title: `${plugin}${path}` });
+  frame.srcdoc = html;
+  page(`${plugin} · ${path}`, el("p", {}, el("a", { href: `#/accounts/${enc(account)}/dashboard`, text: t("dashboard.back") })), frame);
 }
 
 // ---- features -------------------------------------------------------------------------------
@@ -498,19 +588,70 @@ export async function broadcastsPage(account) {
     {},
     el("option", { value: "all", text: t("bc.audience.all") }),
     el("option", { value: "tag", text: t("bc.audience.tag") }),
+    el("option", { value: "segment", text: t("bc.audience.segment") }),
     el("option", { value: "openids", text: t("bc.audience.openids") }),
   );
   const tag = el("input");
+  const segment = el("input", { placeholder: "tag:vip and active_within 7d" });
   const openids = el("textarea", { rows: 2 });
-  const text = el("textarea", { rows: 3, required: true });
-  const at = el("input", { type: "datetime-local" });
+  const text = el("textarea", { id: "bc-text", rows: 3, required: true });
+  const at = el("input", { id: "bc-at", type: "datetime-local" });
   const tagField = field(t("bc.tag"), tag);
+  const segmentField = field(t("bc.segment"), segment);
   const idsField = field(t("bc.openids"), openids);
+  const preview = el("div", { id: "bc-preview", class: "preview", "aria-live": "polite" });
+  const audienceJson = () =>
+    audience.value === "all"
+      ? "all"
+      : audience.value === "tag"
+        ? { tag: tag.value.trim() }
+        : audience.value === "segment"
+          ? { segment: segment.value.trim() }
+          : { openids: openids.value.split(/[\s,]+/).filter(Boolean) };
+  // The audience and the quota it draws on, asked again (debounced) whenever the audience or
+  // the time changes, so the operator sees what a send would do before sending.
+  let previewTimer = null;
+  let previewSeq = 0;
+  const showPreview = () => {
+    clearTimeout(previewTimer);
+    previewTimer = setTimeout(async () => {
+      const seq = ++previewSeq;
+      const q = new URLSearchParams();
+      const a = audienceJson();
+      if (a.tag !== undefined) q.set("tag", a.tag);
+      if (a.segment !== undefined) q.set("segment", a.segment);
+      if (a.openids !== undefined) q.set("openids", a.openids.join(","));
+      if (at.value) q.set("at", String(new Date(at.value).getTime()));
+      if ((a.tag !== undefined && !a.tag) || (a.segment !== undefined && !a.segment)) {
+        preview.replaceChildren();
+        return;
+      }
+      try {
+        const p = await api("GET", `/accounts/${enc(account)}/broadcasts/preview?${q}`);
+        if (seq !== previewSeq) return;
+        const quota =
+          p.quota.rule === "per_day"
+            ? t("bc.quota.day", { remaining: p.quota.remaining, limit: p.quota.limit, period: p.quota.period, resets: fmtTime(p.quota.resets_at) })
+            : t("bc.quota.month", { limit: p.quota.limit, period: p.quota.period, resets: fmtTime(p.quota.resets_at) });
+        preview.replaceChildren(
+          el("p", { id: "bc-reach" }, el("strong", { text: t("bc.reach", { reachable: p.reachable, recipients: p.recipients }) })),
+          el("p", { class: "muted", id: "bc-quota", text: quota }),
+          p.sample.length ? el("p", { class: "muted", text: t("bc.sample", { sample: p.sample.join(", ") + (p.recipients > p.sample.length ? " …" : "") }) }) : null,
+        );
+      } catch (e) {
+        if (seq !== previewSeq) return;
+        preview.replaceChildren(notice("error", errorText(e)));
+      }
+    }, 300);
+  };
   const sync = () => {
     tagField.hidden = audience.value !== "tag";
+    segmentField.hidden = audience.value !== "segment";
     idsField.hidden = audience.value !== "openids";
+    showPreview();
   };
   audience.addEventListener("change", sync);
+  for (const input of [tag, segment, openids, at]) input.addEventListener("input", showPreview);
   sync();
   const form = el(
     "form",
@@ -518,9 +659,11 @@ export async function broadcastsPage(account) {
     el("h2", { text: t("bc.compose") }),
     field(t("bc.audience"), audience),
     tagField,
+    segmentField,
     idsField,
     field(t("bc.text"), text),
     field(t("bc.at"), at),
+    preview,
     status,
     el("button", { type: "submit", text: t("bc.send") }),
   );
@@ -529,12 +672,7 @@ export async function broadcastsPage(account) {
     status.replaceChildren();
     const body = {
       idempotency_key: crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random(),
-      audience:
-        audience.value === "all"
-          ? "all"
-          : audience.value === "tag"
-            ? { tag: tag.value.trim() }
-            : { openids: openids.value.split(/[\s,]+/).filter(Boolean) },
+      audience: audienceJson(),
       content: { msg_type: "text", content: text.value },
     };
     if (at.value) body.at = new Date(at.value).getTime();
@@ -542,6 +680,7 @@ export async function broadcastsPage(account) {
       const job = await api("POST", `/accounts/${enc(account)}/broadcasts`, body);
       status.append(notice("ok", t("bc.sent", { id: job.id })));
       text.value = "";
+      showPreview();
       await refresh();
     } catch (e) {
       status.append(notice("error", errorText(e)));
