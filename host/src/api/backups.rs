@@ -9,7 +9,7 @@ use axum::routing::get;
 use serde_json::json;
 
 use super::AppState;
-use super::error::ApiResult;
+use super::error::{ApiBytes, ApiResult};
 use crate::error::PlazaError;
 use crate::storage::backup;
 
@@ -23,7 +23,10 @@ const CHUNK: usize = 256 << 10;
 /// `POST /system/backups`: takes a consistent backup while the server keeps serving, keeps it in
 /// the backup directory, and streams it back (`application/octet-stream`). Headers carry its name,
 /// size and SHA-256; the file checks itself (see `storage::backup`).
-async fn create(State(s): State<AppState>) -> ApiResult<Response> {
+///
+/// The route takes no body; one sent anyway is read (and ignored) before answering, so that the
+/// connection stays usable for the client's next request.
+async fn create(State(s): State<AppState>, _body: ApiBytes) -> ApiResult<Response> {
     let (path, manifest) = s.platform.backup().await?;
     let file = tokio::fs::File::open(&path)
         .await

@@ -18,6 +18,7 @@ pub mod links;
 pub mod media;
 pub mod menus;
 pub mod metrics;
+pub mod openapi;
 pub mod plugin_routes;
 pub mod service_desk;
 pub mod templates;
@@ -184,6 +185,8 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(error::method_not_allowed);
     let router = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        // The admin API's description: public, like the console's assets (it holds no data).
+        .route("/api/openapi.json", get(openapi::document))
         .nest("/api/v1", admin)
         .route("/p/{account}/{plugin}", any(plugin_routes::handle_root))
         // `…/{plugin}/` is the plugin's root too (a page linked with a trailing slash).
