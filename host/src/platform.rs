@@ -115,6 +115,34 @@ pub struct PlatformOptions {
     pub media: MediaOptions,
     /// Timeout and attempts of pushes to developer servers (WeChat's 5 s × 3 by default).
     pub developer_server: PushOptions,
+    /// Who is told of security events as a message (`plaza serve --security-alerts-to`).
+    pub security_alerts: Option<AlertTarget>,
+}
+
+/// A follower of an account (the operator's own WeChat, typically) who receives a
+/// customer-service message for every security event: a sign-in from a new address, a lock-out,
+/// a refusal by an IP allow-list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertTarget {
+    pub account: String,
+    pub openid: String,
+}
+
+impl std::str::FromStr for AlertTarget {
+    type Err = String;
+
+    /// `ACCOUNT/OPENID`.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.split_once('/') {
+            Some((account, openid)) if !account.is_empty() && !openid.is_empty() => {
+                Ok(AlertTarget {
+                    account: account.to_string(),
+                    openid: openid.to_string(),
+                })
+            }
+            _ => Err(format!("{s:?} is not ACCOUNT/OPENID")),
+        }
+    }
 }
 
 impl PlatformOptions {
@@ -133,6 +161,7 @@ impl PlatformOptions {
             backend: None,
             media: MediaOptions::default(),
             developer_server: PushOptions::default(),
+            security_alerts: None,
         }
     }
 }
@@ -200,6 +229,8 @@ pub struct Platform {
     pub wechat_outbound: crate::channels::wechat::outbound::WechatOutbound,
     /// Bridged accounts' Plaza tag name → WeChat tag id map, written by sync and menu publish.
     pub wechat_tags: crate::channels::wechat::sync::WechatTagIds,
+    /// Who receives security events as a message, if anyone.
+    pub security_alerts: Option<AlertTarget>,
     /// See [`Platform::wechat_reply_deadline`].
     pub(crate) wechat_reply_deadline_ms: AtomicU64,
     /// The WeChat-compatible API's credentials, tokens and records (`/cgi-bin`).
@@ -327,6 +358,7 @@ impl Platform {
             ),
             wechat_api: WechatApi::new(store.clone())?,
             developer_servers: DeveloperServers::new(store.clone(), opts.developer_server)?,
+            security_alerts: opts.security_alerts.clone(),
             metrics: crate::metrics::Metrics::new()?,
             tokens: crate::tokens::TokenStore::new(store.clone(), opts.clock.clone())?,
             audit,

@@ -187,3 +187,60 @@ fn the_cli_creates_lists_and_revokes_tokens() {
     assert_ne!(code, 0);
     assert!(err.contains("accounts"), "{err}");
 }
+
+#[test]
+fn security_events_are_sent_to_the_operator_as_messages_when_asked() {
+    let (_tmp, dir) = data_dir();
+    let mut server = Server::start_with(
+        &dir,
+        false,
+        &[("PLAZA_SECURITY_ALERTS_TO", "news/o-operator")],
+    );
+    server.create_account("news", "service", true);
+    // The operator follows the account from their own WeChat and wrote to it (the 48 h window).
+    let hi = server.text("news", "o-operator", "m1", "hi");
+    assert_eq!(hi.status, 200, "{hi:?}");
+
+    // A new token's first use from this address is a security event, and a message.
+    let created = server.post(
+        "/api/v1/tokens",
+        &json!({"name": "night desk", "role": "analyst", "accounts": ["news"]}),
+    );
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let token = created.body["token"].as_str().unwrap().to_string();
+    assert_eq!(
+        server.get_as("/api/v1/accounts/news", Some(&token)).status,
+        200
+    );
+    // Sent before the request that caused it was answered.
+    let alert = server
+        .outbox("news", "o-operator")
+        .into_iter()
+        .find(|m| {
+            m["content"]
+                .as_str()
+                .is_some_and(|c| c.contains("never seen"))
+        })
+        .expect("the new-address alert");
+    let text = alert["content"].as_str().unwrap();
+    assert!(
+        text.contains("127.0.0.1") && text.contains("night desk"),
+        "{text}"
+    );
+    assert_eq!(alert["delivery"], "customer_service");
+    assert_eq!(alert["plugin"], "plaza-security");
+
+    // A lock-out too (read after a restart: this address is locked out of the running server).
+    for i in 0..10 {
+        server.get_as("/api/v1/system", Some(&format!("plt_guess{i}")));
+    }
+    server.stop();
+    let server = Server::start(&dir, false);
+    let outbox = server.outbox("news", "o-operator");
+    assert!(
+        outbox.iter().any(|m| m["content"]
+            .as_str()
+            .is_some_and(|c| c.contains("locked out"))),
+        "{outbox:?}"
+    );
+}

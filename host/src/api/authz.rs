@@ -392,9 +392,48 @@ pub fn operator_name_of(state: &AppState, headers: &axum::http::HeaderMap) -> Op
     }
 }
 
+/// Tells the operator of a security event with a customer-service message (`plaza serve
+/// --security-alerts-to`). A refusal (the 48 h window has closed, the follower left) is logged:
+/// the event itself is recorded either way.
+async fn alert(
+    platform: std::sync::Arc<crate::platform::Platform>,
+    target: crate::platform::AlertTarget,
+    event: SecurityEvent,
+) {
+    let what = match event.kind.as_str() {
+        "new_address" => "sign-in from an address never seen for this token",
+        "lockout" => "address locked out after repeated failed sign-ins",
+        "ip_refused" => "request refused by the token's IP allow-list",
+        other => other,
+    };
+    let mut text = format!("Plaza security: {what}");
+    if let Some(a) = &event.address {
+        text.push_str(&format!("; address {a}"));
+    }
+    if let Some(n) = event.token_name.as_ref().or(event.token.as_ref()) {
+        text.push_str(&format!("; token {n}"));
+    }
+    let content = crate::messaging::content::MessageContent::Text { content: text };
+    if let Err(e) = platform
+        .send_customer_service(
+            &target.account,
+            &target.openid,
+            Some(ALERT_SOURCE),
+            content,
+            None,
+        )
+        .await
+    {
+        tracing::warn!(account = %target.account, openid = %target.openid, error = %e, "could not send a security alert");
+    }
+}
+
+/// The sender named on security alerts in the follower's outbox.
+pub const ALERT_SOURCE: &str = "plaza-security";
+
 /// Records a security event, and for account-scoped tokens puts it in each account's event log
 /// as `security.<kind>`. Logging failures are reported, never turned into the request's answer.
-fn security_event(
+async fn security_event(
     state: &AppState,
     kind: &str,
     peer: Option<IpAddr>,
@@ -415,6 +454,11 @@ fn security_event(
     tracing::warn!(kind, address = ?event.address, token = ?event.token, "security event");
     if let Err(e) = platform.tokens.security.record(&event) {
         tracing::warn!(error = %e, "could not record a security event");
+    }
+    // Awaited, not spawned: the answer to the request that caused the event leaves once the
+    // operator's alert is durable in the outbox, so a server stopped right after loses none.
+    if let Some(target) = platform.security_alerts.clone() {
+        alert(platform.clone(), target, event.clone()).await;
     }
     let mut props = Vec::new();
     if let Some(a) = &event.address {
@@ -487,7 +531,8 @@ pub async fn authorize(
                     peer,
                     None,
                     Some(retry_after_secs(retry_after_ms)),
-                );
+                )
+                .await;
             }
             return refuse(PlazaError::Unauthorized(if missing {
                 "missing bearer token (Authorization: Bearer <token>)".into()
@@ -499,7 +544,7 @@ pub async fn authorize(
     if let Principal::Token(t) = &principal
         && !t.allows_address(peer)
     {
-        security_event(&state, "ip_refused", peer, Some(&principal), None);
+        security_event(&state, "ip_refused", peer, Some(&principal), None).await;
         let from = peer.map_or("an unknown address".to_string(), |p| p.to_string());
         return refuse(PlazaError::PermissionDenied(format!(
             "token {} may not be used from {from} (its ip_allow: {})",
@@ -509,7 +554,9 @@ pub async fn authorize(
     }
     if let Some(ip) = peer {
         match tokens.note_address(principal.id(), ip, state.platform.clock.now_ms()) {
-            Ok(true) => security_event(&state, "new_address", peer, Some(&principal), None),
+            Ok(true) => {
+                security_event(&state, "new_address", peer, Some(&principal), None).await;
+            }
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "could not record a token's address"),
         }

@@ -67,6 +67,11 @@ pub struct ServeArgs {
     /// How long a push to an account's developer server may take per attempt (WeChat: 5s).
     #[arg(long, env = "PLAZA_DEVELOPER_SERVER_TIMEOUT", value_parser = parse_push_timeout, default_value = "5s")]
     pub developer_server_timeout: std::time::Duration,
+    /// Send every security event (sign-in from a new address, lock-out, IP refusal) as a
+    /// customer-service message to this follower, written ACCOUNT/OPENID (e.g. the operator's own
+    /// WeChat following the account; the 48 h window applies).
+    #[arg(long, env = "PLAZA_SECURITY_ALERTS_TO")]
+    pub security_alerts_to: Option<crate::platform::AlertTarget>,
     /// Attempts per push to a developer server, with the identical body (WeChat: 3).
     #[arg(long, env = "PLAZA_DEVELOPER_SERVER_ATTEMPTS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=10))]
     pub developer_server_attempts: u32,
@@ -118,6 +123,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     opts.backup_dir = args.backup_dir.clone();
     opts.dedup_retention_ms = args.dedup_retention.as_millis() as u64;
     opts.developer_server.attempt_timeout = args.developer_server_timeout;
+    opts.security_alerts = args.security_alerts_to.clone();
     opts.developer_server.attempts = args.developer_server_attempts;
     let platform = Platform::open(opts)?;
     demo::register_bundled(&platform).await?;
