@@ -79,7 +79,7 @@ pub fn compare(
 ) -> Vec<ArticleSeries> {
     let n = range.len() as usize;
     let mut by_article: BTreeMap<&str, ArticleSeries> = BTreeMap::new();
-    for e in entries {
+    for e in entries.iter().filter(|e| e.kind == READ || e.kind == SHARE) {
         let Some(article) = e.property("article").filter(|a| !a.is_empty()) else {
             continue;
         };

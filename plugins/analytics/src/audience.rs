@@ -45,9 +45,9 @@ pub fn distribution<'a>(values: impl Iterator<Item = &'a str>, top: usize) -> Ve
 }
 
 /// Inbound messages per local hour 0..=23.
-pub fn active_hours(tz: Tz, entries: &[LoggedEvent]) -> [u64; 24] {
+pub fn active_hours<'a>(tz: Tz, entries: impl IntoIterator<Item = &'a LoggedEvent>) -> [u64; 24] {
     let mut hours = [0u64; 24];
-    for e in entries.iter().filter(|e| e.kind == "inbound_message") {
+    for e in entries.into_iter().filter(|e| e.kind == "inbound_message") {
         hours[local_hour(tz, e.at) as usize % 24] += 1;
     }
     hours

@@ -153,7 +153,14 @@ pub fn render(ctx: &Ctx, range: DateRange, scan: DateRange) -> Result<String, Er
         );
     }
 
-    match report::growth(ctx, range) {
+    let growth = report::growth(ctx, range);
+    // The entry-based sections share one read of the log (see `report::shared_entries`).
+    let funnels = report::funnels(ctx)?;
+    let shared = report::shared_entries(ctx, scan, &funnels);
+    let articles = report::articles(ctx, range, false);
+    tiles(&mut body, growth.as_ref().ok(), articles.as_ref().ok());
+
+    match growth {
         Ok(g) => {
             let new: u64 = g.days.iter().map(|d| d.new).sum();
             let gone: u64 = g.days.iter().map(|d| d.unfollowed).sum();
@@ -171,7 +178,7 @@ pub fn render(ctx: &Ctx, range: DateRange, scan: DateRange) -> Result<String, Er
         Err(e) => failed(&mut body, "用户增长 Growth", &e),
     }
 
-    match report::articles(ctx, range, false) {
+    match articles {
         Ok(a) => {
             let _ = write!(
                 body,
@@ -182,8 +189,13 @@ pub fn render(ctx: &Ctx, range: DateRange, scan: DateRange) -> Result<String, Er
                 percent(a.share_rate),
                 articles_chart(&a),
             );
-            match report::articles(ctx, scan, true) {
-                Ok(c) => comparison(&mut body, &c),
+            match &shared {
+                Ok(entries) => match report::articles_with(ctx, scan, Some(entries)) {
+                    Ok(c) => comparison(&mut body, &c),
+                    Err(e) => {
+                        let _ = write!(body, "<p class=\"error\">{}</p>", escape(e.message()));
+                    }
+                },
                 Err(e) => {
                     let _ = write!(body, "<p class=\"error\">{}</p>", escape(e.message()));
                 }
@@ -193,30 +205,27 @@ pub fn render(ctx: &Ctx, range: DateRange, scan: DateRange) -> Result<String, Er
         Err(e) => failed(&mut body, "文章 Articles", &e),
     }
 
-    match report::retention(ctx, scan) {
-        Ok(r) => retention_table(&mut body, &r),
-        Err(e) => failed(&mut body, "留存 Retention", &e),
+    match &shared {
+        Ok(entries) => retention_table(&mut body, &report::retention_of(ctx, scan, entries)),
+        Err(e) => failed(&mut body, "留存 Retention", e),
     }
 
-    match report::funnels(ctx) {
-        Ok(list) => {
-            for entry in list {
-                match report::funnel_report(ctx, &entry.funnel, scan) {
-                    Ok(f) => {
-                        let _ = write!(body, "<section>{}</section>", funnel_chart(&f));
-                    }
-                    Err(e) => failed(&mut body, entry.funnel.title(), &e),
-                }
+    for entry in &funnels {
+        match &shared {
+            Ok(entries) => {
+                let f = report::funnel_of(ctx, &entry.funnel, scan, entries);
+                let _ = write!(body, "<section>{}</section>", funnel_chart(&f));
             }
+            Err(e) => failed(&mut body, entry.funnel.title(), e),
         }
-        Err(e) => failed(&mut body, "漏斗 Funnels", &e),
     }
 
-    match report::active_hours(ctx, scan) {
-        Ok(h) => {
+    match &shared {
+        Ok(entries) => {
+            let h = report::hours_of(ctx, scan, entries);
             let _ = write!(body, "<section>{}</section>", hours_chart(&h));
         }
-        Err(e) => failed(&mut body, "活跃时段 Active hours", &e),
+        Err(e) => failed(&mut body, "活跃时段 Active hours", e),
     }
 
     match report::audience(ctx) {
@@ -225,6 +234,30 @@ pub fn render(ctx: &Ctx, range: DateRange, scan: DateRange) -> Result<String, Er
     }
 
     Ok(document("zh-CN", "数据统计 Analytics", &body))
+}
+
+/// The headline numbers as big tiles, first thing on the page.
+fn tiles(out: &mut String, g: Option<&GrowthReport>, a: Option<&ArticlesReport>) {
+    let mut tiles: Vec<(&str, String)> = Vec::new();
+    if let Some(g) = g {
+        let net: i64 = g.days.iter().map(|d| d.net).sum();
+        tiles.push(("关注者 Followers", g.subscribed_now.to_string()));
+        tiles.push(("净增 Net growth", format!("{net:+}")));
+    }
+    if let Some(a) = a {
+        tiles.push(("阅读 Reads", a.reads.to_string()));
+        tiles.push(("分享率 Share rate", percent(a.share_rate)));
+    }
+    out.push_str("<div style=\"display:grid;grid-template-columns:repeat(auto-fit,minmax(8rem,1fr));gap:.5rem\">");
+    for (label, value) in tiles {
+        let _ = write!(
+            out,
+            "<div class=\"card\" style=\"margin:0;text-align:center\"><div style=\"font-size:1.6rem;font-weight:600;color:#07c160\">{}</div><div class=\"muted\">{}</div></div>",
+            escape(&value),
+            escape(label)
+        );
+    }
+    out.push_str("</div>");
 }
 
 fn comparison(out: &mut String, c: &ArticlesReport) {

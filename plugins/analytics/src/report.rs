@@ -142,6 +142,22 @@ pub struct ArticlesReport {
 }
 
 pub fn articles(ctx: &Ctx, range: DateRange, compare: bool) -> Result<ArticlesReport, Error> {
+    if compare && range.len() <= ctx.config.max_scan_days {
+        let (since, until) = range.bounds_ms(ctx.tz);
+        let entries = ctx.entries(&[articles::READ, articles::SHARE], since, until)?;
+        articles_with(ctx, range, Some(&entries))
+    } else {
+        articles_with(ctx, range, None)
+    }
+}
+
+/// The articles report, with the per-article comparison computed from `entries` when given
+/// (they may hold other kinds and times too: the comparison keeps reads and shares of `range`).
+pub fn articles_with(
+    ctx: &Ctx,
+    range: DateRange,
+    entries: Option<&[LoggedEvent]>,
+) -> Result<ArticlesReport, Error> {
     let counts = events::daily(
         &date(range.from),
         &date(range.to),
@@ -150,18 +166,8 @@ pub fn articles(ctx: &Ctx, range: DateRange, compare: bool) -> Result<ArticlesRe
     let days = articles::per_day(range, &counts);
     let reads = days.iter().map(|d| d.reads).sum();
     let shares = days.iter().map(|d| d.shares).sum();
-    let series = if compare && range.len() <= ctx.config.max_scan_days {
-        let (since, until) = range.bounds_ms(ctx.tz);
-        let entries = ctx.entries(&[articles::READ, articles::SHARE], since, until)?;
-        Some(articles::compare(
-            range,
-            ctx.tz,
-            &entries,
-            ctx.config.top_articles as usize,
-        ))
-    } else {
-        None
-    };
+    let series =
+        entries.map(|e| articles::compare(range, ctx.tz, e, ctx.config.top_articles as usize));
     Ok(ArticlesReport {
         from: date(range.from),
         to: date(range.to),
@@ -171,6 +177,33 @@ pub fn articles(ctx: &Ctx, range: DateRange, compare: bool) -> Result<ArticlesRe
         days,
         articles: series,
     })
+}
+
+/// The end (exclusive) of the entries retention needs: the last cohort's day 30.
+fn retention_until(ctx: &Ctx, range: DateRange) -> u64 {
+    day_start_ms(ctx.tz, range.to + Duration::days(cohorts::OFFSETS[2] + 1))
+}
+
+/// One read of every entry the dashboard's entry-based sections need over `range` (and the 30
+/// days after it, for retention), instead of one read per section.
+pub fn shared_entries(
+    ctx: &Ctx,
+    range: DateRange,
+    funnels: &[FunnelEntry],
+) -> Result<Vec<LoggedEvent>, Error> {
+    let mut kinds: Vec<&str> = vec![
+        "follower_event",
+        "inbound_message",
+        articles::READ,
+        articles::SHARE,
+    ];
+    for f in funnels {
+        kinds.extend(f.funnel.kinds());
+    }
+    kinds.sort_unstable();
+    kinds.dedup();
+    let (since, _) = range.bounds_ms(ctx.tz);
+    ctx.entries(&kinds, since, retention_until(ctx, range))
 }
 
 #[derive(Serialize)]
@@ -183,15 +216,19 @@ pub struct RetentionReport {
 
 pub fn retention(ctx: &Ctx, range: DateRange) -> Result<RetentionReport, Error> {
     let (since, _) = range.bounds_ms(ctx.tz);
-    let last = range.to + Duration::days(cohorts::OFFSETS[2] + 1);
-    let until = day_start_ms(ctx.tz, last);
+    let until = retention_until(ctx, range);
     let entries = ctx.entries(&["follower_event", "inbound_message"], since, until)?;
-    Ok(RetentionReport {
+    Ok(retention_of(ctx, range, &entries))
+}
+
+/// Retention from entries read already (from the start of `range` to the last cohort's day 30).
+pub fn retention_of(ctx: &Ctx, range: DateRange, entries: &[LoggedEvent]) -> RetentionReport {
+    RetentionReport {
         from: date(range.from),
         to: date(range.to),
         offsets: cohorts::OFFSETS,
-        cohorts: cohorts::cohorts(range, ctx.tz, ctx.today, &entries),
-    })
+        cohorts: cohorts::cohorts(range, ctx.tz, ctx.today, entries),
+    }
 }
 
 #[derive(Serialize)]
@@ -206,12 +243,19 @@ pub struct HoursReport {
 pub fn active_hours(ctx: &Ctx, range: DateRange) -> Result<HoursReport, Error> {
     let (since, until) = range.bounds_ms(ctx.tz);
     let entries = ctx.entries(&["inbound_message"], since, until)?;
-    Ok(HoursReport {
+    Ok(hours_of(ctx, range, &entries))
+}
+
+/// Active hours from entries read already (those outside `range` are left out).
+pub fn hours_of(ctx: &Ctx, range: DateRange, entries: &[LoggedEvent]) -> HoursReport {
+    let (since, until) = range.bounds_ms(ctx.tz);
+    let inside = entries.iter().filter(|e| e.at >= since && e.at < until);
+    HoursReport {
         from: date(range.from),
         to: date(range.to),
         timezone: ctx.tz.name().to_string(),
-        hours: audience::active_hours(ctx.tz, &entries),
-    })
+        hours: audience::active_hours(ctx.tz, inside),
+    }
 }
 
 #[derive(Serialize)]
@@ -310,12 +354,18 @@ pub struct FunnelReport {
 pub fn funnel_report(ctx: &Ctx, f: &Funnel, range: DateRange) -> Result<FunnelReport, Error> {
     let (since, until) = range.bounds_ms(ctx.tz);
     let entries = ctx.entries(&f.kinds(), since, until)?;
-    Ok(FunnelReport {
+    Ok(funnel_of(ctx, f, range, &entries))
+}
+
+/// A funnel from entries read already (any kinds, from the start of `range`).
+pub fn funnel_of(ctx: &Ctx, f: &Funnel, range: DateRange, entries: &[LoggedEvent]) -> FunnelReport {
+    let (since, until) = range.bounds_ms(ctx.tz);
+    FunnelReport {
         id: f.id.clone(),
         name: f.title().to_string(),
         from: date(range.from),
         to: date(range.to),
         window_hours: f.window_hours,
-        steps: f.evaluate(&entries, since, until),
-    })
+        steps: f.evaluate(entries, since, until),
+    }
 }
