@@ -67,7 +67,11 @@ impl Ctx {
             .kinds(kinds)
             .between(Some(since), Some(until.min(self.now_ms.saturating_add(1))));
         for e in events::query_all(filter) {
-            out.push(e?);
+            let mut e = e?;
+            // Nothing reads these; a few hundred thousand entries are held at once.
+            e.id = String::new();
+            e.plugin = None;
+            out.push(e);
             if out.len() > cap {
                 return Err(Error::too_large(format!(
                     "more than {cap} log entries ({}) in this range; choose a shorter range (from/to) or raise max_entries",
