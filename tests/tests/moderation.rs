@@ -5,7 +5,7 @@
 //! lists stored by operators, inbound flagging with an operator alert, and outbound images
 //! reviewed by a loopback stand-in for an external service — granted, refused, and not granted.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
