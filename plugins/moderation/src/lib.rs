@@ -222,10 +222,7 @@ mod tests {
         else {
             panic!()
         };
-        assert!(
-            reason == "blocked: 3 words of list m, h, b",
-            "{reason}"
-        );
+        assert!(reason == "blocked: 3 words of list m, h, b", "{reason}");
     }
 
     #[test]
