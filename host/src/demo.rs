@@ -109,6 +109,20 @@ fn demo_config(plugin: &str) -> Option<serde_json::Value> {
             "follow_reply": "Welcome to the Plaza demo account! Send hello to say hi.",
             "default_reply": "Thanks for your message. Send hello or help."
         })),
+        // A funnel of the seed's user path: follow → read → menu click → purchase.
+        "analytics" => Some(json!({
+            "funnels": [{
+                "id": "follow-to-buy",
+                "name": "关注 → 阅读 → 菜单 → 购买",
+                "window_hours": 168,
+                "steps": [
+                    { "kind": "follower_event", "sub_kind": "subscribe", "label": "关注 Follow" },
+                    { "kind": "editor.article.read", "label": "阅读 Read" },
+                    { "kind": "follower_event", "sub_kind": "click", "label": "菜单 Menu click" },
+                    { "kind": "shop.order.paid", "label": "购买 Purchase" }
+                ]
+            }]
+        })),
         _ => None,
     }
 }
