@@ -109,6 +109,13 @@ fn demo_config(plugin: &str) -> Option<serde_json::Value> {
             "follow_reply": "Welcome to the Plaza demo account! Send hello to say hi.",
             "default_reply": "Thanks for your message. Send hello or help."
         })),
+        // Two lists an operator would keep: ads are masked, refund talk waits for a person.
+        "moderation" => Some(json!({
+            "lists": [
+                { "name": "ads", "action": "mask", "words": ["spam", "加微信"] },
+                { "name": "review", "action": "hold", "words": ["refund", "退款"] }
+            ]
+        })),
         // A funnel of the seed's user path: follow → read → menu click → purchase.
         "analytics" => Some(json!({
             "funnels": [{
