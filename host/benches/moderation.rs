@@ -85,7 +85,7 @@ fn article(rng: &mut Lcg, words: &[String]) -> String {
                     }
                 }
             }
-            1..=3 => text.push_str("，"),
+            1..=3 => text.push('，'),
             4..=6 => text.push(' '),
             7 => text.push_str("Plaza 2026 "),
             _ => text.push(rng.hanzi()),
