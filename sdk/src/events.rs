@@ -83,28 +83,8 @@ impl LoggedEvent {
 /// page ends the iteration with that error. For counts per day use [`daily`]: it is computed in
 /// the host and far cheaper than reading entries.
 pub fn query_all(filter: Filter) -> impl Iterator<Item = Result<LoggedEvent, Error>> {
-    let mut cursor: Option<String> = None;
-    let mut buffered = Vec::new().into_iter();
-    let mut done = false;
-    core::iter::from_fn(move || {
-        loop {
-            if let Some(e) = buffered.next() {
-                return Some(Ok(e));
-            }
-            if done {
-                return None;
-            }
-            match query(&filter, cursor.as_deref(), 500) {
-                Ok(page) => {
-                    done = page.next_cursor.is_none();
-                    cursor = page.next_cursor;
-                    buffered = page.items.into_iter();
-                }
-                Err(e) => {
-                    done = true;
-                    return Some(Err(e));
-                }
-            }
-        }
+    crate::paging::pages(move |cursor| {
+        let page = query(&filter, cursor, 500)?;
+        Ok((page.items, page.next_cursor))
     })
 }

@@ -70,28 +70,8 @@ pub fn count(id: &str, counter: &str, delta: i64) -> Result<i64, Error> {
 /// iterator advances. A failing page ends the iteration with that error.
 pub fn list_all(segment: Option<&str>) -> impl Iterator<Item = Result<Follower, Error>> {
     let segment = segment.map(str::to_string);
-    let mut cursor: Option<String> = None;
-    let mut buffered = Vec::new().into_iter();
-    let mut done = false;
-    core::iter::from_fn(move || {
-        loop {
-            if let Some(f) = buffered.next() {
-                return Some(Ok(f));
-            }
-            if done {
-                return None;
-            }
-            match list(segment.as_deref(), cursor.as_deref(), 200) {
-                Ok(page) => {
-                    done = page.next_cursor.is_none();
-                    cursor = page.next_cursor;
-                    buffered = page.items.into_iter();
-                }
-                Err(e) => {
-                    done = true;
-                    return Some(Err(e));
-                }
-            }
-        }
+    crate::paging::pages(move |cursor| {
+        let page = list(segment.as_deref(), cursor, 200)?;
+        Ok((page.items, page.next_cursor))
     })
 }

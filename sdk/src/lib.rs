@@ -54,6 +54,7 @@
 #![warn(missing_docs)]
 
 mod ext;
+mod paging;
 mod plugin;
 
 pub mod accounts;

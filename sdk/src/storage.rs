@@ -190,13 +190,12 @@ pub const UPDATE_ATTEMPTS: usize = 16;
 /// Every entry whose key starts with `prefix`, in key order, fetched a page at a time as the
 /// iterator advances (no need to handle cursors). Each item is a `Result`: a failing page ends
 /// the iteration with that error.
-pub fn scan_prefix(prefix: &str) -> ScanPrefix {
-    ScanPrefix {
-        prefix: prefix.to_string(),
-        cursor: None,
-        buffered: Vec::new().into_iter(),
-        done: false,
-    }
+pub fn scan_prefix(prefix: &str) -> impl Iterator<Item = Result<Entry, Error>> {
+    let prefix = prefix.to_string();
+    crate::paging::pages(move |cursor| {
+        let page = list_prefix(&prefix, cursor, SCAN_PAGE)?;
+        Ok((page.items, page.next_cursor))
+    })
 }
 
 /// Entries decoded from JSON: [`scan_prefix`] with [`get_json`]'s decoding; yields `(key, value)`.
@@ -217,37 +216,3 @@ pub fn scan_prefix_json<T: DeserializeOwned>(
 
 /// Entries fetched per page by [`scan_prefix`].
 const SCAN_PAGE: u32 = 200;
-
-/// The iterator of [`scan_prefix`].
-pub struct ScanPrefix {
-    prefix: String,
-    cursor: Option<String>,
-    buffered: std::vec::IntoIter<Entry>,
-    done: bool,
-}
-
-impl Iterator for ScanPrefix {
-    type Item = Result<Entry, Error>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(entry) = self.buffered.next() {
-                return Some(Ok(entry));
-            }
-            if self.done {
-                return None;
-            }
-            match list_prefix(&self.prefix, self.cursor.as_deref(), SCAN_PAGE) {
-                Ok(page) => {
-                    self.done = page.next_cursor.is_none();
-                    self.cursor = page.next_cursor;
-                    self.buffered = page.items.into_iter();
-                }
-                Err(e) => {
-                    self.done = true;
-                    return Some(Err(e));
-                }
-            }
-        }
-    }
-}
