@@ -59,6 +59,18 @@ fn a_handed_over_follower_waits_until_a_person_answers() {
         a.body["reply"]["msg_type"], "transfer_customer_service",
         "{a:?}"
     );
+    // A VIP (membership tags members with their level): the queue shows each follower's tags.
+    assert_eq!(
+        server
+            .post("/api/v1/accounts/acme/tags", &json!({ "name": "vip" }))
+            .status,
+        201
+    );
+    let tagged = server.post(
+        "/api/v1/accounts/acme/tags/vip/tag",
+        &json!({ "openids": ["o-late"] }),
+    );
+    assert_eq!(tagged.status, 200, "{tagged:?}");
     let open = queue(&server, "open");
     let order: Vec<&str> = open.iter().filter_map(|c| c["openid"].as_str()).collect();
     // Ordered by when the transfer was delivered (the server's clock), so by arrival here.
@@ -66,6 +78,8 @@ fn a_handed_over_follower_waits_until_a_person_answers() {
     assert_eq!(open[0]["status"], "waiting");
     assert_eq!(open[0]["transferred_by"], "probe");
     assert_eq!(open[0]["message"], "transfer");
+    assert_eq!(open[0]["tags"], json!(["vip"]));
+    assert_eq!(open[1]["tags"], json!([]));
 
     // An operator answers o-late: a customer-service message from no plugin, the conversation
     // answered; o-early still waits.

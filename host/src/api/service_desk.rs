@@ -2,7 +2,7 @@
 //!
 //! | route | answer |
 //! | --- | --- |
-//! | `GET /accounts/{a}/service/conversations?status=open\|waiting\|answered\|closed\|all` | `{"conversations":[…]}`, waiting first |
+//! | `GET /accounts/{a}/service/conversations?status=open\|waiting\|answered\|closed\|all` | `{"conversations":[…]}`, waiting first, each with the follower's `tags` |
 //! | `POST /accounts/{a}/service/conversations/{openid}/messages` `{"content":{"msg_type":"text","content":"…"}}` | `201 {"message":…,"conversation":…\|null}` |
 //! | `POST /accounts/{a}/service/conversations/{openid}/close` | the closed conversation |
 //!
@@ -51,7 +51,20 @@ async fn list(
 ) -> ApiResult<impl IntoResponse> {
     s.platform.accounts.get(&account)?;
     let conversations = s.platform.service_desk.list(&account, q.status)?;
-    Ok(Json(json!({ "conversations": conversations })))
+    // Each with the follower's tags, so that operators see who to serve first (membership tags
+    // members with their level, e.g. `会员·金卡`, whose benefit is priority service).
+    let mut listed = Vec::with_capacity(conversations.len());
+    for c in conversations {
+        let tags = match s.platform.followers.get(&account, &c.openid) {
+            Ok(f) => f.tags,
+            Err(PlazaError::NotFound(_)) => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
+        let mut v = serde_json::to_value(&c).map_err(PlazaError::internal)?;
+        v["tags"] = json!(tags);
+        listed.push(v);
+    }
+    Ok(Json(json!({ "conversations": listed })))
 }
 
 #[derive(Deserialize)]

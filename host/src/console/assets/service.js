@@ -29,7 +29,7 @@ export async function servicePage(account, openidFromUrl) {
             el(
               "tr",
               { "data-openid": c.openid, "data-status": c.status },
-              el("td", {}, el("a", { href: `#/accounts/${enc(account)}/service/${enc(c.openid)}`, text: c.openid })),
+              el("td", {}, el("a", { href: `#/accounts/${enc(account)}/service/${enc(c.openid)}`, text: c.openid }), (c.tags || []).length ? el("small", { class: "muted", text: " " + c.tags.join(", ") }) : null),
               el("td", { text: t("cs.status." + c.status) }),
               el("td", { text: fmtTime(c.transferred_at) }),
               el("td", { text: c.transferred_by || "" }),
