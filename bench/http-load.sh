@@ -5,6 +5,10 @@
 # Usage: bench/http-load.sh [connections] [seconds]
 # With PLAZA_BASE_BIN=/path/to/an/older/plaza, that binary is measured too, in the same run, so a
 # change can be compared with what it replaces (the machine is noisy: compare ratios).
+# The demo account has more plugins than auto-reply since the feature plugins landed; by default
+# the others are uninstalled before measuring, so that runs compare the same work with older
+# binaries. PLAZA_BENCH_DEMO=full keeps every demo plugin (each message then visits moderation,
+# membership and interactive before auto-reply answers, and moderation reviews the reply).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 conns=${1:-32}
@@ -25,9 +29,17 @@ start() { # name binary port
 
 target/release/examples/anchor_axum 127.0.0.1:18190 > /dev/null &
 pids+=($!)
+only_auto_reply() { # port
+  [ "${PLAZA_BENCH_DEMO:-auto-reply}" = full ] && return
+  for p in moderation membership interactive analytics; do
+    curl -s -o /dev/null -X DELETE -H "Authorization: Bearer $PLAZA_ADMIN_TOKEN" \
+      "http://127.0.0.1:$1/api/v1/accounts/demo/installations/$p" || true
+  done
+}
 start current target/release/plaza 18181
 current=${pids[-1]}
-if [ -n "${PLAZA_BASE_BIN:-}" ]; then start base "$PLAZA_BASE_BIN" 18182; base=${pids[-1]}; fi
+only_auto_reply 18181
+if [ -n "${PLAZA_BASE_BIN:-}" ]; then start base "$PLAZA_BASE_BIN" 18182; base=${pids[-1]}; only_auto_reply 18182; fi
 
 run() {
   wrk -t1 -c"$conns" -d2s -s bench/inbound.lua "$1" > /dev/null   # warm-up
@@ -35,7 +47,7 @@ run() {
 }
 echo "== anchor: plain axum, same JSON in and out, no wasm, no storage"
 run http://127.0.0.1:18190
-echo "== plaza serve --demo: durable de-dup + auto-reply plugin (fresh instance per message)"
+echo "== plaza serve --demo (${PLAZA_BENCH_DEMO:-auto-reply} plugins): durable de-dup + plugins (fresh instance per call)"
 run http://127.0.0.1:18181
 echo "plaza RSS after the run (KiB): $(awk '/VmRSS/{print $2}' /proc/$current/status)"
 if [ -n "${PLAZA_BASE_BIN:-}" ]; then
