@@ -43,6 +43,30 @@ const PLUGINS: &[(&str, &str, &str, bool)] = &[
         "plugins/moderation/plugin.toml",
         true,
     ),
+    (
+        "editor",
+        "editor",
+        "plugins/editor/plugin.toml",
+        true,
+    ),
+    (
+        "ad-slots",
+        "ad_slots",
+        "plugins/ad-slots/plugin.toml",
+        true,
+    ),
+    (
+        "shop",
+        "shop",
+        "plugins/shop/plugin.toml",
+        true,
+    ),
+    (
+        "competitor-analysis",
+        "competitor_analysis",
+        "plugins/competitor-analysis/plugin.toml",
+        true,
+    ),
     ("hello", "hello", "examples/hello/plugin.toml", true),
     ("probe", "probe", "tests/fixtures/probe/plugin.toml", false),
 ];

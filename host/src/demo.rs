@@ -36,8 +36,12 @@ const DEMO_PLUGINS: &[(&str, i32)] = &[
     ("moderation", 100),
     ("membership", 20),
     ("interactive", 15),
+    ("shop", 10),
+    ("editor", 5),
     ("auto-reply", 0),
+    ("ad-slots", -5),
     ("analytics", -10),
+    ("competitor-analysis", -15),
 ];
 
 /// Creates account `demo` (service, verified) with the first-party feature plugins installed:
