@@ -2,11 +2,15 @@
 //!
 //! (Skeleton: the behaviour lands with issue 10.)
 #![forbid(unsafe_code)]
+
+pub mod bridge;
+pub mod external;
+
 use plaza_sdk::prelude::*;
 
 #[derive(Default)]
-struct Skeleton;
+struct Shop;
 
-impl Plugin for Skeleton {}
+impl Plugin for Shop {}
 
-plaza_sdk::register!(Skeleton);
+plaza_sdk::register!(Shop);
