@@ -21,6 +21,7 @@ pub mod dashboard;
 pub mod funnel;
 pub mod growth;
 pub mod report;
+pub mod summary;
 pub mod svg;
 pub mod time;
 
@@ -145,9 +146,40 @@ impl Plugin for Analytics {
             })
             .handle(ctx, &req)
     }
+
+    /// `analytics.summary` `{"from","to"}` (`YYYY-MM-DD`, the account's timezone) →
+    /// [`summary::Summary`]; any other name is `not-found`.
+    fn on_query(&self, ctx: &CallContext, name: &str, payload: Vec<u8>) -> Result<Vec<u8>> {
+        if name != "analytics.summary" {
+            return Err(Error::not_found(format!(
+                "analytics answers no query {name:?} (it answers analytics.summary)"
+            )));
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Question {
+            from: String,
+            to: String,
+        }
+        let q: Question = serde_json::from_slice(&payload).map_err(|e| {
+            Error::invalid(format!(
+                "analytics.summary takes {{\"from\":\"YYYY-MM-DD\",\"to\":\"YYYY-MM-DD\"}}: {e}"
+            ))
+        })?;
+        let c = Ctx::new(&ctx.account.timezone, now_ms()?, plaza_sdk::config::parse::<Config>()?)?;
+        let range = c.range(Some(&q.from), Some(&q.to))?;
+        plaza_sdk::plugins::answer_json(&report::summary(&c, range)?)
+    }
 }
 
 plaza_sdk::register!(Analytics);
+
+fn now_ms() -> Result<u64> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|_| Error::internal("the clock is before 1970"))?;
+    Ok(u64::try_from(now.as_millis()).unwrap_or(u64::MAX))
+}
 
 /// The account's timezone, the current time (the wasi wall clock) and the configuration.
 fn context(r: &Request<'_>) -> Result<Ctx> {

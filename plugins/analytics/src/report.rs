@@ -183,6 +183,20 @@ pub fn articles_with(
     })
 }
 
+/// `analytics.summary` over `range`: the daily counts of follower events and the editor's
+/// article events, and the titles of the articles published in it (few entries: one per
+/// broadcast article).
+pub fn summary(ctx: &Ctx, range: DateRange) -> Result<crate::summary::Summary, Error> {
+    let counts = events::daily(
+        &date(range.from),
+        &date(range.to),
+        &["follower_event", "editor.article.*"],
+    )?;
+    let (since, until) = range.bounds_ms(ctx.tz);
+    let published = ctx.entries(&[crate::summary::PUBLISHED], since, until)?;
+    Ok(crate::summary::summarize(&counts, &published))
+}
+
 /// The end (exclusive) of the entries retention needs: the last cohort's day 30.
 fn retention_until(ctx: &Ctx, range: DateRange) -> u64 {
     day_start_ms(ctx.tz, range.to + Duration::days(cohorts::OFFSETS[2] + 1))
