@@ -7,3 +7,6 @@ use plaza_sdk::router::Router;
 pub fn mount(router: Router<'_>) -> Router<'_> {
     router
 }
+
+/// Called after an operator changes the catalogue (stub until the bridge lands).
+pub fn catalogue_changed() {}
