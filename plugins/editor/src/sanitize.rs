@@ -563,4 +563,187 @@ mod tests {
         let out = clean("<img src=\"/media/acct/abc\" alt=\"x\"><img src=\"/media/other/abc\">");
         assert_eq!(out.html, "<img src=\"/media/acct/abc\" alt=\"x\">");
     }
+
+    /// The start tags of serialised HTML: (name, attributes), in order.
+    fn tags(html: &str) -> Vec<(String, Vec<(String, String)>)> {
+        let mut out = Vec::new();
+        let mut rest = html;
+        while let Some(at) = rest.find('<') {
+            rest = &rest[at + 1..];
+            if rest.starts_with('/') {
+                continue;
+            }
+            let mut quoted = false;
+            let end = rest
+                .char_indices()
+                .find(|&(_, c)| {
+                    if c == '"' {
+                        quoted = !quoted;
+                    }
+                    c == '>' && !quoted
+                })
+                .map_or(rest.len(), |(i, _)| i);
+            let inner = &rest[..end];
+            let name_end = inner.find([' ', '/']).unwrap_or(inner.len());
+            let mut attrs = Vec::new();
+            let mut a = &inner[name_end..];
+            while let Some(eq) = a.find("=\"") {
+                let name = a[..eq].trim().to_string();
+                let close = a[eq + 2..].find('"').map_or(a.len(), |c| eq + 2 + c);
+                attrs.push((name, a[eq + 2..close].to_string()));
+                a = &a[(close + 1).min(a.len())..];
+            }
+            out.push((inner[..name_end].to_ascii_lowercase(), attrs));
+            rest = &rest[end.min(rest.len())..];
+        }
+        out
+    }
+
+    fn style_of<'a>(
+        tags: &'a [(String, Vec<(String, String)>)],
+        tag: &str,
+        needle: &str,
+    ) -> Vec<&'a str> {
+        tags.iter()
+            .filter(|(n, _)| n == tag)
+            .flat_map(|(_, attrs)| {
+                attrs
+                    .iter()
+                    .filter(|(a, _)| a == "style")
+                    .map(|(_, v)| v.as_str())
+            })
+            .filter(|v| v.contains(needle))
+            .collect()
+    }
+
+    #[test]
+    fn a_xiumi_article_keeps_its_styling() {
+        let out = clean(include_str!("../tests/fixtures/xiumi.html"));
+        let t = tags(&out.html);
+        assert!(
+            t.iter().filter(|(n, _)| n == "section").count() >= 10,
+            "{}",
+            out.html
+        );
+        assert!(!style_of(&t, "section", "background-color:rgb(254, 249, 239)").is_empty());
+        assert!(!style_of(&t, "section", "border-radius:10px").is_empty());
+        assert!(!style_of(&t, "section", "transform:rotate(-2deg)").is_empty());
+        assert!(!style_of(&t, "p", "text-indent:2em").is_empty());
+        assert!(!style_of(&t, "span", "color:rgb(196, 91, 45)").is_empty());
+        assert!(!style_of(&t, "h2", "color:rgb(58, 110, 200)").is_empty());
+        assert!(!style_of(&t, "section", "border-left:4px solid rgb(58, 110, 200)").is_empty());
+        assert!(style_of(&t, "section", "box-sizing:border-box").len() >= 10);
+        // The background image is a url(): dropped, the colour beside it kept.
+        assert!(!out.html.contains("bg.png"));
+        assert!(!style_of(&t, "section", "background-color:rgb(240, 246, 255)").is_empty());
+        // The remote image is not from a granted host here: removed and reported.
+        assert_eq!(
+            (out.report.images_rehosted, out.report.images_removed),
+            (0, 1)
+        );
+        assert!(t.iter().all(|(n, _)| n != "svg" && n != "img"));
+        assert!(out.html.contains("春日市集 · Spring Market"));
+    }
+
+    #[test]
+    fn a_135_article_keeps_its_styling_and_its_video() {
+        let out = clean(include_str!("../tests/fixtures/135.html"));
+        let t = tags(&out.html);
+        assert!(
+            !style_of(&t, "h1", "color:#ff6f61").is_empty(),
+            "{}",
+            out.html
+        );
+        assert!(!style_of(&t, "section", "border:1px dashed #ff6f61").is_empty());
+        assert!(!style_of(&t, "section", "background:#fff5f3").is_empty());
+        assert!(!style_of(&t, "th", "background-color:#ff6f61").is_empty());
+        assert!(!style_of(&t, "hr", "border-top:1px solid #ffb3a7").is_empty());
+        assert!(!style_of(&t, "blockquote", "font-style:italic").is_empty());
+        assert!(t.iter().any(|(n, _)| n == "table") && t.iter().any(|(n, _)| n == "td"));
+        assert!(out.html.contains(
+            "[video src=\"https://v.qq.com/txp/iframe/player.html?vid=m0036abcde&amp;width=500&amp;height=375&amp;auto=0\"]"
+        ));
+        assert_eq!(out.report.iframes_kept_as_video, 1);
+        let link = t.iter().find(|(n, _)| n == "a").expect("the link stays");
+        assert!(
+            link.1
+                .contains(&("href".into(), "https://www.135editor.com/".into()))
+        );
+        assert!(
+            link.1
+                .contains(&("rel".into(), "noopener noreferrer".into()))
+        );
+        assert!(!link.1.iter().any(|(a, _)| a == "target"));
+        // Classes and data-* attributes are editor bookkeeping: gone.
+        assert!(t.iter().all(|(_, attrs)| {
+            attrs
+                .iter()
+                .all(|(a, _)| a != "class" && !a.starts_with("data-"))
+        }));
+    }
+
+    #[test]
+    fn a_hostile_article_comes_out_harmless() {
+        let out = clean(include_str!("../tests/fixtures/hostile.html"));
+        let t = tags(&out.html);
+        let allowed: HashSet<&str> = TAGS.iter().copied().collect();
+        for (name, attrs) in &t {
+            assert!(
+                allowed.contains(name.as_str()),
+                "tag {name} in {}",
+                out.html
+            );
+            for (attr, value) in attrs {
+                assert!(!attr.starts_with("on"), "{attr} on {name}");
+                assert!(
+                    [
+                        "style", "title", "align", "href", "rel", "src", "alt", "width", "height"
+                    ]
+                    .contains(&attr.as_str()),
+                    "{attr} on {name}"
+                );
+                let lower = value.to_ascii_lowercase();
+                assert!(
+                    !lower.contains("javascript")
+                        && !lower.contains("vbscript")
+                        && !lower.contains("data:"),
+                    "{attr}={value}"
+                );
+                if attr == "href" {
+                    assert!(value.starts_with("https://ok.example/"), "{value}");
+                }
+                if attr == "style" {
+                    assert!(
+                        !lower.contains("url(")
+                            && !lower.contains("expression")
+                            && !lower.contains("position"),
+                        "{value}"
+                    );
+                }
+            }
+        }
+        for gone in [
+            "evil frame text",
+            "alert(",
+            "evil.example",
+            "password",
+            "overlay\"",
+            "<!--",
+        ] {
+            assert!(!out.html.contains(gone), "{gone} in {}", out.html);
+        }
+        // Visible text survives; styling that is fine survives.
+        assert!(
+            out.html.contains("Hello")
+                && out.html.contains("fine link")
+                && out.html.contains("overlay")
+        );
+        assert!(!style_of(&t, "section", "color:red").is_empty());
+        let r = &out.report;
+        assert!(r.scripts_removed >= 4, "{r:?}");
+        assert!(r.event_handlers_removed >= 5, "{r:?}");
+        assert_eq!(r.iframes_removed, 3, "{r:?}");
+        assert_eq!(r.iframes_kept_as_video, 0);
+        assert!(r.style_declarations_removed >= 5, "{r:?}");
+    }
 }
