@@ -166,7 +166,11 @@ impl Plugin for Analytics {
                 "analytics.summary takes {{\"from\":\"YYYY-MM-DD\",\"to\":\"YYYY-MM-DD\"}}: {e}"
             ))
         })?;
-        let c = Ctx::new(&ctx.account.timezone, now_ms()?, plaza_sdk::config::parse::<Config>()?)?;
+        let c = Ctx::new(
+            &ctx.account.timezone,
+            now_ms()?,
+            plaza_sdk::config::parse::<Config>()?,
+        )?;
         let range = c.range(Some(&q.from), Some(&q.to))?;
         plaza_sdk::plugins::answer_json(&report::summary(&c, range)?)
     }

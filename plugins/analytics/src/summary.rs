@@ -81,7 +81,10 @@ mod tests {
             sub_kind: String::new(),
             openid: None,
             plugin: None,
-            properties: vec![Property { name: "title".into(), value: title.into() }],
+            properties: vec![Property {
+                name: "title".into(),
+                value: title.into(),
+            }],
         };
         let s = summarize(&counts, &[published("春节指南"), published("Coffee")]);
         assert_eq!(

@@ -186,7 +186,10 @@ pub struct Report {
 impl Report {
     /// A few lines for a message: the own account, then peers by reads per post.
     pub fn summary_text(&self) -> String {
-        let mut lines = vec![format!("竞品周报 Competitor report {} – {}", self.from, self.to)];
+        let mut lines = vec![format!(
+            "竞品周报 Competitor report {} – {}",
+            self.from, self.to
+        )];
         let fmt = |c: &Column| {
             format!(
                 "{}: {} 篇 posts, {} 阅读 reads ({} /post), {} 赞 likes, {} 分享 shares",
@@ -214,7 +217,12 @@ impl Report {
         for c in peers {
             let mut line = fmt(c);
             if !c.top_keywords.is_empty() {
-                let words: Vec<&str> = c.top_keywords.iter().take(3).map(|k| k.word.as_str()).collect();
+                let words: Vec<&str> = c
+                    .top_keywords
+                    .iter()
+                    .take(3)
+                    .map(|k| k.word.as_str())
+                    .collect();
                 line.push_str(&format!("; 热词 keywords: {}", words.join("、")));
             }
             lines.push(line);
@@ -246,8 +254,14 @@ mod tests {
     #[test]
     fn weeks_start_on_monday_and_clip() {
         // 2026-01-07 is a Wednesday.
-        let r = Range { from: d("2026-01-07"), to: d("2026-01-19") };
-        assert_eq!(r.weeks(), vec![d("2026-01-05"), d("2026-01-12"), d("2026-01-19")]);
+        let r = Range {
+            from: d("2026-01-07"),
+            to: d("2026-01-19"),
+        };
+        assert_eq!(
+            r.weeks(),
+            vec![d("2026-01-05"), d("2026-01-12"), d("2026-01-19")]
+        );
         let wr = r.week_ranges();
         assert_eq!((wr[0].from, wr[0].to), (d("2026-01-07"), d("2026-01-11")));
         assert_eq!((wr[2].from, wr[2].to), (d("2026-01-19"), d("2026-01-19")));
@@ -255,7 +269,10 @@ mod tests {
 
     #[test]
     fn a_peer_column_counts_only_its_range() {
-        let r = Range { from: d("2026-01-05"), to: d("2026-01-18") };
+        let r = Range {
+            from: d("2026-01-05"),
+            to: d("2026-01-18"),
+        };
         let arts = vec![
             art("2026-01-04", 1000, &["旧"]),
             art("2026-01-05", 100, &["咖啡", "早餐"]),
@@ -270,7 +287,13 @@ mod tests {
         assert_eq!(c.shares_per_post, Some(2.0));
         assert_eq!(c.posts_per_week, 1.5);
         assert_eq!(c.weekly_posts, vec![2, 1]);
-        assert_eq!(c.top_keywords[0], Keyword { word: "咖啡".into(), posts: 2 });
+        assert_eq!(
+            c.top_keywords[0],
+            Keyword {
+                word: "咖啡".into(),
+                posts: 2
+            }
+        );
         assert_eq!(c.top_keywords.len(), 2);
         let empty = peer_column("q", "Q", "", r, &[], 2);
         assert_eq!((empty.posts, empty.reads_per_post), (0, None));

@@ -12,7 +12,12 @@ const COLORS: &[&str] = &[
 
 /// The own account (when available) then the peers, in report order.
 fn columns(report: &Report) -> Vec<&Column> {
-    report.own.column.iter().chain(report.peers.iter()).collect()
+    report
+        .own
+        .column
+        .iter()
+        .chain(report.peers.iter())
+        .collect()
 }
 
 /// Horizontal bars: reads per post of each account.
@@ -135,12 +140,22 @@ mod tests {
             from: NaiveDate::from_ymd_opt(2026, 1, 5).unwrap(),
             to: NaiveDate::from_ymd_opt(2026, 1, 18).unwrap(),
         };
-        let t = |posts, reads| Totals { posts, reads, likes: 0, shares: 0, weekly_posts: vec![posts, 0] };
+        let t = |posts, reads| Totals {
+            posts,
+            reads,
+            likes: 0,
+            shares: 0,
+            weekly_posts: vec![posts, 0],
+        };
         let report = Report {
             from: "2026-01-05".into(),
             to: "2026-01-18".into(),
             weeks: vec!["2026-01-05".into(), "2026-01-12".into()],
-            own: Own { available: false, note: Some("analytics not installed".into()), column: None },
+            own: Own {
+                available: false,
+                note: Some("analytics not installed".into()),
+                column: None,
+            },
             peers: vec![
                 column("a", "<b>A</b>", "", r, t(2, 300), vec![]),
                 column("b", "B", "", r, t(1, 50), vec![]),

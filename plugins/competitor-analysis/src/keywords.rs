@@ -12,13 +12,84 @@ const DICT: &str = include_str!("../data/dict.txt");
 
 /// Words too common to say anything about a title.
 const STOP_WORDS: &[&str] = &[
-    "我们", "你们", "他们", "她们", "它们", "这个", "那个", "这些", "那些", "什么", "怎么",
-    "怎样", "如何", "为什么", "一个", "一些", "没有", "可以", "已经", "还是", "就是", "不是",
-    "自己", "以及", "因为", "所以", "但是", "如果", "还有", "的话", "之后", "之前", "时候",
-    "这样", "那样", "关于", "进行", "通过", "而且", "或者", "一起", "一下", "不要", "知道",
-    "真的", "大家", "今天", "明天", "昨天", "现在", "the", "and", "for", "with", "you", "your",
-    "are", "this", "that", "from", "how", "what", "why", "who", "its", "was", "were", "our",
-    "has", "have", "will", "can", "not", "all", "new", "about", "into", "more",
+    "我们",
+    "你们",
+    "他们",
+    "她们",
+    "它们",
+    "这个",
+    "那个",
+    "这些",
+    "那些",
+    "什么",
+    "怎么",
+    "怎样",
+    "如何",
+    "为什么",
+    "一个",
+    "一些",
+    "没有",
+    "可以",
+    "已经",
+    "还是",
+    "就是",
+    "不是",
+    "自己",
+    "以及",
+    "因为",
+    "所以",
+    "但是",
+    "如果",
+    "还有",
+    "的话",
+    "之后",
+    "之前",
+    "时候",
+    "这样",
+    "那样",
+    "关于",
+    "进行",
+    "通过",
+    "而且",
+    "或者",
+    "一起",
+    "一下",
+    "不要",
+    "知道",
+    "真的",
+    "大家",
+    "今天",
+    "明天",
+    "昨天",
+    "现在",
+    "the",
+    "and",
+    "for",
+    "with",
+    "you",
+    "your",
+    "are",
+    "this",
+    "that",
+    "from",
+    "how",
+    "what",
+    "why",
+    "who",
+    "its",
+    "was",
+    "were",
+    "our",
+    "has",
+    "have",
+    "will",
+    "can",
+    "not",
+    "all",
+    "new",
+    "about",
+    "into",
+    "more",
 ];
 
 /// A loaded segmenter (one per call that segments).
@@ -85,9 +156,18 @@ mod tests {
         assert!(words.contains(&"春节".to_string()), "{words:?}");
         assert!(words.contains(&"年货".to_string()), "{words:?}");
         assert!(words.contains(&"零食".to_string()), "{words:?}");
-        assert!(!words.iter().any(|w| w == "我们" || w == "10" || w == "：" || w == "的"), "{words:?}");
+        assert!(
+            !words
+                .iter()
+                .any(|w| w == "我们" || w == "10" || w == "：" || w == "的"),
+            "{words:?}"
+        );
         let latin = s.keywords("How to brew Coffee at home, coffee again");
-        assert_eq!(latin.iter().filter(|w| *w == "coffee").count(), 1, "{latin:?}");
+        assert_eq!(
+            latin.iter().filter(|w| *w == "coffee").count(),
+            1,
+            "{latin:?}"
+        );
         assert!(!latin.contains(&"to".to_string()));
     }
 

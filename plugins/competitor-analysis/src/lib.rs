@@ -77,9 +77,9 @@ pub fn reconcile_jobs(config: &Config) -> Result<()> {
     }
     let jobs = scheduling::list()?;
     for job in &jobs {
-        let keep = wanted
-            .iter()
-            .any(|(payload, cron)| job.payload == payload.as_bytes() && job.cron.as_deref() == Some(cron));
+        let keep = wanted.iter().any(|(payload, cron)| {
+            job.payload == payload.as_bytes() && job.cron.as_deref() == Some(cron)
+        });
         if !keep {
             scheduling::cancel(&job.id)?;
         }

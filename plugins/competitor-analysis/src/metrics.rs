@@ -79,7 +79,11 @@ pub fn parse_body(body: &[u8], content_type: Option<&str>) -> Result<Vec<RawRow>
         Some(ct) if ct.contains("csv") || ct.starts_with("text/") => false,
         _ => matches!(text.trim_start().chars().next(), Some('[' | '{')),
     };
-    if json { parse_json(text) } else { parse_csv(text) }
+    if json {
+        parse_json(text)
+    } else {
+        parse_csv(text)
+    }
 }
 
 /// A JSON array of objects, or an object with an `articles` array (a provider's answer).
@@ -118,7 +122,11 @@ pub fn parse_json(text: &str) -> Result<Vec<RawRow>, Vec<RowError>> {
             _ => errors.push(RowError::new(i + 1, "", "each article is a JSON object")),
         }
     }
-    if errors.is_empty() { Ok(rows) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(rows)
+    } else {
+        Err(errors)
+    }
 }
 
 /// CSV with a header row naming the columns (any order; `peer`, `date`, `title`, `reads`,
@@ -154,7 +162,11 @@ pub fn parse_csv(text: &str) -> Result<Vec<RawRow>, Vec<RowError>> {
             Err(e) => errors.push(RowError::new(i + 1, "", format!("unreadable record: {e}"))),
         }
     }
-    if errors.is_empty() { Ok(rows) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(rows)
+    } else {
+        Err(errors)
+    }
 }
 
 /// Validates every record: the peer (from the record, or `path_peer` for an upload to one peer's
@@ -250,7 +262,11 @@ pub fn validate(
             });
         }
     }
-    if errors.is_empty() { Ok(out) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 /// A field as trimmed text (numbers are written out); `None` when absent or null.
@@ -276,8 +292,7 @@ fn count(value: Option<&Value>) -> Result<u64, String> {
             if !s.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(format!("{s:?} is not a non-negative integer"));
             }
-            s.parse()
-                .map_err(|_| format!("{s:?} is too large"))
+            s.parse().map_err(|_| format!("{s:?} is too large"))
         }
         Some(other) => Err(format!("{other} is not a non-negative integer")),
     }
@@ -347,14 +362,22 @@ other,2026-01-02,fine,1,1,1\n";
 
     #[test]
     fn json_numbers_and_strings_and_provider_shape() {
-        let body = br#"{"articles":[{"date":"2026-01-05","title":"A","reads":3,"likes":"2","shares":0}]}"#;
+        let body =
+            br#"{"articles":[{"date":"2026-01-05","title":"A","reads":3,"likes":"2","shares":0}]}"#;
         let rows = parse_body(body, Some("application/json")).unwrap();
         let rows = validate(&rows, Some("rival"), &known).unwrap();
         assert_eq!((rows[0].reads, rows[0].likes), (3, 2));
-        let bad = parse_body(br#"[{"date":"2026-01-05","title":"A","reads":1.5,"likes":-2,"shares":0}, 7]"#, None)
-            .unwrap_err();
+        let bad = parse_body(
+            br#"[{"date":"2026-01-05","title":"A","reads":1.5,"likes":-2,"shares":0}, 7]"#,
+            None,
+        )
+        .unwrap_err();
         assert_eq!(bad[0].row, 2);
-        let rows = parse_body(br#"[{"date":"2026-01-05","title":"A","reads":1.5,"likes":-2,"shares":0}]"#, None).unwrap();
+        let rows = parse_body(
+            br#"[{"date":"2026-01-05","title":"A","reads":1.5,"likes":-2,"shares":0}]"#,
+            None,
+        )
+        .unwrap();
         let errors = validate(&rows, Some("rival"), &known).unwrap_err();
         assert_eq!(errors.len(), 2);
         assert!(parse_body(b"[oops", Some("application/json")).is_err());
@@ -371,7 +394,10 @@ other,2026-01-02,fine,1,1,1\n";
             url: url.map(str::to_string),
             keywords: vec![],
         };
-        let mut month = vec![a("2026-01-05", "A", 1, None), a("2026-01-06", "B", 1, Some("u"))];
+        let mut month = vec![
+            a("2026-01-05", "A", 1, None),
+            a("2026-01-06", "B", 1, Some("u")),
+        ];
         let replaced = merge(
             &mut month,
             vec![

@@ -75,7 +75,10 @@ pub fn dashboard(
     );
     body.push_str(&format!("<section>{}</section>", table(report)));
     body.push_str(&charts(report));
-    body.push_str(&format!("<section><h2>对标账号 Peers ({})</h2><ul>", peers.len()));
+    body.push_str(&format!(
+        "<section><h2>对标账号 Peers ({})</h2><ul>",
+        peers.len()
+    ));
     for p in peers {
         body.push_str(&format!(
             "<li>{} <span class=\"muted\">{} · {} · {}</span></li>",
@@ -101,7 +104,10 @@ pub fn dashboard(
                     if p.ok {
                         format!("{} stored", p.stored)
                     } else {
-                        format!("<span class=\"error\">{}</span>", escape(p.error.as_deref().unwrap_or("failed")))
+                        format!(
+                            "<span class=\"error\">{}</span>",
+                            escape(p.error.as_deref().unwrap_or("failed"))
+                        )
                     }
                 ));
             }

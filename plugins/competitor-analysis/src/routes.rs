@@ -145,7 +145,8 @@ fn config() -> plaza_sdk::Result<Config> {
 
 fn stored_report(week: &str) -> plaza_sdk::Result<store::StoredReport> {
     parse_date("week", week)?;
-    store::get_report(week)?.ok_or_else(|| Error::not_found(format!("no weekly report of the week {week}")))
+    store::get_report(week)?
+        .ok_or_else(|| Error::not_found(format!("no weekly report of the week {week}")))
 }
 
 fn known_peer(id: &str) -> plaza_sdk::Result<Peer> {
@@ -173,7 +174,11 @@ fn range(r: &Request<'_>, c: &Config) -> plaza_sdk::Result<Range> {
     }
     let range = Range { from, to };
     if range.days() > i64::from(c.max_report_days) {
-        return Err(Error::invalid(format!("the range is {} days; at most {} (max_report_days)", range.days(), c.max_report_days)));
+        return Err(Error::invalid(format!(
+            "the range is {} days; at most {} (max_report_days)",
+            range.days(),
+            c.max_report_days
+        )));
     }
     Ok(range)
 }
@@ -183,7 +188,14 @@ pub fn build_report(ctx: &CallContext, c: &Config, range: Range) -> plaza_sdk::R
     let mut peers = Vec::new();
     for p in store::peers()? {
         let articles = store::articles(&p.id, range)?;
-        peers.push(analysis::peer_column(&p.id, &p.name, &p.category, range, &articles, c.top_keywords));
+        peers.push(analysis::peer_column(
+            &p.id,
+            &p.name,
+            &p.category,
+            range,
+            &articles,
+            c.top_keywords,
+        ));
     }
     let today = crate::local_date(&ctx.account.timezone, crate::now_ms());
     Ok(Report {
@@ -207,13 +219,22 @@ fn peer_body(r: &Request<'_>, path_id: Option<&str>) -> plaza_sdk::Result<Peer> 
     }
     let b: Body = r.json()?;
     let id = match (b.id, path_id) {
-        (Some(id), Some(p)) if id != p => return Err(Error::invalid("the body's id differs from the path's")),
+        (Some(id), Some(p)) if id != p => {
+            return Err(Error::invalid("the body's id differs from the path's"));
+        }
         (_, Some(p)) => p.to_string(),
         (Some(id), None) => id,
         (None, None) => return Err(Error::invalid("id is required")),
     };
-    if id.is_empty() || id.len() > 40 || !id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_') {
-        return Err(Error::invalid(format!("id {id:?}: 1 to 40 of a-z, 0-9, - and _")));
+    if id.is_empty()
+        || id.len() > 40
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    {
+        return Err(Error::invalid(format!(
+            "id {id:?}: 1 to 40 of a-z, 0-9, - and _"
+        )));
     }
     let name = b.name.trim().to_string();
     if name.is_empty() || name.chars().count() > 100 {
@@ -222,11 +243,19 @@ fn peer_body(r: &Request<'_>, path_id: Option<&str>) -> plaza_sdk::Result<Peer> 
     if b.category.chars().count() > 50 {
         return Err(Error::invalid("category: at most 50 characters"));
     }
-    let wechat_id = b.wechat_id.map(|w| w.trim().to_string()).filter(|w| !w.is_empty());
+    let wechat_id = b
+        .wechat_id
+        .map(|w| w.trim().to_string())
+        .filter(|w| !w.is_empty());
     if wechat_id.as_ref().is_some_and(|w| w.len() > 100) {
         return Err(Error::invalid("wechat_id: at most 100 characters"));
     }
-    Ok(Peer { id, name, category: b.category.trim().to_string(), wechat_id })
+    Ok(Peer {
+        id,
+        name,
+        category: b.category.trim().to_string(),
+        wechat_id,
+    })
 }
 
 /// An upload (CSV or JSON): 200 `{"stored","replaced"}`, or 422 with every row error and nothing
@@ -241,7 +270,11 @@ fn upload(r: &Request<'_>, path_peer: Option<&str>) -> plaza_sdk::Result<HttpRes
         return Err(Error::invalid("the upload has no rows"));
     }
     if rows.len() > c.max_upload_rows {
-        return Err(Error::too_large(format!("{} rows; at most {} per upload (max_upload_rows)", rows.len(), c.max_upload_rows)));
+        return Err(Error::too_large(format!(
+            "{} rows; at most {} per upload (max_upload_rows)",
+            rows.len(),
+            c.max_upload_rows
+        )));
     }
     let known: Vec<String> = if path_peer.is_some() {
         Vec::new()
@@ -261,8 +294,10 @@ fn rows_refused(rows: Vec<RowError>) -> HttpResponse {
     let message = format!("{} problems in the upload; nothing was stored", rows.len());
     let mut response = error_response(&Error::invalid(message.clone()));
     response.status = 422;
-    response.body = serde_json::to_vec(&json!({ "error": { "code": "invalid", "message": message, "rows": rows } }))
-        .unwrap_or_default();
+    response.body = serde_json::to_vec(
+        &json!({ "error": { "code": "invalid", "message": message, "rows": rows } }),
+    )
+    .unwrap_or_default();
     response
 }
 
@@ -270,8 +305,14 @@ fn svg(body: String) -> HttpResponse {
     HttpResponse {
         status: 200,
         headers: vec![
-            Header { name: "content-type".into(), value: "image/svg+xml; charset=utf-8".into() },
-            Header { name: "content-security-policy".into(), value: "default-src 'none'; style-src 'unsafe-inline'".into() },
+            Header {
+                name: "content-type".into(),
+                value: "image/svg+xml; charset=utf-8".into(),
+            },
+            Header {
+                name: "content-security-policy".into(),
+                value: "default-src 'none'; style-src 'unsafe-inline'".into(),
+            },
         ],
         body: body.into_bytes(),
     }

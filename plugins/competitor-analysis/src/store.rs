@@ -8,13 +8,13 @@
 use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate};
-use plaza_sdk::storage::{self, BatchOutcome, Check, Write};
 use plaza_sdk::Error;
+use plaza_sdk::storage::{self, BatchOutcome, Check, Write};
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::{Range, Report};
 use crate::keywords::Segmenter;
-use crate::metrics::{self, Article, MetricRow, DATE_FORMAT};
+use crate::metrics::{self, Article, DATE_FORMAT, MetricRow};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Peer {
@@ -135,7 +135,8 @@ pub fn articles(peer: &str, range: Range) -> Result<Vec<Article>, Error> {
     let mut month = NaiveDate::from_ymd_opt(range.from.year(), range.from.month(), 1)
         .ok_or_else(|| Error::internal("bad month"))?;
     while month <= range.to {
-        if let Some(m) = storage::get_json::<Month>(&month_key(peer, month.year(), month.month()))? {
+        if let Some(m) = storage::get_json::<Month>(&month_key(peer, month.year(), month.month()))?
+        {
             out.extend(m.articles);
         }
         month = month

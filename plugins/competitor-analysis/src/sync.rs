@@ -64,14 +64,24 @@ fn fetch(peer: &str, url: &str, config: &Config, segmenter: &mut Option<Segmente
         Ok(r) => r,
         Err(Error::PermissionDenied(m)) => {
             return fail(
-                format!("the provider's host is not granted (add and grant http.outbound:<host>): {m}"),
+                format!(
+                    "the provider's host is not granted (add and grant http.outbound:<host>): {m}"
+                ),
                 vec![],
             );
         }
-        Err(e) => return fail(format!("the provider could not be reached: {}", e.display()), vec![]),
+        Err(e) => {
+            return fail(
+                format!("the provider could not be reached: {}", e.display()),
+                vec![],
+            );
+        }
     };
     if !response.is_success() {
-        return fail(format!("the provider answered HTTP {}", response.status), vec![]);
+        return fail(
+            format!("the provider answered HTTP {}", response.status),
+            vec![],
+        );
     }
     let rows = match metrics::parse_body(&response.body, response.header("content-type")) {
         Ok(rows) => rows,
@@ -79,7 +89,11 @@ fn fetch(peer: &str, url: &str, config: &Config, segmenter: &mut Option<Segmente
     };
     if rows.len() > config.max_upload_rows {
         return fail(
-            format!("the provider answered {} rows; at most {} are read", rows.len(), config.max_upload_rows),
+            format!(
+                "the provider answered {} rows; at most {} are read",
+                rows.len(),
+                config.max_upload_rows
+            ),
             vec![],
         );
     }
