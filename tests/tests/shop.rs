@@ -192,7 +192,7 @@ fn setup(extra_config: Value) -> (tempfile::TempDir, Server) {
     assert_eq!(server.create_account(ACCOUNT, "service", true).status, 201);
     let mut config = json!({ "pay": { "appid": APPID, "mch_id": MCH_ID },
                              "templates": { "paid": "paid", "shipped": "shipped" },
-                             "miniprogram_appid": "wxminiapp0000001" });
+                             "miniprogram_appid": "wx0123456789abcdef" });
     if let (Some(c), Some(e)) = (config.as_object_mut(), extra_config.as_object()) {
         for (k, v) in e {
             c.insert(k.clone(), v.clone());
@@ -654,7 +654,7 @@ fn counter_codes_are_redeemed_once_and_pages_cards_and_live_work() {
         "{page}"
     );
     assert!(
-        page.contains("¥50.00") && page.contains("wxminiapp0000001"),
+        page.contains("¥50.00") && page.contains("wx0123456789abcdef"),
         "{page}"
     );
     assert!(!page.contains("直播中"), "{page}");
