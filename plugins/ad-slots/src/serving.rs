@@ -174,20 +174,24 @@ fn stats(d: &Decision, metric: &str, n: i64) -> Vec<Write> {
     ]
 }
 
+/// Emits `ad-slots.impression` / `ad-slots.click` (the host only lets a plugin emit kinds under
+/// its own name). A failure to log is not a failure to track: it is logged and tracking goes on.
 fn emit(kind: &str, d: &Decision, billable: bool, reason: &str) -> Result<()> {
     let openid = (!d.o.is_empty()).then_some(d.o.as_str());
     let what = if d.k == "c" { "campaign" } else { "ad" };
-    events::emit(
-        kind,
-        openid,
-        &[
-            ("ad", &d.id),
-            ("slot", &d.slot),
-            ("billable", if billable { "true" } else { "false" }),
-            ("kind", what),
-            ("reason", reason),
-        ],
-    )?;
+    let kind = kind.replacen("ad.", "ad-slots.", 1);
+    let mut props = vec![
+        ("ad", d.id.as_str()),
+        ("slot", d.slot.as_str()),
+        ("billable", if billable { "true" } else { "false" }),
+        ("kind", what),
+    ];
+    if !reason.is_empty() {
+        props.push(("reason", reason));
+    }
+    if let Err(e) = events::emit(&kind, openid, &props) {
+        plaza_sdk::log::warn(format!("{kind} not logged: {}", e.display()));
+    }
     Ok(())
 }
 
