@@ -87,6 +87,7 @@ fn world(config: Value, manifest: Option<String>, extra_grants: &[&str]) -> Worl
         &json!({ "id": ACCOUNT, "name": "本号 Acme", "kind": "service", "verified": true, "timezone": zone }),
     );
     assert_eq!(a.status, 201, "{a:?}");
+    let patched = manifest.is_some();
     if let Some(manifest) = manifest {
         let (_, wasm) = plugin_files(
             "plugins/competitor-analysis/plugin.toml",
@@ -97,10 +98,11 @@ fn world(config: Value, manifest: Option<String>, extra_grants: &[&str]) -> Worl
     }
     let mut grants: Vec<&str> = GRANTS.to_vec();
     grants.extend_from_slice(extra_grants);
-    let inst = server.install(
-        ACCOUNT,
-        json!({ "plugin": "competitor-analysis", "grants": grants, "config": config }),
-    );
+    let mut body = json!({ "plugin": "competitor-analysis", "grants": grants, "config": config });
+    if patched {
+        body["version"] = json!("0.1.1");
+    }
+    let inst = server.install(ACCOUNT, body);
     assert_eq!(inst.status, 201, "{inst:?}");
     World {
         _tmp: tmp,
@@ -170,13 +172,16 @@ fn uploads_are_validated_idempotent_and_compared_with_the_own_account() {
         json!({ "plugin": "analytics", "grants": ["events.read", "followers.read", "storage", "http.routes"] }),
     );
     assert_eq!(inst.status, 201, "{inst:?}");
-    install_probe_with(
-        server,
+    // The probe plays the editor (a version of its own: the bundled editor is registered too).
+    let probe = probe_manifest("editor", &["events.emit"], 32, 500)
+        .replace("version = \"0.1.0\"", "version = \"0.0.1\"");
+    let up = server.upload(&probe, &probe_wasm());
+    assert_eq!(up.status, 201, "{up:?}");
+    let inst = server.install(
         ACCOUNT,
-        "editor",
-        &["events.emit"],
-        &["events.emit"],
+        json!({ "plugin": "editor", "version": "0.0.1", "grants": ["events.emit"] }),
     );
+    assert_eq!(inst.status, 201, "{inst:?}");
     // The own account today: 2 new followers, 1 article published, 3 reads, 1 share, 2 likes.
     for o in ["f1", "f2"] {
         assert_eq!(server.event(ACCOUNT, o, "subscribe").status, 200);
@@ -533,10 +538,12 @@ fn manifest_with_outbound(target: &str) -> String {
         "plugins/competitor-analysis/plugin.toml",
         "competitor_analysis",
     );
-    let patched = manifest.replace(
-        "\"query:analytics\"]",
-        &format!("\"query:analytics\", \"http.outbound:{target}\"]"),
-    );
+    let patched = manifest
+        .replace("version = \"0.1.0\"", "version = \"0.1.1\"")
+        .replace(
+            "\"query:analytics\"]",
+            &format!("\"query:analytics\", \"http.outbound:{target}\"]"),
+        );
     assert_ne!(
         patched, manifest,
         "the capabilities line changed; update this test"
@@ -720,7 +727,7 @@ fn an_ungranted_provider_host_is_refused_and_the_sync_says_why() {
 fn the_weekly_report_is_stored_and_sent_to_the_operators_who_follow() {
     let w = world(json!({ "report_to": ["op-lead", "op-away"] }), None, &[]);
     let server = &w.server;
-    // op-lead wrote to the account (48 h window open); op-away never did.
+    // op-lead wrote to the account (48 h window open); op-away does not follow it.
     assert_eq!(server.text(ACCOUNT, "op-lead", "m1", "hello").status, 200);
     add_peer(
         &w,
@@ -769,7 +776,7 @@ fn the_weekly_report_is_stored_and_sent_to_the_operators_who_follow() {
         deliveries[1]["error"]
             .as_str()
             .unwrap()
-            .starts_with("outside_window"),
+            .starts_with("not_found"),
         "{run}"
     );
 
