@@ -1,0 +1,258 @@
+//! The bundled shop plugin's timers driven by an injected clock: an unpaid order is cancelled by
+//! its expiry timer exactly when `order_expire_minutes` have passed (its stock and coupon back,
+//! `system:expiry` in its history, a second firing changes nothing), and a shipped order the buyer
+//! never confirms completes by itself after `auto_complete_days`. (Everything else end to end
+//! through the real binary: `tests/tests/shop.rs`.)
+
+mod common;
+
+use std::sync::Arc;
+
+use hmac::{Hmac, Mac};
+use plaza_host::platform::ManualClock;
+use plaza_host::plugin_api as api;
+use plaza_host::plugins::InstallRequest;
+use plaza_host::runtime::{Invocation, Outcome};
+use plaza_host::{Platform, demo};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+const ACCOUNT: &str = "mall";
+const MINUTE: u64 = 60_000;
+const DAY: u64 = 24 * 60 * MINUTE;
+const API_KEY: &str = "192006250b4c09247ec02edce69f6a2d";
+
+async fn http(
+    p: &Arc<Platform>,
+    follower: Option<&str>,
+    method: &str,
+    path: &str,
+    query: &str,
+    body: Vec<u8>,
+) -> (u16, Value) {
+    let active = p.plugins.find_active(ACCOUNT, "shop").expect("shop active");
+    let req = api::HttpRequest {
+        method: method.into(),
+        path: path.into(),
+        query: query.into(),
+        headers: vec![api::Header {
+            name: "content-type".into(),
+            value: "application/json".into(),
+        }],
+        body,
+    };
+    match p
+        .call_plugin(
+            &active,
+            follower.map(str::to_string),
+            follower.is_none(),
+            |ctx| Invocation::Http(ctx, req),
+        )
+        .await
+    {
+        Ok(Outcome::Http(r)) => (
+            r.status,
+            serde_json::from_slice(&r.body).unwrap_or(Value::Null),
+        ),
+        other => panic!("unexpected outcome {other:?}"),
+    }
+}
+
+/// A WeChat-Pay-style notification for `order`, signed HMAC-SHA256 with the API key.
+fn notification(order: &str, total: i64, txn: &str) -> Vec<u8> {
+    let mut params = vec![
+        ("appid", "wx8888888888888888".to_string()),
+        ("mch_id", "1900000109".to_string()),
+        ("nonce_str", "abc".to_string()),
+        ("out_trade_no", order.to_string()),
+        ("result_code", "SUCCESS".to_string()),
+        ("return_code", "SUCCESS".to_string()),
+        ("sign_type", "HMAC-SHA256".to_string()),
+        ("total_fee", total.to_string()),
+        ("transaction_id", txn.to_string()),
+    ];
+    params.sort();
+    let mut text: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    text.push(format!("key={API_KEY}"));
+    let mut mac = Hmac::<Sha256>::new_from_slice(API_KEY.as_bytes()).expect("key");
+    mac.update(text.join("&").as_bytes());
+    let sign = hex::encode_upper(mac.finalize().into_bytes());
+    let body: String = params
+        .iter()
+        .map(|(k, v)| format!("<{k}>{v}</{k}>"))
+        .collect();
+    format!("<xml>{body}<sign>{sign}</sign></xml>").into_bytes()
+}
+
+fn j(v: Value) -> Vec<u8> {
+    v.to_string().into_bytes()
+}
+
+async fn stock(p: &Arc<Platform>) -> i64 {
+    let (_, body) = http(p, None, "GET", "/api/products/mug", "", Vec::new()).await;
+    body["product"]["skus"][0]["stock"].as_i64().expect("stock")
+}
+
+async fn order(p: &Arc<Platform>, id: &str) -> Value {
+    let (status, body) = http(p, None, "GET", &format!("/orders/{id}"), "", Vec::new()).await;
+    assert_eq!(status, 200, "{body}");
+    body["order"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unpaid_orders_expire_and_shipped_orders_complete_by_the_clock() {
+    // The plugin reads the wall clock (WASI) for its timers' due times, the scheduler the
+    // injected clock: start the injected clock at the real time, and step it by margins far
+    // larger than this test's own run time.
+    let t0 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("time")
+        .as_millis() as u64;
+    let clock = Arc::new(ManualClock::new(t0));
+    let (_dir, p) = common::platform(clock.clone(), |_| {});
+    common::service_account(&p, ACCOUNT, Some("Asia/Shanghai"), t0).await;
+    demo::register_bundled(&p).await.expect("bundled");
+    let grants = p
+        .plugins
+        .registry
+        .latest("shop")
+        .expect("shop bundled")
+        .manifest
+        .capabilities
+        .clone();
+    p.install_plugin(
+        ACCOUNT,
+        InstallRequest {
+            plugin: "shop".into(),
+            config: Some(json!({ "order_expire_minutes": 30, "auto_complete_days": 10,
+                                 "pay": { "appid": "wx8888888888888888", "mch_id": "1900000109" } })),
+            grants,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("install");
+    let (status, body) = http(
+        &p,
+        None,
+        "PUT",
+        "/api/pay/key",
+        "",
+        j(json!({ "api_key": API_KEY })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = http(
+        &p,
+        None,
+        "PUT",
+        "/api/products/mug",
+        "",
+        j(json!({ "title": "Mug", "skus": [ { "id": "red", "price_cents": 5000, "stock": 2 } ] })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = http(
+        &p,
+        None,
+        "PUT",
+        "/api/coupon-kinds/k",
+        "",
+        j(json!({ "title": "减5", "amount_off_cents": 500, "valid_days": 30 })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, body) = http(
+        &p,
+        None,
+        "POST",
+        "/api/coupon-kinds/k/issue",
+        "",
+        j(json!({ "issue_id": "i", "openids": ["o-1"] })),
+    )
+    .await;
+    assert_eq!(body["issued"], 1, "{body}");
+    let (_, coupons) = http(&p, Some("o-1"), "GET", "/coupons", "", Vec::new()).await;
+    let code = coupons["coupons"][0]["code"]
+        .as_str()
+        .expect("code")
+        .to_string();
+
+    // An order with the coupon, never paid.
+    let items = json!([ { "product": "mug", "sku": "red", "quantity": 1 } ]);
+    let (status, body) = http(
+        &p,
+        Some("o-1"),
+        "POST",
+        "/checkout",
+        "",
+        j(json!({ "items": items, "coupon": code })),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let unpaid = body["order"]["id"].as_str().expect("id").to_string();
+    assert_eq!(stock(&p).await, 1);
+
+    // 29 minutes later nothing is due; 40 minutes later the timer has cancelled it.
+    clock.set(t0 + 29 * MINUTE);
+    assert_eq!(p.fire_due_jobs().await.expect("fire"), 0);
+    assert_eq!(order(&p, &unpaid).await["state"], "created");
+    clock.set(t0 + 40 * MINUTE);
+    assert_eq!(p.fire_due_jobs().await.expect("fire"), 1);
+    let cancelled = order(&p, &unpaid).await;
+    assert_eq!(cancelled["state"], "cancelled");
+    assert_eq!(
+        cancelled["history"][1]["by"], "system:expiry",
+        "{cancelled}"
+    );
+    assert_eq!(stock(&p).await, 2);
+    let (_, coupons) = http(&p, Some("o-1"), "GET", "/coupons", "", Vec::new()).await;
+    assert_eq!(coupons["coupons"][0]["state"], "issued", "{coupons}");
+    assert_eq!(p.fire_due_jobs().await.expect("fire"), 0);
+
+    // A paid order's expiry timer changes nothing; shipped, it completes after 10 days.
+    let (status, body) = http(
+        &p,
+        Some("o-1"),
+        "POST",
+        "/checkout",
+        "",
+        j(json!({ "items": items })),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["order"]["id"].as_str().expect("id").to_string();
+    let (status, body) = http(
+        &p,
+        None,
+        "POST",
+        "/pay/notify",
+        "",
+        notification(&id, 5000, "T-1"),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(order(&p, &id).await["state"], "paid");
+    clock.set(t0 + 80 * MINUTE);
+    assert_eq!(p.fire_due_jobs().await.expect("fire"), 1);
+    assert_eq!(order(&p, &id).await["state"], "paid");
+    assert_eq!(stock(&p).await, 1);
+    let (status, body) = http(
+        &p,
+        None,
+        "POST",
+        &format!("/orders/{id}/ship"),
+        "",
+        j(json!({ "tracking_no": "SF1" })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    clock.set(t0 + 9 * DAY);
+    assert_eq!(p.fire_due_jobs().await.expect("fire"), 0);
+    assert_eq!(order(&p, &id).await["state"], "shipped");
+    clock.set(t0 + 10 * DAY + 60 * MINUTE);
+    assert_eq!(p.fire_due_jobs().await.expect("fire"), 1);
+    let done = order(&p, &id).await;
+    assert_eq!(done["state"], "completed", "{done}");
+    assert_eq!(done["history"][3]["by"], "system:auto-complete", "{done}");
+}
