@@ -688,3 +688,67 @@ fn campaigns_are_accepted_delivered_first_reported_and_settled() {
     let again = op_post(&server, &format!("/campaigns/{past_id}/settle"), &json!({}));
     assert_eq!(again.status, 409);
 }
+
+#[test]
+fn abnormal_click_through_rates_of_a_follower_or_a_slot_are_not_billed() {
+    let (tmp, dir) = data_dir();
+    let server = Server::start(&dir, false);
+    assert_eq!(server.create_account("acct", "service", true).status, 201);
+    let config = json!({"ctr_min_impressions": 2, "ctr_max_percent": 50, "repeat_click_max": 100});
+    let inst = server.install(
+        "acct",
+        json!({ "plugin": "ad-slots", "grants": GRANTS, "config": config }),
+    );
+    assert_eq!(inst.status, 201, "{inst:?}");
+    install_probe_with(
+        &server,
+        "acct",
+        "mag",
+        &["query:ad-slots"],
+        &["query:ad-slots"],
+    );
+    slot(&server, "s-fan");
+    slot(&server, "s-anon");
+    for (id, slot_id) in [("f1", "s-fan"), ("n1", "s-anon")] {
+        ad(
+            &server,
+            json!({"id": id, "billing": "cpc", "price_cents": 10, "budget_cents": 1000,
+                   "slots": [slot_id],
+                   "creative": {"title": "Click me", "landing_url": "https://x.example/"}}),
+        );
+    }
+    // One follower: two impressions, two clicks. The first click is 1/2 = 50 % (not above the
+    // threshold): billed. The second makes 2/2 = 100 %: excluded.
+    let a = render(&server, "f1", "s-fan", Some("o-fan"));
+    let b = render(&server, "f2", "s-fan", Some("o-fan"));
+    let (pa, ca) = tracking(&server, &a);
+    let (pb, cb) = tracking(&server, &b);
+    assert_eq!(track(&server, &pa).header("x-ad-billable"), Some("true"));
+    assert_eq!(track(&server, &pb).header("x-ad-billable"), Some("true"));
+    assert_eq!(track(&server, &ca).header("x-ad-billable"), Some("true"));
+    let second = track(&server, &cb);
+    assert_eq!(
+        second.header("x-ad-excluded"),
+        Some("abnormal_ctr_follower")
+    );
+    // Anonymous viewers: no follower to judge, the slot's rate of the day is.
+    let a = render(&server, "n1", "s-anon", None);
+    let b = render(&server, "n2", "s-anon", None);
+    let (pa, ca) = tracking(&server, &a);
+    let (pb, cb) = tracking(&server, &b);
+    track(&server, &pa);
+    track(&server, &pb);
+    assert_eq!(track(&server, &ca).header("x-ad-billable"), Some("true"));
+    assert_eq!(
+        track(&server, &cb).header("x-ad-excluded"),
+        Some("abnormal_ctr_slot")
+    );
+    let report = op_get(&server, "/report");
+    let t = &report["totals"];
+    assert_eq!(t["billable_clicks"], 2, "{report}");
+    assert_eq!(t["excluded"]["abnormal_ctr_follower"], 1, "{report}");
+    assert_eq!(t["excluded"]["abnormal_ctr_slot"], 1, "{report}");
+    // Two billed CPC clicks of 10 cents.
+    assert_eq!(t["revenue_millicents"], 20_000, "{report}");
+    drop(tmp);
+}

@@ -130,8 +130,8 @@ impl Creative {
                 && image
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-            if !(is_url && image.len() <= 2000 && !image.contains(char::is_whitespace)) && !is_media
-            {
+            let good_url = is_url && image.len() <= 2000 && !image.contains(char::is_whitespace);
+            if !good_url && !is_media {
                 return Err(Error::invalid(format!(
                     "{field}.image must be an http(s) URL or a media id"
                 )));

@@ -100,7 +100,7 @@ pub fn http(ctx: &CallContext, req: HttpRequest) -> Result<HttpResponse> {
             Ok(resp)
         })
         // Reports.
-        .get("/", Access::Operator, |r| dashboard(r))
+        .get("/", Access::Operator, dashboard)
         .get("/report", Access::Operator, |r| {
             let (from, to) = range(r)?;
             Ok(HttpResponse::json(200, &report_json(&from, &to)?))
@@ -111,7 +111,7 @@ pub fn http(ctx: &CallContext, req: HttpRequest) -> Result<HttpResponse> {
             Ok(HttpResponse::text(200, report::svg(&days))
                 .with_header("content-type", "image/svg+xml"))
         })
-        .get("/ledger", Access::Operator, |r| ledger(r))
+        .get("/ledger", Access::Operator, ledger)
         // 互选: brands and campaigns.
         .post("/brands", Access::Operator, |r| create_brand(r.json()?))
         .get("/brands", Access::Operator, |_| list_brands())
