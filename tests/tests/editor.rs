@@ -291,7 +291,8 @@ fn media_uploads_take_images_audio_and_video_only() {
     let media_id = up.body["media_id"].as_str().expect("media id").to_string();
     assert_eq!(up.body["short_code"], format!("[image media={media_id}]"));
     let url = up.body["url"].as_str().expect("url");
-    let served = server.get_as(url, None);
+    assert!(url.contains(&format!("/media/acct/{media_id}")), "{url}");
+    let served = server.get_as(&path_of(&server, url), None);
     assert_eq!(served.status, 200, "the media store serves it");
     for (ct, body) in [
         ("text/html", b"<script>alert(1)</script>".to_vec()),
@@ -655,7 +656,12 @@ fn a_published_article_reaches_followers_with_its_components_and_records_reads()
         (again.body["new"].clone(), again.body["likes"].clone()),
         (json!(false), json!(1))
     );
-    let share_path = like_path.replace("/like", "/share");
+    let share_url = fan_page
+        .split("data-ed-action=\"")
+        .nth(2)
+        .and_then(|s| s.split('"').next())
+        .expect("share button");
+    let share_path = path_of(&server, share_url);
     assert_eq!(
         server
             .post_raw(&share_path, None, "application/json", b"")

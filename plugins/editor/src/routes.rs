@@ -104,18 +104,24 @@ fn origin() -> Result<String> {
         .map_or(url.clone(), |at| url[..at].to_string()))
 }
 
-/// The query suffix that keeps the follower's signed token on links inside pages.
-fn token_suffix(r: &Request<'_>) -> String {
-    match (r.ctx.follower.is_some(), r.query("plaza_token")) {
-        (true, Some(t)) => format!(
-            "?plaza_token={}",
-            t.bytes()
-                .filter(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(b))
-                .map(char::from)
-                .collect::<String>()
-        ),
-        _ => String::new(),
+/// How long the follower links inside pages stay valid.
+const PAGE_LINK_TTL: u32 = 7 * 24 * 3600;
+
+/// Entries the history and featured pages show (newest first).
+const LIST_PAGE_ENTRIES: usize = 100;
+
+/// An absolute URL to one of this plugin's pages (`path` starts with `/`): signed for the
+/// follower when the request came through their link, so that what they do next stays theirs.
+fn page_link(r: &Request<'_>, base: &str, path: &str) -> Result<String> {
+    match r.ctx.follower.as_deref() {
+        Some(openid) => links::follower_url(openid, path, PAGE_LINK_TTL),
+        None => Ok(format!("{base}{path}")),
     }
+}
+
+/// `https://host/p/{account}/editor`.
+fn plugin_base(env: &Env<'_>) -> Result<String> {
+    Ok(format!("{}/p/{}/editor", origin()?, env.account()))
 }
 
 pub fn handle(ctx: &CallContext, req: &HttpRequest) -> Result<HttpResponse> {
@@ -364,6 +370,13 @@ fn upload_route(env: &Env<'_>, r: &Request<'_>) -> Result<HttpResponse> {
     ))
 }
 
+/// `/media/{account}/{id}` of a media URL (absolute on this host): bodies keep the path, so
+/// they render on whatever name the server is reached by.
+fn media_path(url: &str) -> String {
+    url.find("/media/")
+        .map_or(url.to_string(), |at| url[at..].to_string())
+}
+
 /// Re-hosts images into the media store: `data:` images are decoded, remote ones fetched
 /// through the host (which refuses hosts without an `http.outbound` grant).
 struct HostRehost {
@@ -408,7 +421,7 @@ impl Rehost for HostRehost {
             ));
         }
         media::put(&bytes, &content_type)
-            .map(|stored| stored.url)
+            .map(|stored| media_path(&stored.url))
             .map_err(|e| format!("{short}: {}", e.message()))
     }
 }
@@ -620,13 +633,10 @@ fn article_route(env: &Env<'_>, r: &Request<'_>) -> Result<HttpResponse> {
     if count {
         emit("editor.article.read", openid, &a);
     }
-    let suffix = token_suffix(r);
-    let like = format!("a/{}/like{suffix}", a.id);
-    let share = format!("a/{}/share{suffix}", a.id);
-    // Relative to /p/{account}/editor/a/{id}: "../a/{id}/like" would also work; absolute is clearer.
-    let like = format!("{}/p/{}/editor/{like}", origin()?, env.account());
-    let share = format!("{}/p/{}/editor/{share}", origin()?, env.account());
-    let history = format!("{}/p/{}/editor/history{suffix}", origin()?, env.account());
+    let base = plugin_base(env)?;
+    let like = page_link(r, &base, &format!("/a/{}/like", a.id))?;
+    let share = page_link(r, &base, &format!("/a/{}/share", a.id))?;
+    let history = page_link(r, &base, "/history")?;
     render_article(env, &a, openid, Some((&like, &share)), false, &history)
 }
 
@@ -662,29 +672,33 @@ fn list_route_page(env: &Env<'_>, r: &Request<'_>, featured_only: bool) -> Resul
     let entries: Vec<&article::HistoryEntry> = history
         .iter()
         .filter(|e| !featured_only || e.featured)
+        .take(LIST_PAGE_ENTRIES)
         .collect();
-    let suffix = token_suffix(r);
-    let base = format!("{}/p/{}/editor", origin()?, env.account());
+    let base = plugin_base(env)?;
     let prefix = env.media_prefix();
     let (title, other) = if featured_only {
         (
             "历史消息精选 Featured",
             (
-                format!("{base}/history{suffix}"),
+                page_link(r, &base, "/history")?,
                 "全部历史消息 All articles",
             ),
         )
     } else {
         (
             "历史消息 History",
-            (format!("{base}/featured{suffix}"), "精选 Featured"),
+            (page_link(r, &base, "/featured")?, "精选 Featured"),
         )
     };
+    let mut links = std::collections::HashMap::new();
+    for e in &entries {
+        links.insert(e.id.clone(), page_link(r, &base, &format!("/a/{}", e.id))?);
+    }
     let html = pages::list_page(
         title,
         &entries,
         &|c| format!("{prefix}{c}"),
-        &|id| format!("{base}/a/{id}{suffix}"),
+        &|id| links.get(id).cloned().unwrap_or_default(),
         (&other.0, other.1),
     );
     Ok(pages::page(200, html, &[]))
