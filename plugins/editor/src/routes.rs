@@ -174,8 +174,8 @@ pub fn handle(ctx: &CallContext, req: &HttpRequest) -> Result<HttpResponse> {
         .post("/api/import", Access::Operator, |r| import_route(env, r))
         .get("/preview/{id}", Access::Public, |r| preview_page(env, r))
         .get("/a/{id}", Access::Public, |r| article_route(env, r))
-        .post("/a/{id}/share", Access::Public, |r| share_route(r))
-        .post("/a/{id}/like", Access::Public, |r| like_route(r))
+        .post("/a/{id}/share", Access::Public, share_route)
+        .post("/a/{id}/like", Access::Public, like_route)
         .get("/history", Access::Public, |r| {
             list_route_page(env, r, false)
         })

@@ -107,7 +107,7 @@ pub fn all() -> Result<Vec<Article>> {
     for entry in storage::scan_prefix_json::<Article>("article/") {
         out.push(entry?.1);
     }
-    out.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+    out.sort_by_key(|a| std::cmp::Reverse(a.updated_at));
     Ok(out)
 }
 
