@@ -623,6 +623,8 @@ pub fn apply_external(ext: &ExternalOrder) -> Result<AppliedExternal> {
     }
     let by = format!("bridge:{}", ext.bridge);
     let key = ext_key(&ext.bridge, &ext.external_id);
+    // The first delivery of an external order creates it: a change even when it stays created.
+    let mut created_now = false;
     let id = match storage::get_string(&key)? {
         Some(id) => id,
         None => {
@@ -672,7 +674,10 @@ pub fn apply_external(ext: &ExternalOrder) -> Result<AppliedExternal> {
                 writes.push(Write::set(buyer_key(o, &id), Vec::new()));
             }
             match storage::batch(&[Check::absent(key.clone())], &writes)? {
-                BatchOutcome::Applied => id,
+                BatchOutcome::Applied => {
+                    created_now = true;
+                    id
+                }
                 _ => storage::get_string(&key)?
                     .ok_or_else(|| Error::internal("external order index vanished"))?,
             }
@@ -684,7 +689,7 @@ pub fn apply_external(ext: &ExternalOrder) -> Result<AppliedExternal> {
         return Ok(AppliedExternal {
             order_id: id,
             became_paid: false,
-            unchanged: true,
+            unchanged: !created_now,
         });
     };
     let mut became_paid = false;
@@ -712,7 +717,7 @@ pub fn apply_external(ext: &ExternalOrder) -> Result<AppliedExternal> {
     Ok(AppliedExternal {
         order_id: id,
         became_paid,
-        unchanged: !changed,
+        unchanged: !changed && !created_now,
     })
 }
 
