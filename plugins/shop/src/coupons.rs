@@ -144,7 +144,7 @@ pub fn of(openid: &str) -> Result<Vec<Coupon>> {
             out.push(c);
         }
     }
-    out.sort_by(|a, b| b.issued_at.cmp(&a.issued_at));
+    out.sort_by_key(|c| std::cmp::Reverse(c.issued_at));
     Ok(out)
 }
 

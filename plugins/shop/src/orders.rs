@@ -185,7 +185,7 @@ pub fn of(openid: &str) -> Result<Vec<Order>> {
             out.push(o);
         }
     }
-    out.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    out.sort_by_key(|o| std::cmp::Reverse(o.created_at));
     Ok(out)
 }
 
@@ -198,7 +198,7 @@ pub fn all(state: Option<State>) -> Result<Vec<Order>> {
                 .map_or(true, |o| state.is_none_or(|s| o.state == s))
         })
         .collect::<Result<_>>()?;
-    out.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    out.sort_by_key(|o| std::cmp::Reverse(o.created_at));
     Ok(out)
 }
 
