@@ -497,3 +497,30 @@ pub fn data_dir() -> (tempfile::TempDir, PathBuf) {
     let dir = tmp.path().join("data");
     (tmp, dir)
 }
+
+/// Reads an HTTP/1.1 request body as a loopback stand-in server receives it: `length` bytes, or
+/// the chunks of a `transfer-encoding: chunked` body (what a plugin's `wasi:http` request sends).
+/// `None` if the connection ends early or a chunk size does not parse.
+pub fn read_http_body(
+    reader: &mut impl std::io::BufRead,
+    length: usize,
+    chunked: bool,
+) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    if !chunked {
+        body.resize(length, 0);
+        reader.read_exact(&mut body).ok()?;
+        return Some(body);
+    }
+    loop {
+        let mut size = String::new();
+        reader.read_line(&mut size).ok()?;
+        let size = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
+        let mut chunk = vec![0; size + 2];
+        reader.read_exact(&mut chunk).ok()?;
+        if size == 0 {
+            return Some(body);
+        }
+        body.extend_from_slice(&chunk[..size]);
+    }
+}

@@ -378,7 +378,7 @@ impl ReviewService {
                     chunked |= lower.starts_with("transfer-encoding:") && lower.contains("chunked");
                     head.push_str(&lower);
                 }
-                let Some(body) = read_body(&mut reader, length, chunked) else {
+                let Some(body) = read_http_body(&mut reader, length, chunked) else {
                     continue;
                 };
                 let reject = body.windows(6).any(|w| w == b"REJECT");
@@ -402,27 +402,6 @@ impl ReviewService {
 
     fn requests(&self) -> Vec<(String, usize)> {
         self.seen.lock().expect("log").clone()
-    }
-}
-
-/// A request body: `length` bytes, or HTTP/1.1 chunks (what `wasi:http` sends for a streamed body).
-fn read_body(reader: &mut impl BufRead, length: usize, chunked: bool) -> Option<Vec<u8>> {
-    let mut body = Vec::new();
-    if !chunked {
-        body.resize(length, 0);
-        reader.read_exact(&mut body).ok()?;
-        return Some(body);
-    }
-    loop {
-        let mut size = String::new();
-        reader.read_line(&mut size).ok()?;
-        let size = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
-        let mut chunk = vec![0; size + 2];
-        reader.read_exact(&mut chunk).ok()?;
-        if size == 0 {
-            return Some(body);
-        }
-        body.extend_from_slice(&chunk[..size]);
     }
 }
 

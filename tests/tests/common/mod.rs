@@ -12,6 +12,7 @@ use plaza_tests::{Server, TOKEN};
 use serde_json::Value;
 
 /// An answer with its headers.
+#[derive(Debug)]
 pub struct Full {
     pub status: u16,
     pub headers: Vec<(String, String)>,
