@@ -824,3 +824,79 @@ fn the_weekly_report_is_stored_and_sent_to_the_operators_who_follow() {
         "{e}"
     );
 }
+
+/// Benchmark (run by hand): 50 peers × 1 year of daily posts (18 250 articles) uploaded one CSV
+/// per peer, then the year-long report (with analytics installed: 53 weekly questions) and the
+/// operator page. Prints the times; asserts only the totals.
+/// `cargo test --release -p plaza-tests --test competitor_analysis -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn bench_report_over_50_peers_and_a_year() {
+    let w = world(json!({}), None, &[]);
+    let inst = w.server.install(
+        ACCOUNT,
+        json!({ "plugin": "analytics", "grants": ["events.read", "followers.read", "storage", "http.routes"] }),
+    );
+    assert_eq!(inst.status, 201, "{inst:?}");
+    let titles = [
+        "春节年货采购指南",
+        "咖啡拉花教程，新手必看",
+        "早餐吃什么：十款营养搭配",
+        "周末露营装备清单",
+        "Coffee brewing at home",
+    ];
+    let days: Vec<String> = (0..365).map(|i| date(w.offset, i)).collect();
+    let started = std::time::Instant::now();
+    for p in 0..50 {
+        let id = format!("peer{p:02}");
+        add_peer(
+            &w,
+            json!({ "id": id, "name": format!("对手 {p}"), "category": "美食" }),
+        );
+        let mut csv = String::from("date,title,reads,likes,shares\n");
+        for (i, d) in days.iter().enumerate() {
+            csv.push_str(&format!(
+                "{d},\"{} 第{i}期\",{},{},{}\n",
+                titles[i % titles.len()],
+                100 + i,
+                i % 10,
+                i % 5
+            ));
+        }
+        let (status, stored) = upload(&w, &format!("/api/peers/{id}/metrics"), "text/csv", &csv);
+        assert_eq!(
+            (status, stored["stored"].as_u64()),
+            (200, Some(365)),
+            "{stored}"
+        );
+    }
+    let upload_time = started.elapsed();
+    let from = &days[364];
+    let to = &days[0];
+    let mut report_times = Vec::new();
+    let mut report = Value::Null;
+    for _ in 0..3 {
+        let t = std::time::Instant::now();
+        let (status, r) = op(&w, "GET", &format!("/api/report?from={from}&to={to}"), None);
+        report_times.push(t.elapsed());
+        assert_eq!(status, 200, "{r}");
+        report = r;
+    }
+    assert_eq!(report["peers"].as_array().map(Vec::len), Some(50));
+    assert_eq!(peer_col(&report, "peer07")["posts"], 365);
+    assert_eq!(report["own"]["available"], true, "{}", report["own"]);
+    let t = std::time::Instant::now();
+    let page = request(
+        &w.server,
+        "GET",
+        &format!("{BASE}/?from={from}&to={to}"),
+        &[ADMIN],
+        b"",
+    );
+    let page_time = t.elapsed();
+    assert_eq!(page.status, 200);
+    println!(
+        "BENCH uploads: 50 × 365 rows in {upload_time:?} ({:?} per peer CSV); report over 366 days: {report_times:?}; page: {page_time:?}",
+        upload_time / 50
+    );
+}

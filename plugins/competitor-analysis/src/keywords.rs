@@ -173,7 +173,7 @@ mod tests {
 
     #[test]
     fn top_counts_articles_per_keyword() {
-        let lists = vec![
+        let lists = [
             vec!["咖啡".to_string(), "早餐".to_string()],
             vec!["咖啡".to_string()],
             vec!["早餐".to_string(), "咖啡".to_string(), "面包".to_string()],
