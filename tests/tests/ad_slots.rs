@@ -752,3 +752,45 @@ fn abnormal_click_through_rates_of_a_follower_or_a_slot_are_not_billed() {
     assert_eq!(t["revenue_millicents"], 20_000, "{report}");
     drop(tmp);
 }
+
+#[test]
+fn a_daily_budget_stops_serving_for_the_day_and_a_late_pixel_is_not_charged() {
+    let (_tmp, server) = setup();
+    slot(&server, "s1");
+    // 2 cents an impression, 4 cents a day: two billable impressions today, of a 1 yuan budget.
+    ad(
+        &server,
+        json!({"id": "daily", "billing": "cpm", "price_cents": 2000, "budget_cents": 100,
+               "daily_budget_cents": 4,
+               "creative": {"title": "Daily", "landing_url": "https://d.example/"}}),
+    );
+    let decisions: Vec<(String, String)> = (0..3)
+        .map(|i| {
+            tracking(
+                &server,
+                &render(&server, &format!("d{i}"), "s1", Some(&format!("o-{i}"))),
+            )
+        })
+        .collect();
+    assert_eq!(
+        track(&server, &decisions[0].0).header("x-ad-billable"),
+        Some("true")
+    );
+    assert_eq!(
+        track(&server, &decisions[1].0).header("x-ad-billable"),
+        Some("true")
+    );
+    // The third decision was made before the day's budget ran out; its pixel now is recorded
+    // but not charged.
+    let late = track(&server, &decisions[2].0);
+    assert_eq!(late.header("x-ad-excluded"), Some("budget"));
+    assert_eq!(
+        render(&server, "d9", "s1", Some("o-9")),
+        json!({"html": "", "url": ""})
+    );
+    let delivery = &op_get(&server, "/ads/daily")["delivery"];
+    assert_eq!(delivery["spent_millicents"], 4_000, "{delivery}");
+    let t = &op_get(&server, "/report")["totals"];
+    assert_eq!(t["excluded"]["budget"], 1, "{t}");
+    assert_eq!(t["impressions"], 3, "{t}");
+}

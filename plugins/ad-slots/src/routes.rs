@@ -47,7 +47,7 @@ pub fn http(ctx: &CallContext, req: HttpRequest) -> Result<HttpResponse> {
         .get("/serve", Access::Public, serve)
         .get("/i/{token}", Access::Public, |r| {
             let tracked = serving::impression(&cfg()?, r.param("token"))?;
-            Ok(pixel(tracked.billable))
+            Ok(pixel(tracked.billable).with_header("x-ad-excluded", tracked.reason))
         })
         .get("/c/{token}", Access::Public, |r| {
             let tracked = serving::click(&cfg()?, r.param("token"))?;
