@@ -42,7 +42,7 @@ async fn operator(platform: &Arc<Platform>, method: &str, path: &str, body: Valu
 fn ad(i: usize, premium_share: usize, total: usize) -> Value {
     let premium = i < total * premium_share / 100;
     // Prices spread so that ranks are mostly distinct; premium ads are paid more.
-    let (billing, price) = if i % 2 == 0 {
+    let (billing, price) = if i.is_multiple_of(2) {
         (
             "cpm",
             if premium {
