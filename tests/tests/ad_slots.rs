@@ -445,9 +445,19 @@ fn cpc_targeting_frequency_caps_segments_and_click_fraud() {
         "{report}"
     );
 
-    // The serving route for the follower of a signed link: the link the render answered.
-    let signed = server.get_as("/p/acct/ad-slots/serve?slot=s2&format=html", None);
-    assert_eq!(signed.status, 200);
+    // The serving route without a follower (a page opened without a signed link): neither the
+    // tag-targeted nor the segment-targeted ad is eligible; the HTML variant is an empty page.
+    let page = server.get_as("/p/acct/ad-slots/serve?slot=s2&format=html", None);
+    assert_eq!(page.status, 200);
+    let page = page.body.as_str().expect("html").to_string();
+    assert!(
+        page.starts_with("<!doctype html>") && !page.contains("plaza-ad"),
+        "{page}"
+    );
+    let missing = server.get_as("/p/acct/ad-slots/serve?slot=nope", None);
+    assert_eq!(missing.status, 404, "{missing:?}");
+    let bad = server.get_as("/p/acct/ad-slots/serve", None);
+    assert_eq!(bad.status, 400, "{bad:?}");
 }
 
 fn now_ms() -> u64 {
