@@ -12,12 +12,11 @@ use std::sync::Arc;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use moderation::content::reason;
 use moderation::matcher::{Action, Matcher, WordList};
-use plaza_host::accounts::{AccountKind, NewAccount};
+use plaza_host::accounts::AccountKind;
+use plaza_host::harness;
 use plaza_host::plugin_api::{self as api, ReviewVerdict};
-use plaza_host::plugins::InstallRequest;
-use plaza_host::plugins::grants::Capability;
 use plaza_host::runtime::{Invocation, Outcome};
-use plaza_host::{Platform, PlatformOptions, demo};
+use plaza_host::{Platform, PlatformOptions};
 use serde_json::json;
 
 /// Words in the account's list.
@@ -96,38 +95,19 @@ fn article(rng: &mut Lcg, words: &[String]) -> String {
 
 fn setup(rt: &tokio::runtime::Runtime, words: &[String]) -> (tempfile::TempDir, Arc<Platform>) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let platform = Platform::open(PlatformOptions::new(dir.path().join("data"))).expect("platform");
-    rt.block_on(demo::register_bundled(&platform))
-        .expect("bundled plugins");
-    let account = platform
-        .accounts
-        .create(
-            NewAccount {
-                id: "bench".into(),
-                name: None,
-                kind: AccountKind::Service,
-                verified: true,
-                timezone: None,
-            },
-            0,
-        )
-        .expect("account");
-    rt.block_on(account.durable()).expect("account");
     let config = json!({
         "platform_list": false,
         "flag_inbound": false,
         "lists": [{ "name": "bench", "action": "block", "words": words }]
     });
-    rt.block_on(platform.install_plugin(
-        "bench",
-        InstallRequest {
-            plugin: "moderation".into(),
-            config: Some(config),
-            grants: vec![Capability::ReviewOutbound, Capability::Storage],
-            ..Default::default()
-        },
-    ))
-    .expect("install moderation");
+    let platform = rt
+        .block_on(async {
+            let platform = harness::platform(PlatformOptions::new(dir.path().join("data"))).await?;
+            harness::account(&platform, "bench", AccountKind::Service, None).await?;
+            harness::install_bundled(&platform, "bench", "moderation", Some(config)).await?;
+            Ok::<_, plaza_host::error::PlazaError>(platform)
+        })
+        .expect("platform with moderation installed");
     (dir, platform)
 }
 

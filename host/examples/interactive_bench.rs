@@ -13,15 +13,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use plaza_host::accounts::{AccountKind, NewAccount};
-use plaza_host::plugin_api as api;
-use plaza_host::plugins::InstallRequest;
-use plaza_host::runtime::{Invocation, Outcome};
-use plaza_host::{Platform, PlatformOptions, demo};
+use plaza_host::accounts::AccountKind;
+use plaza_host::harness::{self, Caller};
+use plaza_host::{Platform, PlatformOptions};
 use serde_json::json;
 
 const ACCOUNT: &str = "bench";
 
+/// A call to interactive's routes; answers the status and the body as text.
 async fn http(
     platform: &Arc<Platform>,
     follower: Option<&str>,
@@ -30,33 +29,24 @@ async fn http(
     path: &str,
     body: serde_json::Value,
 ) -> (u16, String) {
-    let active = platform
-        .plugins
-        .find_active(ACCOUNT, "interactive")
-        .expect("interactive active");
-    let req = api::HttpRequest {
-        method: method.into(),
-        path: path.into(),
-        query: String::new(),
-        headers: vec![api::Header {
-            name: "content-type".into(),
-            value: "application/json".into(),
-        }],
-        body: if method == "GET" {
-            Vec::new()
-        } else {
-            body.to_string().into_bytes()
-        },
+    let caller = Caller::of(follower, operator);
+    let body = if method == "GET" {
+        String::new()
+    } else {
+        body.to_string()
     };
-    match platform
-        .call_plugin(&active, follower.map(str::to_string), operator, |ctx| {
-            Invocation::Http(ctx, req)
-        })
-        .await
-    {
-        Ok(Outcome::Http(r)) => (r.status, String::from_utf8_lossy(&r.body).into_owned()),
-        other => panic!("unexpected outcome {other:?}"),
-    }
+    let (status, answer) = harness::plugin_http(
+        platform,
+        ACCOUNT,
+        "interactive",
+        caller,
+        method,
+        path,
+        body.as_bytes(),
+    )
+    .await
+    .expect("interactive answers");
+    (status, String::from_utf8_lossy(&answer).into_owned())
 }
 
 /// `followers` calls spread over `tasks` concurrent callers; `call(i)` answers the status.
@@ -101,39 +91,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let (followers, tasks) = (arg(1, 2000), arg(2, 16));
     let dir = tempfile::tempdir()?;
-    let platform = Arc::new(Platform::open(PlatformOptions::new(
-        dir.path().join("data"),
-    ))?);
-    demo::register_bundled(&platform).await?;
-    platform
-        .accounts
-        .create(
-            NewAccount {
-                id: ACCOUNT.into(),
-                name: None,
-                kind: AccountKind::Service,
-                verified: true,
-                timezone: None,
-            },
-            0,
-        )?
-        .durable()
-        .await?;
-    let manifest = platform
-        .plugins
-        .registry
-        .latest("interactive")
-        .expect("interactive bundled");
-    platform
-        .install_plugin(
-            ACCOUNT,
-            InstallRequest {
-                plugin: "interactive".into(),
-                grants: manifest.manifest.capabilities.clone(),
-                ..Default::default()
-            },
-        )
-        .await?;
+    let platform = harness::platform(PlatformOptions::new(dir.path().join("data"))).await?;
+    harness::account(&platform, ACCOUNT, AccountKind::Service, None).await?;
+    harness::install_bundled(&platform, ACCOUNT, "interactive", None).await?;
     for (id, n) in [("warm", 2), ("lunch", 4)] {
         let options: Vec<String> = (0..n).map(|i| format!("option {i}")).collect();
         let (status, body) = http(

@@ -11,15 +11,14 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use plaza_host::accounts::{AccountKind, NewAccount};
-use plaza_host::plugin_api as api;
-use plaza_host::plugins::InstallRequest;
-use plaza_host::runtime::{Invocation, Outcome};
-use plaza_host::{Platform, PlatformOptions, demo};
+use plaza_host::accounts::AccountKind;
+use plaza_host::harness::{self, Caller};
+use plaza_host::{Platform, PlatformOptions};
 use serde_json::json;
 
 const ACCOUNT: &str = "bench";
 
+/// A call to membership's routes; answers the status and the body as text.
 async fn http(
     platform: &Arc<Platform>,
     follower: Option<&str>,
@@ -28,29 +27,20 @@ async fn http(
     path: &str,
     body: serde_json::Value,
 ) -> (u16, String) {
-    let active = platform
-        .plugins
-        .find_active(ACCOUNT, "membership")
-        .expect("membership active");
-    let req = api::HttpRequest {
-        method: method.into(),
-        path: path.into(),
-        query: String::new(),
-        headers: vec![api::Header {
-            name: "content-type".into(),
-            value: "application/json".into(),
-        }],
-        body: body.to_string().into_bytes(),
-    };
-    match platform
-        .call_plugin(&active, follower.map(str::to_string), operator, |ctx| {
-            Invocation::Http(ctx, req)
-        })
-        .await
-    {
-        Ok(Outcome::Http(r)) => (r.status, String::from_utf8_lossy(&r.body).into_owned()),
-        other => panic!("unexpected outcome {other:?}"),
-    }
+    let caller = Caller::of(follower, operator);
+    let body = body.to_string();
+    let (status, answer) = harness::plugin_http(
+        platform,
+        ACCOUNT,
+        "membership",
+        caller,
+        method,
+        path,
+        body.as_bytes(),
+    )
+    .await
+    .expect("membership answers");
+    (status, String::from_utf8_lossy(&answer).into_owned())
 }
 
 async fn run(
@@ -134,37 +124,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let (attempts, tasks, followers) = (arg(1, 2000), arg(2, 16), arg(3, 50));
     let dir = tempfile::tempdir()?;
-    let platform = Platform::open(PlatformOptions::new(dir.path().join("data")))?;
-    demo::register_bundled(&platform).await?;
-    platform
-        .accounts
-        .create(
-            NewAccount {
-                id: ACCOUNT.into(),
-                name: None,
-                kind: AccountKind::Service,
-                verified: true,
-                timezone: None,
-            },
-            0,
-        )?
-        .durable()
-        .await?;
-    let manifest = platform
-        .plugins
-        .registry
-        .latest("membership")
-        .expect("membership bundled");
-    platform
-        .install_plugin(
-            ACCOUNT,
-            InstallRequest {
-                plugin: "membership".into(),
-                grants: manifest.manifest.capabilities.clone(),
-                ..Default::default()
-            },
-        )
-        .await?;
+    let platform = harness::platform(PlatformOptions::new(dir.path().join("data"))).await?;
+    harness::account(&platform, ACCOUNT, AccountKind::Service, None).await?;
+    harness::install_bundled(&platform, ACCOUNT, "membership", None).await?;
     for f in 0..followers {
         let (status, body) = http(
             &platform,

@@ -14,6 +14,7 @@ pub mod console;
 pub mod demo;
 pub mod error;
 pub mod events;
+pub mod harness;
 pub mod http_outbound;
 pub mod links;
 pub mod media;
