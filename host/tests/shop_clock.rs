@@ -250,7 +250,8 @@ async fn unpaid_orders_expire_and_shipped_orders_complete_by_the_clock() {
     clock.set(t0 + 9 * DAY);
     assert_eq!(p.fire_due_jobs().await.expect("fire"), 0);
     assert_eq!(order(&p, &id).await["state"], "shipped");
-    clock.set(t0 + 10 * DAY + 60 * MINUTE);
+    // Shipped at t0 + 80 min (the plugin reads the same clock): due 10 days later.
+    clock.set(t0 + 10 * DAY + 81 * MINUTE);
     assert_eq!(p.fire_due_jobs().await.expect("fire"), 1);
     let done = order(&p, &id).await;
     assert_eq!(done["state"], "completed", "{done}");

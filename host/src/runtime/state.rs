@@ -10,9 +10,25 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::accounts::followers::PendingInteraction;
 use crate::http_outbound::{OutboundCall, OutboundLimits};
-use crate::platform::Platform;
+use crate::platform::{Clock, Platform};
 use crate::plugins::ActiveInstallation;
 use crate::plugins::grants::CallGrants;
+
+/// A plugin's wall clock (`wasi:clocks/wall-clock`, what `SystemTime::now()` reads in a plugin)
+/// is the platform's clock: a plugin sees the same "now" as the host that stamps its events and
+/// fires its jobs, and a test that moves the injected clock moves the plugins' too (a campaign's
+/// end, a weekly report, an expiry) instead of waiting for the real one.
+struct PlatformWallClock(Arc<dyn Clock>);
+
+impl wasmtime_wasi::HostWallClock for PlatformWallClock {
+    fn resolution(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(1)
+    }
+
+    fn now(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.0.now_ms())
+    }
+}
 
 /// How much of the plugin's stderr (panic messages) is kept for the error log.
 const STDERR_CAPTURE: usize = 4096;
@@ -57,7 +73,10 @@ impl CallState {
         let timeout_ms = install.plugin.manifest.limits.timeout_ms;
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
         // Nothing granted: no preopened directories, no environment, no arguments, no sockets.
-        let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+        let wasi = WasiCtx::builder()
+            .stderr(stderr.clone())
+            .wall_clock(PlatformWallClock(platform.clock.clone()))
+            .build();
         let grants = install.grants.clone();
         let timeout = std::time::Duration::from_millis(install.plugin.manifest.limits.timeout_ms);
         let outbound = OutboundCall::new(
