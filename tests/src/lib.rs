@@ -12,6 +12,7 @@ pub use plaza_host::bundled::{WASM_DIR, WORKSPACE_DIR};
 
 pub mod browser;
 pub mod python;
+pub mod stand_in;
 
 pub const TOKEN: &str = "test-admin-token";
 

@@ -5,10 +5,9 @@
 //! lists stored by operators, inbound flagging with an operator alert, and outbound images
 //! reviewed by a loopback stand-in for an external service — granted, refused, and not granted.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use plaza_tests::stand_in::{Reply, StandIn};
 use plaza_tests::*;
 use serde_json::{Value, json};
 
@@ -347,62 +346,15 @@ fn flagged_inbound_messages_are_recorded_and_reported_to_the_operator() {
 }
 
 /// A stand-in for an external image review service on 127.0.0.1: rejects a body containing
-/// `REJECT`, approves anything else; remembers each request's headers and body length.
-struct ReviewService {
-    port: u16,
-    seen: Arc<Mutex<Vec<(String, usize)>>>,
-}
-
-impl ReviewService {
-    fn start() -> ReviewService {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let log = seen.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-                let mut head = String::new();
-                let mut length = 0usize;
-                let mut chunked = false;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    let lower = line.to_ascii_lowercase();
-                    if let Some(v) = lower.strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                    chunked |= lower.starts_with("transfer-encoding:") && lower.contains("chunked");
-                    head.push_str(&lower);
-                }
-                let Some(body) = read_http_body(&mut reader, length, chunked) else {
-                    continue;
-                };
-                let reject = body.windows(6).any(|w| w == b"REJECT");
-                log.lock().expect("log").push((head, body.len()));
-                let answer = if reject {
-                    r#"{"verdict":"reject","reason":"contains a forbidden picture"}"#
-                } else {
-                    r#"{"verdict":"approve"}"#
-                };
-                let _ = stream.write_all(
-                    format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
-                        answer.len()
-                    )
-                    .as_bytes(),
-                );
-            }
-        });
-        ReviewService { port, seen }
-    }
-
-    fn requests(&self) -> Vec<(String, usize)> {
-        self.seen.lock().expect("log").clone()
-    }
+/// `REJECT`, approves anything else.
+fn review_service() -> StandIn {
+    StandIn::start(|r| {
+        if r.body.windows(6).any(|w| w == b"REJECT") {
+            Reply::json(r#"{"verdict":"reject","reason":"contains a forbidden picture"}"#)
+        } else {
+            Reply::json(r#"{"verdict":"approve"}"#)
+        }
+    })
 }
 
 const PNG: &str = "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8ffff3f0005fe02fea7356d8d0000000049454e44ae426082";
@@ -433,11 +385,11 @@ fn broadcast_image(server: &Server, account: &str, key: &str, media_id: &str) ->
 
 #[test]
 fn outbound_images_are_reviewed_by_the_granted_service_only() {
-    let service = ReviewService::start();
+    let service = review_service();
     let (_tmp, dir) = data_dir();
     let server = Server::start(&dir, false);
-    let url = format!("http://127.0.0.1:{}/review", service.port);
-    let outbound = format!("http.outbound:127.0.0.1:{}", service.port);
+    let url = service.url("/review");
+    let outbound = service.grant();
 
     // The operator adds the review service's host to the manifest (a new version) and grants it.
     let (manifest, wasm) = plugin_files("plugins/moderation/plugin.toml", "moderation");
@@ -472,21 +424,12 @@ fn outbound_images_are_reviewed_by_the_granted_service_only() {
             .contains("rejected by the review service: contains a forbidden picture"),
         "{no:?}"
     );
-    let requests = service.requests();
+    let requests = service.received();
     assert_eq!(requests.len(), 2, "{requests:?}");
-    assert!(
-        requests[0].0.contains("content-type: image/png"),
-        "{requests:?}"
-    );
-    assert!(
-        requests[0].0.contains(&format!("x-plaza-media-id: {fine}")),
-        "{requests:?}"
-    );
-    assert!(
-        requests[0].0.contains("x-plaza-account: shop"),
-        "{requests:?}"
-    );
-    assert_eq!(requests[0].1, PNG.len() / 2);
+    assert_eq!(requests[0].header("content-type"), Some("image/png"));
+    assert_eq!(requests[0].header("x-plaza-media-id"), Some(fine.as_str()));
+    assert_eq!(requests[0].header("x-plaza-account"), Some("shop"));
+    assert_eq!(requests[0].body.len(), PNG.len() / 2);
 
     // Configured but not granted (the bundled manifest, no outbound host): the host refuses the
     // request, and the image is blocked (fail closed) without the service hearing of it …
@@ -520,7 +463,7 @@ fn outbound_images_are_reviewed_by_the_granted_service_only() {
     let image = put_image(&server, "open", PNG, "4");
     assert_eq!(broadcast_image(&server, "open", "o1", &image).status, 201);
     assert_eq!(
-        service.requests().len(),
+        service.received().len(),
         2,
         "the service heard only the granted account"
     );

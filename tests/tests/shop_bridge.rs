@@ -7,13 +7,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write as _};
-use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
-
 use base64::Engine;
 use common::{ADMIN, Full, request};
 use hmac::{Hmac, Mac};
+use plaza_tests::stand_in::{Reply, StandIn};
 use plaza_tests::*;
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -22,71 +19,10 @@ const ACCOUNT: &str = "mall";
 const YOUZAN_SECRET: &str = "youzan-push-secret-0001";
 const SHOPIFY_SECRET: &str = "shpss_0123456789abcdef";
 
-/// What the external shop's API received: (path, lower-cased head, body).
-type Received = Arc<Mutex<Vec<(String, String, Vec<u8>)>>>;
-
-/// A loopback HTTP server playing the external shop's product API: records every request and
+/// A loopback server playing the external shop's product API: records every request and
 /// answers `200 {"ok":true}`.
-struct ExternalShop {
-    port: u16,
-    received: Received,
-}
-
-impl ExternalShop {
-    fn start() -> ExternalShop {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let received: Received = Arc::default();
-        let log = received.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-                let mut request_line = String::new();
-                if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-                    continue;
-                }
-                let path = request_line
-                    .split_whitespace()
-                    .nth(1)
-                    .unwrap_or("")
-                    .to_string();
-                let mut head = String::new();
-                let mut length = 0usize;
-                let mut chunked = false;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                        break;
-                    }
-                    let lower = line.to_ascii_lowercase();
-                    if let Some(v) = lower.strip_prefix("content-length:") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                    chunked |= lower.starts_with("transfer-encoding:") && lower.contains("chunked");
-                    head.push_str(&lower);
-                }
-                let Some(body) = read_http_body(&mut reader, length, chunked) else {
-                    continue;
-                };
-                log.lock().expect("log").push((path, head, body));
-                let answer = br#"{"ok":true}"#;
-                let _ = stream.write_all(
-                    format!(
-                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                        answer.len()
-                    )
-                    .as_bytes(),
-                );
-                let _ = stream.write_all(answer);
-            }
-        });
-        ExternalShop { port, received }
-    }
-
-    fn received(&self) -> Vec<(String, String, Vec<u8>)> {
-        self.received.lock().expect("log").clone()
-    }
+fn external_shop() -> StandIn {
+    StandIn::start(|_| Reply::json(r#"{"ok":true}"#))
 }
 
 fn hmac_sha256(secret: &str, body: &[u8]) -> Vec<u8> {
@@ -207,9 +143,9 @@ fn probe(server: &Server, n: &mut u32, text: &str) -> String {
 
 /// Installs the shop with the external shop's host added to its manifest (a new version, as an
 /// operator would) and granted, plus a `sub` probe that counts `shop.*` topic messages.
-fn setup(server: &Server, granted: &ExternalShop, rogue: &ExternalShop) {
+fn setup(server: &Server, granted: &StandIn, rogue: &StandIn) {
     server.create_account(ACCOUNT, "service", true);
-    let outbound = format!("http.outbound:127.0.0.1:{}", granted.port);
+    let outbound = granted.grant();
     let (manifest, wasm) = plugin_files("plugins/shop/plugin.toml", "shop");
     let requested = manifest_capabilities(&manifest);
     let manifest = manifest
@@ -225,10 +161,10 @@ fn setup(server: &Server, granted: &ExternalShop, rogue: &ExternalShop) {
     grants.push(outbound);
     let config = json!({ "bridges": [
         { "id": "youzan", "kind": "youzan", "name": "有赞微商城",
-          "sync_url": format!("http://127.0.0.1:{}/api/stock/sync", granted.port) },
+          "sync_url": granted.url("/api/stock/sync") },
         { "id": "shopify", "kind": "shopify", "name": "Shopify" },
         { "id": "rogue", "kind": "shopify",
-          "sync_url": format!("http://127.0.0.1:{}/api/stock/sync", rogue.port) }
+          "sync_url": rogue.url("/api/stock/sync") }
     ]});
     let inst = server.install(
         ACCOUNT,
@@ -276,8 +212,8 @@ fn manifest_capabilities(manifest: &str) -> Vec<String> {
 fn signed_webhooks_from_both_shop_styles_become_orders_exactly_once() {
     let (_tmp, dir) = data_dir();
     let server = Server::start(&dir, false);
-    let granted = ExternalShop::start();
-    let rogue = ExternalShop::start();
+    let granted = external_shop();
+    let rogue = external_shop();
     setup(&server, &granted, &rogue);
     let mut n = 0;
 
@@ -471,8 +407,8 @@ fn signed_webhooks_from_both_shop_styles_become_orders_exactly_once() {
 fn the_catalogue_is_pushed_signed_to_the_granted_host_and_nowhere_else() {
     let (_tmp, dir) = data_dir();
     let server = Server::start(&dir, false);
-    let granted = ExternalShop::start();
-    let rogue = ExternalShop::start();
+    let granted = external_shop();
+    let rogue = external_shop();
     setup(&server, &granted, &rogue);
 
     // An operator puts a product on the shelf: the granted external shop hears of every SKU with
@@ -486,15 +422,17 @@ fn the_catalogue_is_pushed_signed_to_the_granted_host_and_nowhere_else() {
                                { "id": "500g", "attributes": { "规格": "500g" }, "price_cents": 18800, "stock": 5 } ] })),
     );
     assert_eq!(a.status, 200, "{a:?}");
-    let (path, head, body) = eventually("the external shop to receive the catalogue", || {
+    let sync = eventually("the external shop to receive the catalogue", || {
         granted.received().into_iter().next()
     });
-    assert_eq!(path, "/api/stock/sync");
+    assert_eq!(
+        (sync.method.as_str(), sync.path.as_str()),
+        ("POST", "/api/stock/sync")
+    );
+    let body = sync.body.clone();
     let sent: Value = serde_json::from_slice(&body).expect("JSON");
-    let signature = head
-        .lines()
-        .find_map(|l| l.strip_prefix("x-plaza-signature:"))
-        .map(str::trim)
+    let signature = sync
+        .header("x-plaza-signature")
         .expect("a signature header");
     assert_eq!(
         signature,
@@ -548,7 +486,7 @@ fn the_catalogue_is_pushed_signed_to_the_granted_host_and_nowhere_else() {
         rogue_status["status"]["last_sync"]["ok"], false,
         "{rogue_status}"
     );
-    assert!(rogue.received().is_empty(), "{:?}", rogue.received());
+    assert_eq!(rogue.connections(), 0, "{:?}", rogue.received());
     // A bridge without a sync_url says so.
     let a = op(&server, "POST", "/api/bridges/shopify/sync", None);
     assert_eq!((a.status, a.code()), (400, "invalid"), "{a:?}");
