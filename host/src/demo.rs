@@ -45,8 +45,8 @@ const DEMO_PLUGINS: &[(&str, i32)] = &[
 ];
 
 /// Creates account `demo` (service, verified) with the first-party feature plugins installed:
-/// auto-reply answering a follow and `hello`, membership, interactive components, analytics and
-/// moderation. A plugin already installed (or removed by the operator after an earlier start) is
+/// auto-reply answering a follow and `hello`, membership, interactive components, analytics,
+/// moderation, the editor (with its welcome article), ad slots, the shop and competitor analysis. A plugin already installed (or removed by the operator after an earlier start) is
 /// left as it is; one that is missing is installed, so an older demo data directory gains the
 /// plugins bundled since.
 pub async fn ensure_demo(platform: &Arc<Platform>) -> Result<()> {
@@ -119,6 +119,12 @@ fn demo_config(plugin: &str) -> Option<serde_json::Value> {
                 { "name": "ads", "action": "mask", "words": ["spam", "加微信"] },
                 { "name": "review", "action": "hold", "words": ["refund", "退款"] }
             ]
+        })),
+        // A merchant id for the payment notifications; the API key is set by an operator
+        // (`PUT /p/demo/shop/api/pay/key`), never kept in a config.
+        "shop" => Some(json!({
+            "pay": { "appid": "wx8888888888888888", "mch_id": "1900000109" },
+            "miniprogram_appid": "wx0123456789abcdef"
         })),
         // A funnel of the seed's user path: follow → read → menu click → purchase.
         "analytics" => Some(json!({
