@@ -43,24 +43,9 @@ const PLUGINS: &[(&str, &str, &str, bool)] = &[
         "plugins/moderation/plugin.toml",
         true,
     ),
-    (
-        "editor",
-        "editor",
-        "plugins/editor/plugin.toml",
-        true,
-    ),
-    (
-        "ad-slots",
-        "ad_slots",
-        "plugins/ad-slots/plugin.toml",
-        true,
-    ),
-    (
-        "shop",
-        "shop",
-        "plugins/shop/plugin.toml",
-        true,
-    ),
+    ("editor", "editor", "plugins/editor/plugin.toml", true),
+    ("ad-slots", "ad_slots", "plugins/ad-slots/plugin.toml", true),
+    ("shop", "shop", "plugins/shop/plugin.toml", true),
     (
         "competitor-analysis",
         "competitor_analysis",

@@ -145,7 +145,10 @@ fn the_demo_account_has_every_feature_plugin_and_an_article_renders_theirs() {
         ("the ad's tracked click", "/p/demo/ad-slots/c/"),
         ("the mini-program card", "小程序下单"),
     ] {
-        assert!(html.contains(needle), "{what}: {needle:?} missing from\n{html}");
+        assert!(
+            html.contains(needle),
+            "{what}: {needle:?} missing from\n{html}"
+        );
     }
     // The in-article slot and the end-of-article slot each served the one ad.
     assert_eq!(
