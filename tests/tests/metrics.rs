@@ -217,15 +217,16 @@ fn metrics_count_requests_plugin_calls_and_inbound_messages() {
         "{text}"
     );
 
-    // Nothing is queued on the demo account; the one scheduled job is membership's daily pass
-    // (expiry and reminders), set up when the demo installed it.
+    // Nothing is queued on the demo account; the scheduled jobs are the ones the demo's plugins
+    // set up when installed: membership's daily pass (expiry and reminders), ad-slots' hourly
+    // refresh (segment members, click-through rates) and competitor-analysis' weekly report.
     for gauge in [
         "plaza_topic_deliveries_pending",
         "plaza_wechat_outbound_pending",
     ] {
         assert_eq!(value(&after, gauge, &[]), 0.0, "{gauge}");
     }
-    assert_eq!(value(&after, "plaza_scheduled_jobs", &[]), 1.0);
+    assert_eq!(value(&after, "plaza_scheduled_jobs", &[]), 3.0);
     assert_eq!(
         value(
             &after,
