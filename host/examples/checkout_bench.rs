@@ -8,62 +8,38 @@
 //!
 //! Run: `cargo run --release -p plaza-host --example checkout_bench [buyers] [stock] [attempts] [tasks]`
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use hmac::{Hmac, Mac};
-use plaza_host::accounts::{AccountKind, NewAccount};
-use plaza_host::plugin_api as api;
-use plaza_host::plugins::InstallRequest;
-use plaza_host::runtime::{Invocation, Outcome};
-use plaza_host::{Platform, PlatformOptions, demo};
+use plaza_host::accounts::AccountKind;
+use plaza_host::harness::{self, Caller};
+use plaza_host::{Platform, PlatformOptions};
 use serde_json::{Value, json};
-use sha2::Sha256;
+use shop::pay::{self, SignType};
 
 const ACCOUNT: &str = "bench";
 const API_KEY: &str = "192006250b4c09247ec02edce69f6a2d";
 
+/// A JSON call to shop's routes, by `follower` (or by an operator when `None`).
 async fn http(
     platform: &Arc<Platform>,
     follower: Option<&str>,
     method: &str,
     path: &str,
-    body: Vec<u8>,
+    body: Value,
 ) -> (u16, Value) {
-    let active = platform
-        .plugins
-        .find_active(ACCOUNT, "shop")
-        .expect("shop active");
-    let req = api::HttpRequest {
-        method: method.into(),
-        path: path.into(),
-        query: String::new(),
-        headers: vec![api::Header {
-            name: "content-type".into(),
-            value: "application/json".into(),
-        }],
-        body,
-    };
-    match platform
-        .call_plugin(
-            &active,
-            follower.map(str::to_string),
-            follower.is_none(),
-            |ctx| Invocation::Http(ctx, req),
-        )
+    let caller = Caller::of(follower, follower.is_none());
+    harness::plugin_json(platform, ACCOUNT, "shop", caller, method, path, &body)
         .await
-    {
-        Ok(Outcome::Http(r)) => (
-            r.status,
-            serde_json::from_slice(&r.body).unwrap_or(Value::Null),
-        ),
-        other => panic!("unexpected outcome {other:?}"),
-    }
+        .expect("shop answers")
 }
 
+/// A WeChat-Pay-style notification for `order`, signed HMAC-SHA256 with the API key by the
+/// plugin's own signer (`tests/shop_clock.rs` signs independently).
 fn notification(order: &str, total: i64, txn: &str) -> Vec<u8> {
-    let mut params = vec![
+    let params: BTreeMap<String, String> = [
         ("appid", "wx8888888888888888".to_string()),
         ("mch_id", "1900000109".to_string()),
         ("nonce_str", "abc".to_string()),
@@ -73,13 +49,11 @@ fn notification(order: &str, total: i64, txn: &str) -> Vec<u8> {
         ("sign_type", "HMAC-SHA256".to_string()),
         ("total_fee", total.to_string()),
         ("transaction_id", txn.to_string()),
-    ];
-    params.sort();
-    let mut text: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    text.push(format!("key={API_KEY}"));
-    let mut mac = Hmac::<Sha256>::new_from_slice(API_KEY.as_bytes()).expect("key");
-    mac.update(text.join("&").as_bytes());
-    let sign = hex::encode_upper(mac.finalize().into_bytes());
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let sign = pay::sign(&params, API_KEY, SignType::HmacSha256);
     let body: String = params
         .iter()
         .map(|(k, v)| format!("<{k}>{v}</{k}>"))
@@ -93,7 +67,7 @@ async fn stock(platform: &Arc<Platform>, product: &str) -> i64 {
         None,
         "GET",
         &format!("/api/products/{product}"),
-        Vec::new(),
+        Value::Null,
     )
     .await;
     body["product"]["skus"][0]["stock"].as_i64().expect("stock")
@@ -115,7 +89,7 @@ async fn run(
         None,
         "PUT",
         &format!("/api/products/{product}"),
-        body.to_string().into_bytes(),
+        body,
     )
     .await;
     assert_eq!(status, 200, "{answer}");
@@ -134,14 +108,8 @@ async fn run(
                 let buyer = format!("o-{i}");
                 let items =
                     json!({ "items": [ { "product": product, "sku": "s", "quantity": 1 } ] });
-                let (status, body) = http(
-                    &platform,
-                    Some(&buyer),
-                    "POST",
-                    "/checkout",
-                    items.to_string().into_bytes(),
-                )
-                .await;
+                let (status, body) =
+                    http(&platform, Some(&buyer), "POST", "/checkout", items).await;
                 match status {
                     201 => orders.push((
                         body["order"]["id"].as_str().expect("id").to_string(),
@@ -183,41 +151,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let (buyers, stock_n, attempts, tasks) = (arg(1, 100), arg(2, 10), arg(3, 2000), arg(4, 16));
     let dir = tempfile::tempdir()?;
-    let platform = Platform::open(PlatformOptions::new(dir.path().join("data")))?;
-    demo::register_bundled(&platform).await?;
-    platform
-        .accounts
-        .create(
-            NewAccount {
-                id: ACCOUNT.into(),
-                name: None,
-                kind: AccountKind::Service,
-                verified: true,
-                timezone: None,
-            },
-            0,
-        )?
-        .durable()
-        .await?;
-    let manifest = platform
-        .plugins
-        .registry
-        .latest("shop")
-        .expect("shop bundled");
-    platform
-        .install_plugin(
-            ACCOUNT,
-            InstallRequest {
-                plugin: "shop".into(),
-                config: Some(
-                    json!({ "pay": { "appid": "wx8888888888888888", "mch_id": "1900000109" } }),
-                ),
-                grants: manifest.manifest.capabilities.clone(),
-                ..Default::default()
-            },
-        )
-        .await?;
-    let key = json!({ "api_key": API_KEY }).to_string().into_bytes();
+    let platform = harness::platform(PlatformOptions::new(dir.path().join("data"))).await?;
+    harness::account(&platform, ACCOUNT, AccountKind::Service, None).await?;
+    let pay = json!({ "pay": { "appid": "wx8888888888888888", "mch_id": "1900000109" } });
+    harness::install_bundled(&platform, ACCOUNT, "shop", Some(pay)).await?;
+    let key = json!({ "api_key": API_KEY });
     assert_eq!(
         http(&platform, None, "PUT", "/api/pay/key", key).await.0,
         200
@@ -235,18 +173,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .await;
     let started = Instant::now();
     for (i, (id, total)) in orders.iter().enumerate() {
-        let (status, body) = http(
+        let (status, body) = harness::plugin_http(
             &platform,
-            None,
+            ACCOUNT,
+            "shop",
+            Caller::Public,
             "POST",
             "/pay/notify",
-            notification(id, *total, &format!("T{i}")),
+            &notification(id, *total, &format!("T{i}")),
         )
-        .await;
-        assert_eq!(status, 200, "{body}");
+        .await?;
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     }
     let secs = started.elapsed().as_secs_f64();
-    let (_, paid) = http(&platform, None, "GET", "/api/orders", Vec::new()).await;
+    let (_, paid) = http(&platform, None, "GET", "/api/orders", Value::Null).await;
     let paid = paid["orders"]
         .as_array()
         .expect("orders")

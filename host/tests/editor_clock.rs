@@ -8,10 +8,8 @@ mod common;
 
 use std::sync::Arc;
 
+use plaza_host::harness::{self, Caller};
 use plaza_host::platform::ManualClock;
-use plaza_host::plugin_api as api;
-use plaza_host::plugins::InstallRequest;
-use plaza_host::runtime::{Invocation, Outcome};
 use plaza_host::{Platform, demo};
 use serde_json::{Value, json};
 
@@ -19,31 +17,9 @@ const ACCOUNT: &str = "press";
 const DAY: u64 = 24 * 3600 * 1000;
 
 async fn operator(p: &Arc<Platform>, method: &str, path: &str, body: Value) -> (u16, Value) {
-    let active = p.plugins.find_active(ACCOUNT, "editor").expect("active");
-    let req = api::HttpRequest {
-        method: method.into(),
-        path: path.into(),
-        query: String::new(),
-        headers: vec![api::Header {
-            name: "content-type".into(),
-            value: "application/json".into(),
-        }],
-        body: if body.is_null() {
-            Vec::new()
-        } else {
-            body.to_string().into_bytes()
-        },
-    };
-    match p
-        .call_plugin(&active, None, true, |ctx| Invocation::Http(ctx, req))
+    harness::plugin_json(p, ACCOUNT, "editor", Caller::Operator, method, path, &body)
         .await
-    {
-        Ok(Outcome::Http(r)) => (
-            r.status,
-            serde_json::from_slice(&r.body).unwrap_or(Value::Null),
-        ),
-        other => panic!("unexpected outcome {other:?}"),
-    }
+        .expect("editor answers")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -58,25 +34,10 @@ async fn a_scheduled_publication_is_published_when_its_time_comes() {
     let (_dir, p) = common::platform(clock.clone(), |_| {});
     common::service_account(&p, ACCOUNT, Some("Asia/Shanghai"), now).await;
     demo::register_bundled(&p).await.expect("bundled");
-    let grants = p
-        .plugins
-        .registry
-        .latest("editor")
-        .expect("editor bundled")
-        .manifest
-        .capabilities
-        .clone();
-    p.install_plugin(
-        ACCOUNT,
-        InstallRequest {
-            plugin: "editor".into(),
-            config: Some(json!({ "welcome_article": false })),
-            grants,
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("install");
+    let config = json!({ "welcome_article": false });
+    harness::install_bundled(&p, ACCOUNT, "editor", Some(config))
+        .await
+        .expect("install");
 
     let (status, created) = operator(
         &p,

@@ -9,10 +9,8 @@ mod common;
 use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
+use plaza_host::harness::{self, Caller};
 use plaza_host::platform::ManualClock;
-use plaza_host::plugin_api as api;
-use plaza_host::plugins::InstallRequest;
-use plaza_host::runtime::{Invocation, Outcome};
 use plaza_host::{Platform, demo};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -22,40 +20,18 @@ const MINUTE: u64 = 60_000;
 const DAY: u64 = 24 * 60 * MINUTE;
 const API_KEY: &str = "192006250b4c09247ec02edce69f6a2d";
 
+/// A JSON call to shop's routes, by `follower` (or by an operator when `None`).
 async fn http(
     p: &Arc<Platform>,
     follower: Option<&str>,
     method: &str,
     path: &str,
-    query: &str,
-    body: Vec<u8>,
+    body: Value,
 ) -> (u16, Value) {
-    let active = p.plugins.find_active(ACCOUNT, "shop").expect("shop active");
-    let req = api::HttpRequest {
-        method: method.into(),
-        path: path.into(),
-        query: query.into(),
-        headers: vec![api::Header {
-            name: "content-type".into(),
-            value: "application/json".into(),
-        }],
-        body,
-    };
-    match p
-        .call_plugin(
-            &active,
-            follower.map(str::to_string),
-            follower.is_none(),
-            |ctx| Invocation::Http(ctx, req),
-        )
+    let caller = Caller::of(follower, follower.is_none());
+    harness::plugin_json(p, ACCOUNT, "shop", caller, method, path, &body)
         .await
-    {
-        Ok(Outcome::Http(r)) => (
-            r.status,
-            serde_json::from_slice(&r.body).unwrap_or(Value::Null),
-        ),
-        other => panic!("unexpected outcome {other:?}"),
-    }
+        .expect("shop answers")
 }
 
 /// A WeChat-Pay-style notification for `order`, signed HMAC-SHA256 with the API key.
@@ -84,17 +60,13 @@ fn notification(order: &str, total: i64, txn: &str) -> Vec<u8> {
     format!("<xml>{body}<sign>{sign}</sign></xml>").into_bytes()
 }
 
-fn j(v: Value) -> Vec<u8> {
-    v.to_string().into_bytes()
-}
-
 async fn stock(p: &Arc<Platform>) -> i64 {
-    let (_, body) = http(p, None, "GET", "/api/products/mug", "", Vec::new()).await;
+    let (_, body) = http(p, None, "GET", "/api/products/mug", Value::Null).await;
     body["product"]["skus"][0]["stock"].as_i64().expect("stock")
 }
 
 async fn order(p: &Arc<Platform>, id: &str) -> Value {
-    let (status, body) = http(p, None, "GET", &format!("/orders/{id}"), "", Vec::new()).await;
+    let (status, body) = http(p, None, "GET", &format!("/orders/{id}"), Value::Null).await;
     assert_eq!(status, 200, "{body}");
     body["order"].clone()
 }
@@ -112,33 +84,17 @@ async fn unpaid_orders_expire_and_shipped_orders_complete_by_the_clock() {
     let (_dir, p) = common::platform(clock.clone(), |_| {});
     common::service_account(&p, ACCOUNT, Some("Asia/Shanghai"), t0).await;
     demo::register_bundled(&p).await.expect("bundled");
-    let grants = p
-        .plugins
-        .registry
-        .latest("shop")
-        .expect("shop bundled")
-        .manifest
-        .capabilities
-        .clone();
-    p.install_plugin(
-        ACCOUNT,
-        InstallRequest {
-            plugin: "shop".into(),
-            config: Some(json!({ "order_expire_minutes": 30, "auto_complete_days": 10,
-                                 "pay": { "appid": "wx8888888888888888", "mch_id": "1900000109" } })),
-            grants,
-            ..Default::default()
-        },
-    )
-    .await
-    .expect("install");
+    let config = json!({ "order_expire_minutes": 30, "auto_complete_days": 10,
+                         "pay": { "appid": "wx8888888888888888", "mch_id": "1900000109" } });
+    harness::install_bundled(&p, ACCOUNT, "shop", Some(config))
+        .await
+        .expect("install");
     let (status, body) = http(
         &p,
         None,
         "PUT",
         "/api/pay/key",
-        "",
-        j(json!({ "api_key": API_KEY })),
+        json!({ "api_key": API_KEY }),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -147,8 +103,7 @@ async fn unpaid_orders_expire_and_shipped_orders_complete_by_the_clock() {
         None,
         "PUT",
         "/api/products/mug",
-        "",
-        j(json!({ "title": "Mug", "skus": [ { "id": "red", "price_cents": 5000, "stock": 2 } ] })),
+        json!({ "title": "Mug", "skus": [ { "id": "red", "price_cents": 5000, "stock": 2 } ] }),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -157,8 +112,7 @@ async fn unpaid_orders_expire_and_shipped_orders_complete_by_the_clock() {
         None,
         "PUT",
         "/api/coupon-kinds/k",
-        "",
-        j(json!({ "title": "减5", "amount_off_cents": 500, "valid_days": 30 })),
+        json!({ "title": "减5", "amount_off_cents": 500, "valid_days": 30 }),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -167,12 +121,11 @@ async fn unpaid_orders_expire_and_shipped_orders_complete_by_the_clock() {
         None,
         "POST",
         "/api/coupon-kinds/k/issue",
-        "",
-        j(json!({ "issue_id": "i", "openids": ["o-1"] })),
+        json!({ "issue_id": "i", "openids": ["o-1"] }),
     )
     .await;
     assert_eq!(body["issued"], 1, "{body}");
-    let (_, coupons) = http(&p, Some("o-1"), "GET", "/coupons", "", Vec::new()).await;
+    let (_, coupons) = http(&p, Some("o-1"), "GET", "/coupons", Value::Null).await;
     let code = coupons["coupons"][0]["code"]
         .as_str()
         .expect("code")
@@ -185,8 +138,7 @@ async fn unpaid_orders_expire_and_shipped_orders_complete_by_the_clock() {
         Some("o-1"),
         "POST",
         "/checkout",
-        "",
-        j(json!({ "items": items, "coupon": code })),
+        json!({ "items": items, "coupon": code }),
     )
     .await;
     assert_eq!(status, 201, "{body}");
@@ -206,7 +158,7 @@ async fn unpaid_orders_expire_and_shipped_orders_complete_by_the_clock() {
         "{cancelled}"
     );
     assert_eq!(stock(&p).await, 2);
-    let (_, coupons) = http(&p, Some("o-1"), "GET", "/coupons", "", Vec::new()).await;
+    let (_, coupons) = http(&p, Some("o-1"), "GET", "/coupons", Value::Null).await;
     assert_eq!(coupons["coupons"][0]["state"], "issued", "{coupons}");
     assert_eq!(p.fire_due_jobs().await.expect("fire"), 0);
 
@@ -216,22 +168,25 @@ async fn unpaid_orders_expire_and_shipped_orders_complete_by_the_clock() {
         Some("o-1"),
         "POST",
         "/checkout",
-        "",
-        j(json!({ "items": items })),
+        json!({ "items": items }),
     )
     .await;
     assert_eq!(status, 201, "{body}");
     let id = body["order"]["id"].as_str().expect("id").to_string();
-    let (status, body) = http(
+    // The notification is XML (the route reads the body whatever its content type) and so is
+    // the answer.
+    let (status, body) = harness::plugin_http(
         &p,
-        None,
+        ACCOUNT,
+        "shop",
+        Caller::Public,
         "POST",
         "/pay/notify",
-        "",
-        notification(&id, 5000, "T-1"),
+        &notification(&id, 5000, "T-1"),
     )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    .await
+    .expect("shop answers");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     assert_eq!(order(&p, &id).await["state"], "paid");
     clock.set(t0 + 80 * MINUTE);
     assert_eq!(p.fire_due_jobs().await.expect("fire"), 1);
@@ -242,8 +197,7 @@ async fn unpaid_orders_expire_and_shipped_orders_complete_by_the_clock() {
         None,
         "POST",
         &format!("/orders/{id}/ship"),
-        "",
-        j(json!({ "tracking_no": "SF1" })),
+        json!({ "tracking_no": "SF1" }),
     )
     .await;
     assert_eq!(status, 200, "{body}");
