@@ -8,7 +8,8 @@
 # The demo account has more plugins than auto-reply since the feature plugins landed; by default
 # the others are uninstalled before measuring, so that runs compare the same work with older
 # binaries. PLAZA_BENCH_DEMO=full keeps every demo plugin (each message then visits moderation,
-# membership and interactive before auto-reply answers, and moderation reviews the reply).
+# membership, interactive, shop and editor before auto-reply answers, and moderation reviews the
+# reply).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 conns=${1:-32}
@@ -31,7 +32,7 @@ target/release/examples/anchor_axum 127.0.0.1:18190 > /dev/null &
 pids+=($!)
 only_auto_reply() { # port
   [ "${PLAZA_BENCH_DEMO:-auto-reply}" = full ] && return
-  for p in moderation membership interactive analytics; do
+  for p in moderation membership interactive analytics editor ad-slots shop competitor-analysis; do
     curl -s -o /dev/null -X DELETE -H "Authorization: Bearer $PLAZA_ADMIN_TOKEN" \
       "http://127.0.0.1:$1/api/v1/accounts/demo/installations/$p" || true
   done
