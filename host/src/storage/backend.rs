@@ -740,7 +740,7 @@ mod tests {
     fn commits_cut_short_by_a_crash_are_finished_at_start_in_commit_order() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let b = SledBackend::open(dir.path()).unwrap();
+            let b = crate::storage::testing::open_when_released(dir.path());
             b.tree("one").unwrap();
             b.tree("two").unwrap();
             b.transaction(&mut |t| {
@@ -765,7 +765,7 @@ mod tests {
             b.sled_tree("one").unwrap().insert(b"k", b"second").unwrap();
             b.db.flush().unwrap();
         }
-        let b = SledBackend::open(dir.path()).unwrap();
+        let b = crate::storage::testing::open_when_released(dir.path());
         assert_eq!(
             b.tree("one").unwrap().get(b"k").unwrap(),
             Some(b"second".to_vec())
@@ -780,13 +780,13 @@ mod tests {
         assert_eq!(b.watermark.load(Ordering::SeqCst), 12);
         drop(b);
         // Starting again replays nothing over newer writes.
-        let b = SledBackend::open(dir.path()).unwrap();
+        let b = crate::storage::testing::open_when_released(dir.path());
         b.tree("one").unwrap();
         b.transaction(&mut |t| t.insert("one", b"k", b"third".to_vec()))
             .unwrap();
         b.flush().unwrap();
         drop(b);
-        let b = SledBackend::open(dir.path()).unwrap();
+        let b = crate::storage::testing::open_when_released(dir.path());
         assert_eq!(
             b.tree("one").unwrap().get(b"k").unwrap(),
             Some(b"third".to_vec())

@@ -588,23 +588,8 @@ pub fn prune(dir: &Path, keep: usize) -> Result<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::storage::testing::{done, dump, faulty_store};
+    use crate::storage::testing::{done, dump, faulty_store, open_when_released};
     use crate::storage::{Json, Table};
-
-    /// sled releases a database's file lock when its background threads have stopped, a moment
-    /// after the handle is dropped.
-    fn open_when_released(path: &Path) -> crate::storage::SledBackend {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        loop {
-            match crate::storage::SledBackend::open(path) {
-                Ok(b) => return b,
-                Err(e) if std::time::Instant::now() < deadline && e.message().contains("lock") => {
-                    std::thread::yield_now()
-                }
-                Err(e) => panic!("{e}"),
-            }
-        }
-    }
 
     #[test]
     fn a_backup_restores_what_was_committed_and_checks_itself() {

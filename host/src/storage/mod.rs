@@ -298,6 +298,22 @@ pub(crate) mod testing {
         }
     }
 
+    /// Opens the sled database at `path`, waiting while a handle this process dropped still holds
+    /// its file lock: sled lets go once its background threads have stopped, a moment after the
+    /// drop, so reopening at once fails now and then with "could not acquire lock".
+    pub fn open_when_released(path: &std::path::Path) -> SledBackend {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            match SledBackend::open(path) {
+                Ok(b) => return b,
+                Err(e) if std::time::Instant::now() < deadline && e.message().contains("lock") => {
+                    std::thread::sleep(std::time::Duration::from_millis(5))
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
     /// A store over a fresh sled directory behind a [`FaultyBackend`].
     pub fn faulty_store() -> (tempfile::TempDir, Arc<FaultyBackend>, Arc<Store>) {
         let dir = tempfile::tempdir().expect("tempdir");

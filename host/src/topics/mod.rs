@@ -458,11 +458,11 @@ impl TopicQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::Backend;
     use crate::storage::testing::done;
-    use crate::storage::{Backend, SledBackend};
 
     fn queue(dir: &std::path::Path, options: TopicOptions) -> TopicQueue {
-        let b: Arc<dyn Backend> = Arc::new(SledBackend::open(dir).unwrap());
+        let b: Arc<dyn Backend> = Arc::new(crate::storage::testing::open_when_released(dir));
         TopicQueue::open(Store::new(b), options).unwrap()
     }
 
