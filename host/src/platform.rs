@@ -106,6 +106,11 @@ pub struct PlatformOptions {
     pub dedup_retention_ms: u64,
     /// Where backups are written (`plaza serve --backup-dir`); default `<data dir>/backups`.
     pub backup_dir: Option<PathBuf>,
+    /// Where compiled plugin code is cached (`plaza serve --compiled-cache`); default
+    /// `<data dir>/compiled`. Several data directories may share one: artifacts are named by the
+    /// hash of their wasm and of the engine configuration, written atomically, and only this host
+    /// writes them — the directory must not be writable by anyone else.
+    pub compiled_cache_dir: Option<PathBuf>,
     /// The storage backend to use instead of opening sled in `<data dir>/db`. `None` (the
     /// default, and what `plaza serve` uses) opens sled. Set by tests that wrap the real backend
     /// (e.g. one that fails a chosen write, to prove a unit of work leaves all or nothing), and
@@ -158,6 +163,7 @@ impl PlatformOptions {
             events: EventOptions::default(),
             dedup_retention_ms: crate::channels::DEFAULT_DEDUP_RETENTION_MS,
             backup_dir: None,
+            compiled_cache_dir: None,
             backend: None,
             media: MediaOptions::default(),
             developer_server: PushOptions::default(),
@@ -317,7 +323,11 @@ impl Platform {
             None => Arc::new(SledBackend::open(&dir.join("db"))?),
         };
         let store = Store::new(backend);
-        let runtime = Runtime::new(&dir.join("compiled"), opts.pool).map_err(|e| {
+        let compiled = opts
+            .compiled_cache_dir
+            .clone()
+            .unwrap_or_else(|| dir.join("compiled"));
+        let runtime = Runtime::new(&compiled, opts.pool).map_err(|e| {
             PlazaError::Unavailable(format!("cannot start the wasm runtime: {e:#}"))
         })?;
         let registry = PluginRegistry::new(runtime, dir.join("wasm"), store.clone())?;

@@ -33,6 +33,16 @@ pub fn plaza_bin() -> PathBuf {
     bin
 }
 
+/// Where every server the tests start caches compiled plugin code (`--compiled-cache`): the
+/// components are the same in every test, and compiling ten of them takes seconds per start.
+/// A test about the cache itself gives its server a cache of its own.
+pub fn shared_compiled_cache() -> PathBuf {
+    plaza_bin()
+        .parent()
+        .expect("target profile directory")
+        .join("plaza-test-compiled")
+}
+
 /// A running `plaza serve`. Killed on drop.
 pub struct Server {
     child: Option<Child>,
@@ -83,6 +93,7 @@ impl Server {
             .arg(data_dir)
             .env("PLAZA_ADMIN_TOKEN", TOKEN)
             .env("RUST_LOG", "warn,plugin=info")
+            .env("PLAZA_COMPILED_CACHE", shared_compiled_cache())
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(

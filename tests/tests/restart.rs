@@ -9,7 +9,11 @@ use serde_json::json;
 #[test]
 fn restart_keeps_accounts_installations_and_data_without_recompiling() {
     let (_tmp, dir) = data_dir();
-    let mut server = Server::start(&dir, false);
+    // A cache of its own (the tests share one): the first start must compile.
+    let cache = dir.join("compiled");
+    let cache = cache.to_str().expect("utf-8 path");
+    let own_cache = [("PLAZA_COMPILED_CACHE", cache)];
+    let mut server = Server::start_with(&dir, false, &own_cache);
     server.create_account("x", "subscription", false);
     install_probe(&server, "x", "probe", &["storage"]);
     assert_eq!(
@@ -23,7 +27,7 @@ fn restart_keeps_accounts_installations_and_data_without_recompiling() {
     );
     server.stop();
 
-    let server = Server::start(&dir, false);
+    let server = Server::start_with(&dir, false, &own_cache);
     let system = server.get("/api/v1/system");
     assert_eq!(
         system.body["components_compiled"], 0,

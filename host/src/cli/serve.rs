@@ -24,7 +24,11 @@ pub struct ServeArgs {
     /// Where accounts, plugins, data and the compiled-code cache live.
     #[arg(long, env = "PLAZA_DATA_DIR", default_value = "plaza-data")]
     pub data_dir: PathBuf,
-    /// Create account `demo` (service, verified) with auto-reply enabled.
+    /// Where compiled plugin code is cached (default: `compiled` inside the data directory).
+    /// Servers on several data directories may share one; only plaza may write to it.
+    #[arg(long, env = "PLAZA_COMPILED_CACHE")]
+    pub compiled_cache: Option<PathBuf>,
+    /// Create account `demo` (service, verified) with the first-party plugins installed.
     #[arg(long)]
     pub demo: bool,
     /// Broadcast recipients delivered per second (default: as fast as storage allows).
@@ -121,6 +125,7 @@ pub async fn run(args: ServeArgs) -> Result<()> {
     opts.topics.backoff_base_ms = args.topic_backoff_ms;
     opts.events.retention_days = args.event_retention_days;
     opts.backup_dir = args.backup_dir.clone();
+    opts.compiled_cache_dir = args.compiled_cache.clone();
     opts.dedup_retention_ms = args.dedup_retention.as_millis() as u64;
     opts.developer_server.attempt_timeout = args.developer_server_timeout;
     opts.security_alerts = args.security_alerts_to.clone();

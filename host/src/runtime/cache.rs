@@ -80,9 +80,84 @@ impl CompiledCache {
         }
         let component = Component::new(engine, wasm)?;
         let bytes = component.serialize()?;
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        std::fs::write(&tmp, &bytes)?;
-        std::fs::rename(&tmp, &path)?;
+        store_artifact(&path, &bytes)?;
         Ok((component, CacheOutcome::Compiled))
+    }
+}
+
+/// Writes `bytes` to `path` atomically: to a file of its own, then renamed over `path`, so a
+/// reader sees the old artifact or the new one, never half of one.
+fn store_artifact(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    // Unique per process *and* write: threads of one process (and other processes sharing the
+    // directory) may compile the same component at once, and each must rename its own file.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let write = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp{}-{write}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Servers sharing a cache directory (`--compiled-cache`), and threads of one server, may
+    /// compile the same component at the same moment: every one of them gets its component and
+    /// one artifact is left.
+    #[test]
+    fn concurrent_compilations_of_one_component_all_succeed() {
+        let wasm = std::fs::read(format!("{}/probe.wasm", crate::bundled::WASM_DIR))
+            .expect("the probe component is built by build.rs");
+        let sha = sha256_hex(&wasm);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let engine = Engine::default();
+        let cache = CompiledCache::new(dir.path(), &engine).expect("cache");
+        let start = std::sync::Barrier::new(4);
+        std::thread::scope(|s| {
+            let loads: Vec<_> = (0..4)
+                .map(|_| {
+                    s.spawn(|| {
+                        start.wait();
+                        cache.load(&engine, &wasm, &sha).map(|(_, outcome)| outcome)
+                    })
+                })
+                .collect();
+            for load in loads {
+                let outcome = load.join().expect("no panic");
+                assert!(outcome.is_ok(), "{outcome:?}");
+            }
+        });
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("cache dir")
+            .map(|e| e.expect("entry").file_name().into_string().expect("utf-8"))
+            .collect();
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert!(left[0].ends_with(".cwasm"), "{left:?}");
+        assert_eq!(
+            cache.load(&engine, &wasm, &sha).expect("load").1,
+            CacheOutcome::Hit
+        );
+    }
+
+    /// The step where those compilations meet: many writers of one artifact at once, each
+    /// succeeding, the artifact whole at the end.
+    #[test]
+    fn simultaneous_writes_of_one_artifact_each_succeed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a.cwasm");
+        let bytes = vec![7u8; 64 * 1024];
+        let start = std::sync::Barrier::new(8);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    start.wait();
+                    for _ in 0..100 {
+                        store_artifact(&path, &bytes).expect("stored");
+                    }
+                });
+            }
+        });
+        assert_eq!(std::fs::read(&path).expect("artifact"), bytes);
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 1);
     }
 }

@@ -386,6 +386,45 @@ fn id_field(v: &Value, field: &str) -> Option<String> {
     }
 }
 
+/// Where a shop's order JSON keeps its line items: the two styles differ only in names.
+struct LineFields {
+    /// The array of lines in the order.
+    list: &'static str,
+    /// The SKU fields of a line, the first present wins (有赞 has its own and the merchant's).
+    sku: &'static [&'static str],
+    quantity: &'static str,
+    price: &'static str,
+}
+
+/// The line items of `order`, each checked, errors naming the line and field (`orders[2].num`).
+fn line_items(order: &Value, fields: &LineFields) -> Result<Vec<ExternalItem>> {
+    let lines = order.get(fields.list).and_then(Value::as_array);
+    let mut items = Vec::new();
+    for (i, line) in lines.into_iter().flatten().enumerate() {
+        let at = |what: &str| format!("{}[{i}].{what}", fields.list);
+        items.push(ExternalItem {
+            sku: fields
+                .sku
+                .iter()
+                .find_map(|f| id_field(line, f))
+                .unwrap_or_default(),
+            title: line
+                .get("title")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            quantity: line
+                .get(fields.quantity)
+                .and_then(Value::as_u64)
+                .and_then(|q| u32::try_from(q).ok())
+                .ok_or_else(|| Error::invalid(format!("{}: missing", at(fields.quantity))))?,
+            price_cents: money_field(line, fields.price)
+                .map_err(|e| Error::invalid(at(e.message())))?,
+        });
+    }
+    Ok(items)
+}
+
 /// A Shopify-style order webhook (`X-Shopify-Topic` + the order JSON) as an [`ExternalOrder`].
 pub fn parse_shopify(bridge: &str, topic: &str, body: &[u8], now: u64) -> Result<Delivery> {
     if !topic.starts_with("orders/") {
@@ -434,30 +473,15 @@ pub fn parse_shopify(bridge: &str, topic: &str, body: &[u8], now: u64) -> Result
     } else {
         ExternalStatus::Created
     };
-    let mut items = Vec::new();
-    for (i, line) in order
-        .get("line_items")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        items.push(ExternalItem {
-            sku: id_field(line, "sku").unwrap_or_default(),
-            title: line
-                .get("title")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            quantity: line
-                .get("quantity")
-                .and_then(Value::as_u64)
-                .and_then(|q| u32::try_from(q).ok())
-                .ok_or_else(|| Error::invalid(format!("line_items[{i}].quantity: missing")))?,
-            price_cents: money_field(line, "price")
-                .map_err(|e| Error::invalid(format!("line_items[{i}].{}", e.message())))?,
-        });
-    }
+    let items = line_items(
+        &order,
+        &LineFields {
+            list: "line_items",
+            sku: &["sku"],
+            quantity: "quantity",
+            price: "price",
+        },
+    )?;
     Ok(Delivery::Order(ExternalOrder {
         bridge: bridge.to_string(),
         external_id,
@@ -523,32 +547,15 @@ pub fn parse_youzan(bridge: &str, body: &[u8], now: u64) -> Result<Delivery> {
     let openid = info
         .get("buyer_info")
         .and_then(|b| id_field(b, "outer_user_id"));
-    let mut items = Vec::new();
-    for (i, line) in info
-        .get("orders")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .enumerate()
-    {
-        items.push(ExternalItem {
-            sku: id_field(line, "outer_sku_id")
-                .or_else(|| id_field(line, "sku_id"))
-                .unwrap_or_default(),
-            title: line
-                .get("title")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
-            quantity: line
-                .get("num")
-                .and_then(Value::as_u64)
-                .and_then(|q| u32::try_from(q).ok())
-                .ok_or_else(|| Error::invalid(format!("orders[{i}].num: missing")))?,
-            price_cents: money_field(line, "payment")
-                .map_err(|e| Error::invalid(format!("orders[{i}].{}", e.message())))?,
-        });
-    }
+    let items = line_items(
+        info,
+        &LineFields {
+            list: "orders",
+            sku: &["outer_sku_id", "sku_id"],
+            quantity: "num",
+            price: "payment",
+        },
+    )?;
     Ok(Delivery::Order(ExternalOrder {
         bridge: bridge.to_string(),
         external_id,
