@@ -23,16 +23,9 @@ pub fn random_bytes(n: usize) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// The per-installation tracking key, created on first use (a CAS, so concurrent first calls
-/// agree on one key).
-pub fn tracking_key() -> Result<Vec<u8>> {
-    if let Some(hex_key) = storage::get_string("key")? {
-        return hex::decode(hex_key).map_err(|_| Error::internal("stored tracking key is not hex"));
-    }
-    let fresh = hex::encode(random_bytes(32)?);
-    storage::compare_and_swap("key", None, Some(fresh.as_bytes()))?;
-    let stored = storage::get_string("key")?.unwrap_or(fresh);
-    hex::decode(stored).map_err(|_| Error::internal("stored tracking key is not hex"))
+/// The key that signs tracking tokens: this installation's own, created on first use.
+pub fn tracking_key() -> Result<plaza_sdk::signing::Key> {
+    plaza_sdk::signing::Key::installation("tracking-key")
 }
 
 /// A counter's value (absent = 0).

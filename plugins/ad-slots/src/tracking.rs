@@ -1,11 +1,9 @@
 //! Signed decision tokens for the impression pixel and the click link, and the fraud rules that
 //! exclude clicks from billing (plain Rust, unit-tested natively).
 
-use hmac::{Hmac, Mac};
+use plaza_sdk::signing::Key;
 use plaza_sdk::{Error, Result};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
-use subtle::ConstantTimeEq;
 
 use crate::model::Config;
 
@@ -27,29 +25,20 @@ pub struct Decision {
 }
 
 /// `hex(json) . hex(hmac-sha256(key, hex(json)))`.
-pub fn sign(key: &[u8], decision: &Decision) -> Result<String> {
+pub fn sign(key: &Key, decision: &Decision) -> Result<String> {
     let json = serde_json::to_vec(decision)
         .map_err(|e| Error::internal(format!("cannot encode a decision: {e}")))?;
     let body = hex::encode(json);
-    let tag = mac(key, body.as_bytes())?;
-    Ok(format!("{body}.{}", hex::encode(tag)))
-}
-
-fn mac(key: &[u8], body: &[u8]) -> Result<Vec<u8>> {
-    let mut m = Hmac::<Sha256>::new_from_slice(key)
-        .map_err(|_| Error::internal("tracking key of a bad length"))?;
-    m.update(body);
-    Ok(m.finalize().into_bytes().to_vec())
+    let tag = key.sign_hex(body.as_bytes());
+    Ok(format!("{body}.{tag}"))
 }
 
 /// The decision a token names, if its signature holds and it is not older than the configured
 /// TTL; [`Error::PermissionDenied`] otherwise (rejected outright, never counted).
-pub fn verify(key: &[u8], token: &str, now: u64, config: &Config) -> Result<Decision> {
+pub fn verify(key: &Key, token: &str, now: u64, config: &Config) -> Result<Decision> {
     let bad = || Error::permission_denied("invalid tracking token");
     let (body, tag) = token.split_once('.').ok_or_else(bad)?;
-    let tag = hex::decode(tag).map_err(|_| bad())?;
-    let expected = mac(key, body.as_bytes())?;
-    if !bool::from(expected.ct_eq(&tag)) {
+    if !key.verify_hex(body.as_bytes(), tag) {
         return Err(bad());
     }
     let json = hex::decode(body).map_err(|_| bad())?;
@@ -125,26 +114,28 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_reject_tampering_other_keys_and_age() {
         let config = Config::default();
-        let token = sign(b"k1", &decision()).unwrap();
-        assert_eq!(verify(b"k1", &token, 2_000, &config).unwrap(), decision());
-        assert!(verify(b"k2", &token, 2_000, &config).is_err());
+        let k1 = Key::new(b"k1").unwrap();
+        let k2 = Key::new(b"k2").unwrap();
+        let token = sign(&k1, &decision()).unwrap();
+        assert_eq!(verify(&k1, &token, 2_000, &config).unwrap(), decision());
+        assert!(verify(&k2, &token, 2_000, &config).is_err());
         let mut forged = decision();
         forged.id = "ad2".into();
-        let forged_body = sign(b"k1", &forged).unwrap();
+        let forged_body = sign(&k1, &forged).unwrap();
         let spliced = format!(
             "{}.{}",
             forged_body.split_once('.').unwrap().0,
             token.split_once('.').unwrap().1
         );
-        assert!(verify(b"k1", &spliced, 2_000, &config).is_err());
+        assert!(verify(&k1, &spliced, 2_000, &config).is_err());
         let late = 1_000 + 24 * 3_600_000 + 1;
         assert!(
-            verify(b"k1", &token, late, &config)
+            verify(&k1, &token, late, &config)
                 .unwrap_err()
                 .message()
                 .contains("expired")
         );
-        assert!(verify(b"k1", "nonsense", 2_000, &config).is_err());
+        assert!(verify(&k1, "nonsense", 2_000, &config).is_err());
     }
 
     fn facts() -> ClickFacts {

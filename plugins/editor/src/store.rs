@@ -145,17 +145,9 @@ pub fn next_id() -> Result<String> {
     Ok(format!("a{}", storage::increment("seq", 1)?))
 }
 
-/// The preview key, created (random, 32 bytes) on first use.
-pub fn preview_key() -> Result<Vec<u8>> {
-    if let Some(key) = storage::get("preview-key")? {
-        return Ok(key);
-    }
-    let mut key = [0u8; 32];
-    getrandom::fill(&mut key)
-        .map_err(|e| Error::unavailable(format!("no randomness for the preview key: {e}")))?;
-    // Two first calls racing: the first key stored wins, both use it.
-    storage::compare_and_swap("preview-key", None, Some(&key))?;
-    storage::get("preview-key")?.ok_or_else(|| Error::internal("preview key vanished"))
+/// The key that signs preview links: this installation's own, created on first use.
+pub fn preview_key() -> Result<plaza_sdk::signing::Key> {
+    plaza_sdk::signing::Key::installation("preview-key")
 }
 
 /// True the first time `openid` reads `article` on `day`.

@@ -31,17 +31,14 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
-use hmac::{Hmac, Mac};
 use plaza_sdk::prelude::*;
 use plaza_sdk::router::{Access, Request, Router};
+use plaza_sdk::signing::Key;
 use plaza_sdk::{config, http, log, storage};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sha2::Sha256;
 
 use crate::external::{ExternalItem, ExternalOrder, ExternalStatus};
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// Shortest secret accepted: HMAC keys shorter than this are guessable.
 pub const MIN_SECRET_LEN: usize = 16;
@@ -263,7 +260,7 @@ fn push_catalogue(b: &BridgeConfig) -> Result<usize> {
     let products = crate::catalogue::snapshots()?;
     let body = serde_json::to_vec(&json!({ "bridge": b.id, "products": products }))
         .map_err(|e| Error::internal(format!("cannot encode the catalogue: {e}")))?;
-    let signature = format!("sha256={}", hex::encode(mac(&secret, &body)));
+    let signature = format!("sha256={}", Key::new(secret.as_bytes())?.sign_hex(&body));
     let headers = [
         ("content-type", "application/json"),
         ("x-plaza-signature", signature.as_str()),
@@ -284,26 +281,6 @@ fn push_catalogue(b: &BridgeConfig) -> Result<usize> {
         )));
     }
     Ok(products.len())
-}
-
-fn mac(secret: &str, body: &[u8]) -> Vec<u8> {
-    // HMAC accepts keys of any length, so `new_from_slice` cannot fail.
-    let mut m = match HmacSha256::new_from_slice(secret.as_bytes()) {
-        Ok(m) => m,
-        Err(_) => return Vec::new(),
-    };
-    m.update(body);
-    m.finalize().into_bytes().to_vec()
-}
-
-/// Whether `signature` (raw bytes) is the HMAC-SHA256 of `body` under `secret`, compared in
-/// constant time.
-pub fn verify(secret: &str, body: &[u8], signature: &[u8]) -> bool {
-    let Ok(mut m) = HmacSha256::new_from_slice(secret.as_bytes()) else {
-        return false;
-    };
-    m.update(body);
-    m.verify_slice(signature).is_ok()
 }
 
 /// Why a webhook was refused before being read.
@@ -335,10 +312,9 @@ pub fn verify_webhook(
             hex::decode(v.trim()).map_err(|_| Rejection::MissingSignature(h))?
         }
     };
-    if verify(secret, &req.body, &decoded) {
-        Ok(())
-    } else {
-        Err(Rejection::BadSignature)
+    match Key::new(secret.as_bytes()) {
+        Ok(key) if key.verify(&req.body, &decoded) => Ok(()),
+        _ => Err(Rejection::BadSignature),
     }
 }
 
@@ -628,6 +604,10 @@ fn webhook_route(r: &Request<'_>) -> Result<HttpResponse> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn mac(secret: &str, body: &[u8]) -> [u8; 32] {
+        Key::new(secret.as_bytes()).unwrap().sign(body)
+    }
 
     fn req(headers: &[(&str, &str)], body: &[u8]) -> HttpRequest {
         HttpRequest {
