@@ -33,6 +33,28 @@ pub fn plaza_bin() -> PathBuf {
     bin
 }
 
+/// The real wall-clock time in ms since the epoch (the server's clock in these tests).
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as u64
+}
+
+/// The `Etc/GMT` zone (whole hours from UTC) where the local time is closest to noon now, and its
+/// offset in hours (`Etc/GMT-5` is UTC+5: the sign is POSIX's). Tests that count by the account's
+/// local day give the account this zone, so that "today" cannot end while they run.
+pub fn noon_zone() -> (String, i64) {
+    let utc_hour = (now_ms() / 3_600_000 % 24) as i64;
+    let offset = (12 - utc_hour).clamp(-12, 14);
+    let name = match offset {
+        0 => "Etc/GMT".to_string(),
+        o if o > 0 => format!("Etc/GMT-{o}"),
+        o => format!("Etc/GMT+{}", -o),
+    };
+    (name, offset)
+}
+
 /// Where every server the tests start caches compiled plugin code (`--compiled-cache`): the
 /// components are the same in every test, and compiling ten of them takes seconds per start.
 /// A test about the cache itself gives its server a cache of its own.

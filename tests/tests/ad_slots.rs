@@ -5,10 +5,11 @@
 //! segments, frequency caps, and 互选 campaigns (brand keys, accept/decline, delivery ahead of
 //! inventory ads, reports, settlement by the scheduled job).
 
-use std::time::Duration;
-
 use plaza_tests::*;
 use serde_json::{Value, json};
+
+mod common;
+use common::{RawAnswer, raw};
 
 const GRANTS: [&str; 5] = [
     "storage",
@@ -59,58 +60,6 @@ fn ad(server: &Server, body: Value) {
     assert_eq!(a.status, 201, "{a:?}");
 }
 
-/// A raw request that does not follow redirects, with the answer's headers.
-struct Raw {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Raw {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-}
-
-fn raw(server: &Server, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Raw {
-    let agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .new_agent();
-    let mut req = ureq::http::Request::builder()
-        .method(method)
-        .uri(server.url(path));
-    for (n, v) in headers {
-        req = req.header(*n, *v);
-    }
-    let mut resp = agent
-        .run(req.body(body.to_vec()).expect("request"))
-        .expect("request reached the server");
-    let headers = resp
-        .headers()
-        .iter()
-        .map(|(n, v)| {
-            (
-                n.to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    Raw {
-        status: resp.status().as_u16(),
-        headers,
-        body: resp.body_mut().read_to_vec().unwrap_or_default(),
-    }
-}
-
 /// The editor (probe) asks `component.render` for slot `slot` and viewer `openid`.
 fn render(server: &Server, msg_id: &str, slot: &str, openid: Option<&str>) -> Value {
     let payload = match openid {
@@ -153,7 +102,7 @@ fn tracking(server: &Server, answer: &Value) -> (String, String) {
     (pixel, click)
 }
 
-fn track(server: &Server, path: &str) -> Raw {
+fn track(server: &Server, path: &str) -> RawAnswer {
     raw(server, "GET", path, &[], b"")
 }
 
@@ -460,14 +409,7 @@ fn cpc_targeting_frequency_caps_segments_and_click_fraud() {
     assert_eq!(bad.status, 400, "{bad:?}");
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
-fn brand_post(server: &Server, key: &str, path: &str, body: &Value) -> Raw {
+fn brand_post(server: &Server, key: &str, path: &str, body: &Value) -> RawAnswer {
     raw(
         server,
         "POST",
@@ -477,7 +419,7 @@ fn brand_post(server: &Server, key: &str, path: &str, body: &Value) -> Raw {
     )
 }
 
-fn brand_get(server: &Server, key: &str, path: &str) -> Raw {
+fn brand_get(server: &Server, key: &str, path: &str) -> RawAnswer {
     raw(
         server,
         "GET",

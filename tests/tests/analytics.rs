@@ -9,8 +9,6 @@
 //! changing under the test, the account's timezone is the `Etc/GMT±N` zone where it is about
 //! noon when the test starts.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use plaza_tests::*;
 use serde_json::{Value, json};
 
@@ -19,26 +17,6 @@ use common::{ADMIN, request};
 
 const ACCOUNT: &str = "acct";
 const BASE: &str = "/p/acct/analytics";
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_millis() as u64
-}
-
-/// The `Etc/GMT` zone (whole hours from UTC) where the local time is closest to noon now, and
-/// its offset in hours. (`Etc/GMT-5` is UTC+5: the sign is POSIX's.)
-fn noon_zone() -> (String, i64) {
-    let utc_hour = (now_ms() / 3_600_000 % 24) as i64;
-    let offset = (12 - utc_hour).clamp(-12, 14);
-    let name = match offset {
-        0 => "Etc/GMT".to_string(),
-        o if o > 0 => format!("Etc/GMT-{o}"),
-        o => format!("Etc/GMT+{}", -o),
-    };
-    (name, offset)
-}
 
 /// `YYYY-MM-DD` of a time (ms) shifted by `offset_h` hours (Howard Hinnant's civil-from-days).
 fn local_date(ms: u64, offset_h: i64) -> String {

@@ -12,7 +12,6 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use plaza_tests::*;
 use serde_json::{Value, json};
@@ -29,25 +28,6 @@ const GRANTS: &[&str] = &[
     "messaging.send",
     "query:analytics",
 ];
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_millis() as u64
-}
-
-/// The `Etc/GMT` zone where the local time is closest to noon now, and its offset in hours.
-fn noon_zone() -> (String, i64) {
-    let utc_hour = (now_ms() / 3_600_000 % 24) as i64;
-    let offset = (12 - utc_hour).clamp(-12, 14);
-    let name = match offset {
-        0 => "Etc/GMT".to_string(),
-        o if o > 0 => format!("Etc/GMT-{o}"),
-        o => format!("Etc/GMT+{}", -o),
-    };
-    (name, offset)
-}
 
 /// Local `YYYY-MM-DD` `days_ago` days before now, and its weekday (0 = Monday).
 fn day(offset_h: i64, days_ago: i64) -> (String, i64) {

@@ -131,13 +131,6 @@ fn event_count(server: &Server, kind: &str) -> usize {
     a.body["events"].as_array().map_or(0, Vec::len)
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_millis() as u64
-}
-
 #[test]
 fn a_vote_counts_one_ballot_per_follower_through_signed_links() {
     let (_tmp, server) = setup();

@@ -104,23 +104,40 @@ impl RawAnswer {
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+    /// The body as JSON (`Null` when it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
 }
 
 /// `GET path` with these headers, the body as bytes.
 pub fn get_bytes(server: &Server, path: &str, headers: &[(&str, &str)]) -> RawAnswer {
+    raw(server, "GET", path, headers, &[])
+}
+
+/// `method path` with these headers and body, as the server answered it: redirects are not
+/// followed, the body is bytes.
+pub fn raw(
+    server: &Server,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> RawAnswer {
     let agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
+        .max_redirects(0)
         .timeout_global(Some(Duration::from_secs(60)))
         .build()
         .new_agent();
     let mut req = ureq::http::Request::builder()
-        .method("GET")
+        .method(method)
         .uri(server.url(path));
     for (n, v) in headers {
         req = req.header(*n, *v);
     }
     let mut resp = agent
-        .run(req.body(Vec::new()).expect("request"))
+        .run(req.body(body.to_vec()).expect("request"))
         .expect("request reached the server");
     let headers = resp
         .headers()
