@@ -2,7 +2,7 @@
 //! in one batch with the member discount (membership installed) and a coupon, WeChat-Pay-style
 //! notifications signed by a real SDK (wechatpy, the provider stand-in) — verified, amount
 //! checked, idempotent —, the order state machine with who did what, template notifications,
-//! `shop.order.paid` reaching membership, coupons issued and redeemed once at the counter,
+//! `shop.order.paid` reaching membership, coupons issued to a tag segment (only its followers, once per issue) and redeemed once at the counter,
 //! product pages, `component.render`, the mini-program card and the live announcement; and
 //! 100 parallel buyers for 10 items: exactly 10 orders, 10 paid, stock 0.
 
@@ -835,4 +835,96 @@ fn a_hundred_parallel_buyers_for_ten_items_make_exactly_ten_paid_orders() {
     let (_, all) = operator(&server, "GET", "/api/orders", None);
     assert_eq!(all["orders"].as_array().map(Vec::len), Some(10), "{all}");
     assert_eq!(stock(&server, "red"), 0);
+}
+
+#[test]
+fn coupons_issued_to_a_segment_reach_only_its_followers() {
+    let (_tmp, server) = setup(json!({}));
+    put_mug(&server, 5);
+    let vip1 = Follower::new(&server, "o-vip1");
+    let _vip2 = Follower::new(&server, "o-vip2");
+    let plain = Follower::new(&server, "o-plain");
+    let tag = server.post(
+        &format!("/api/v1/accounts/{ACCOUNT}/tags"),
+        &json!({ "name": "vip" }),
+    );
+    assert_eq!(tag.status, 201, "{tag:?}");
+    let tagged = server.post(
+        &format!("/api/v1/accounts/{ACCOUNT}/tags/vip/tag"),
+        &json!({ "openids": ["o-vip1", "o-vip2"] }),
+    );
+    assert!(tagged.status < 300, "{tagged:?}");
+    let (status, body) = operator(
+        &server,
+        "PUT",
+        "/api/coupon-kinds/vip5",
+        Some(json!({ "title": "会员立减 5 元", "amount_off_cents": 500, "valid_days": 7 })),
+    );
+    assert_eq!(status, 200, "{body}");
+
+    // A segment the host cannot parse is refused, naming the problem; nothing is issued.
+    let (status, body) = operator(
+        &server,
+        "POST",
+        "/api/coupon-kinds/vip5/issue",
+        Some(json!({ "issue_id": "bad", "segment": "tag:vip and and" })),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("segment")),
+        "{body}"
+    );
+    let issue = || {
+        operator(
+            &server,
+            "POST",
+            "/api/coupon-kinds/vip5/issue",
+            Some(json!({ "issue_id": "vip-week", "segment": "tag:vip" })),
+        )
+    };
+    let (status, body) = issue();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        (body["issued"].as_u64(), body["already"].as_u64()),
+        (Some(2), Some(0)),
+        "{body}"
+    );
+    // Issuing again under the same issue id gives nobody a second coupon.
+    let (_, again) = issue();
+    assert_eq!(
+        (again["issued"].as_u64(), again["already"].as_u64()),
+        (Some(0), Some(2)),
+        "{again}"
+    );
+
+    let (_, mine) = vip1.call("GET", "/coupons", None);
+    let coupons = mine["coupons"].as_array().expect("coupons");
+    assert_eq!(coupons.len(), 1, "{mine}");
+    let code = coupons[0]["code"].as_str().expect("code").to_string();
+    let (_, theirs) = plain.call("GET", "/coupons", None);
+    assert_eq!(theirs["coupons"], json!([]), "{theirs}");
+
+    // The follower outside the segment cannot use a vip's coupon; its owner can, once.
+    let buy = |f: &Follower| {
+        f.call(
+            "POST",
+            "/checkout",
+            Some(json!({ "items": [{ "product": "mug", "sku": "red", "quantity": 1 }], "coupon": code })),
+        )
+    };
+    let (status, body) = buy(&plain);
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(
+        stock(&server, "red"),
+        5,
+        "a refused checkout reserves nothing"
+    );
+    let (status, body) = buy(&vip1);
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["order"]["coupon_discount_cents"], 500, "{body}");
+    assert_eq!(body["order"]["total_cents"], 4500, "{body}");
+    let (status, body) = buy(&vip1);
+    assert_eq!(status, 409, "{body}");
 }
