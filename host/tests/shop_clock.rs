@@ -1,14 +1,16 @@
 //! The bundled shop plugin's timers driven by an injected clock: an unpaid order is cancelled by
 //! its expiry timer exactly when `order_expire_minutes` have passed (its stock and coupon back,
-//! `system:expiry` in its history, a second firing changes nothing), and a shipped order the buyer
-//! never confirms completes by itself after `auto_complete_days`. (Everything else end to end
-//! through the real binary: `tests/tests/shop.rs`.)
+//! `system:expiry` in its history, a second firing changes nothing; paid late, the money becomes
+//! a refund due for the operator), and a shipped order the buyer never confirms completes by
+//! itself after `auto_complete_days`. (Everything else end to end through the real binary:
+//! `tests/tests/shop.rs`.)
 
 mod common;
 
 use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
+use plaza_host::events::query::EventFilter;
 use plaza_host::harness::{self, Caller};
 use plaza_host::platform::ManualClock;
 use plaza_host::{Platform, demo};
@@ -58,6 +60,22 @@ fn notification(order: &str, total: i64, txn: &str) -> Vec<u8> {
         .map(|(k, v)| format!("<{k}>{v}</{k}>"))
         .collect();
     format!("<xml>{body}<sign>{sign}</sign></xml>").into_bytes()
+}
+
+/// Posts a payment notification as the provider does: (status, the XML answer).
+async fn notify(p: &Arc<Platform>, xml: &[u8]) -> (u16, String) {
+    let (status, body) = harness::plugin_http(
+        p,
+        ACCOUNT,
+        "shop",
+        Caller::Public,
+        "POST",
+        "/pay/notify",
+        xml,
+    )
+    .await
+    .expect("shop answers");
+    (status, String::from_utf8_lossy(&body).into_owned())
 }
 
 async fn stock(p: &Arc<Platform>) -> i64 {
@@ -162,6 +180,58 @@ async fn unpaid_orders_expire_and_shipped_orders_complete_by_the_clock() {
     assert_eq!(coupons["coupons"][0]["state"], "issued", "{coupons}");
     assert_eq!(p.fire_due_jobs().await.expect("fire"), 0);
 
+    // The buyer pays after all (and the provider retries): the money is kept as a refund due,
+    // once, the provider hears SUCCESS, and the cancelled order takes neither stock nor coupon.
+    for _ in 0..2 {
+        let (status, body) = notify(&p, &notification(&unpaid, 4500, "T-LATE")).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("SUCCESS"), "{body}");
+    }
+    assert_eq!(order(&p, &unpaid).await["state"], "cancelled");
+    assert_eq!(stock(&p).await, 2);
+    let (_, coupons) = http(&p, Some("o-1"), "GET", "/coupons", Value::Null).await;
+    assert_eq!(coupons["coupons"][0]["state"], "issued", "{coupons}");
+    let (status, dues) = http(&p, None, "GET", "/api/refunds-due", Value::Null).await;
+    assert_eq!(status, 200, "{dues}");
+    let list = dues["refunds_due"].as_array().expect("list");
+    assert_eq!(list.len(), 1, "{dues}");
+    assert_eq!(list[0]["transaction_id"], "T-LATE");
+    assert_eq!(list[0]["order_id"], unpaid.as_str());
+    assert_eq!(list[0]["amount_cents"], 4500);
+    assert_eq!(list[0]["received_at"], t0 + 40 * MINUTE);
+    assert!(list[0]["done_at"].is_null(), "{dues}");
+    let filter = EventFilter::for_plugin(
+        &["shop.payment.refund_due".to_string()],
+        None,
+        None,
+        None,
+        t0 + 40 * MINUTE + 1,
+    )
+    .expect("filter");
+    let refund_events = p.events.list(ACCOUNT, &filter, None, 10).expect("events");
+    assert_eq!(refund_events.events.len(), 1, "{refund_events:?}");
+    // The operator refunds it and says so; saying it again changes nothing.
+    let done = "/api/refunds-due/T-LATE/done";
+    let (status, body) = http(&p, None, "POST", done, Value::Null).await;
+    assert_eq!(status, 200, "{body}");
+    let done_at = body["refund_due"]["done_at"].clone();
+    assert_eq!(done_at, t0 + 40 * MINUTE);
+    let (_, again) = http(&p, None, "POST", done, Value::Null).await;
+    assert_eq!(again["refund_due"]["done_at"], done_at, "{again}");
+    let (_, open) = http(&p, None, "GET", "/api/refunds-due?open=true", Value::Null).await;
+    assert_eq!(open["refunds_due"], json!([]), "{open}");
+    let (status, _) = http(
+        &p,
+        None,
+        "POST",
+        "/api/refunds-due/T-NONE/done",
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = http(&p, None, "GET", "/api/refunds-due?open=maybe", Value::Null).await;
+    assert_eq!(status, 400);
+
     // A paid order's expiry timer changes nothing; shipped, it completes after 10 days.
     let (status, body) = http(
         &p,
@@ -175,19 +245,21 @@ async fn unpaid_orders_expire_and_shipped_orders_complete_by_the_clock() {
     let id = body["order"]["id"].as_str().expect("id").to_string();
     // The notification is XML (the route reads the body whatever its content type) and so is
     // the answer.
-    let (status, body) = harness::plugin_http(
-        &p,
-        ACCOUNT,
-        "shop",
-        Caller::Public,
-        "POST",
-        "/pay/notify",
-        &notification(&id, 5000, "T-1"),
-    )
-    .await
-    .expect("shop answers");
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let (status, body) = notify(&p, &notification(&id, 5000, "T-1")).await;
+    assert_eq!(status, 200, "{body}");
     assert_eq!(order(&p, &id).await["state"], "paid");
+    // A second payment of a paid order is a refund due too; the order keeps its first.
+    let (status, body) = notify(&p, &notification(&id, 5000, "T-2")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(order(&p, &id).await["transaction_id"], "T-1");
+    let (_, open) = http(&p, None, "GET", "/api/refunds-due?open=true", Value::Null).await;
+    assert_eq!(open["refunds_due"][0]["transaction_id"], "T-2", "{open}");
+    assert!(
+        open["refunds_due"][0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("T-1")),
+        "{open}"
+    );
     clock.set(t0 + 80 * MINUTE);
     assert_eq!(p.fire_due_jobs().await.expect("fire"), 1);
     assert_eq!(order(&p, &id).await["state"], "paid");

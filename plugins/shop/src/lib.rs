@@ -22,6 +22,7 @@ pub mod coupons;
 pub mod external;
 pub mod orders;
 pub mod pay;
+pub mod refunds;
 pub mod routes;
 pub mod util;
 

@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::coupons::{self, CouponKind};
 use crate::orders::{self, CheckoutRequest, State, Wanted};
 use crate::pay;
+use crate::refunds::{self, RefundDue};
 use crate::util::{check_id, now_ms, random_code, yuan};
 
 /// Storage key of the WeChat Pay API key (set by an operator, never answered in clear).
@@ -47,6 +48,12 @@ pub fn handle(ctx: &plaza_sdk::CallContext, req: &HttpRequest) -> Result<HttpRes
         .post("/api/products/{id}/stock", Access::Operator, change_stock)
         .post("/api/products/{id}/send-card", Access::Operator, send_card)
         .get("/api/orders", Access::Operator, list_orders)
+        .get("/api/refunds-due", Access::Operator, list_refunds_due)
+        .post(
+            "/api/refunds-due/{txn}/done",
+            Access::Operator,
+            refund_due_done,
+        )
         .put("/api/pay/key", Access::Operator, set_pay_key)
         .get("/api/pay/key", Access::Operator, get_pay_key)
         .put("/api/coupon-kinds/{id}", Access::Operator, put_coupon_kind)
@@ -414,21 +421,58 @@ fn pay_notify(r: &Request<'_>) -> Result<HttpResponse> {
             xml(200, true, "OK")
         }
         Ok(m) if m.order.transaction_id.as_deref() == Some(txn.as_str()) => xml(200, true, "OK"),
+        // Money the order cannot take: kept as a refund due (once per transaction), and the
+        // provider told SUCCESS so that it stops retrying.
         Ok(m) => {
-            log::error(format!(
-                "order {order_id} paid twice: {txn} after {:?}: refund one",
-                m.order.transaction_id
-            ));
-            xml(200, true, "OK")
+            let reason = format!(
+                "order already paid by {}",
+                m.order
+                    .transaction_id
+                    .as_deref()
+                    .unwrap_or("another payment")
+            );
+            refund_due(&order_id, &txn, order.total_cents, reason, paid_at)
         }
-        Err(Error::Conflict(m)) => {
-            log::error(format!(
-                "payment {txn} for order {order_id} that cannot take it ({m}): refund it"
-            ));
-            xml(200, true, "OK")
-        }
+        Err(Error::Conflict(m)) => refund_due(&order_id, &txn, order.total_cents, m, paid_at),
         Err(e) => Err(e),
     }
+}
+
+fn refund_due(
+    order_id: &str,
+    txn: &str,
+    amount_cents: i64,
+    reason: String,
+    at: u64,
+) -> Result<HttpResponse> {
+    refunds::record(&RefundDue {
+        transaction_id: txn.to_string(),
+        order_id: order_id.to_string(),
+        amount_cents,
+        reason,
+        received_at: at,
+        done_at: None,
+        done_by: None,
+    })?;
+    xml(200, true, "OK")
+}
+
+fn list_refunds_due(r: &Request<'_>) -> Result<HttpResponse> {
+    let open_only = match r.query("open").as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(Error::invalid(format!(
+                "open: expected true or false, not {other:?}"
+            )));
+        }
+    };
+    ok(json!({ "refunds_due": refunds::list(open_only)? }))
+}
+
+fn refund_due_done(r: &Request<'_>) -> Result<HttpResponse> {
+    let due = refunds::mark_done(r.param("txn"), &operator_name(r), now_ms())?;
+    ok(json!({ "refund_due": due }))
 }
 
 // ---- coupons ---------------------------------------------------------------------------------
