@@ -10,8 +10,6 @@ mod common;
 
 use std::sync::Arc;
 
-use chrono::TimeZone;
-use chrono_tz::Asia::Shanghai;
 use plaza_host::accounts::followers::Touch;
 use plaza_host::harness::{self, Caller};
 use plaza_host::platform::ManualClock;
@@ -23,15 +21,6 @@ use serde_json::{Value, json};
 const ACCOUNT: &str = "mag";
 const PLUGIN: &str = "ad-slots";
 const MINUTE: u64 = 60_000;
-
-/// Milliseconds since the epoch of a wall-clock time in Asia/Shanghai (the account's timezone).
-fn shanghai(y: i32, m: u32, d: u32, h: u32, min: u32) -> u64 {
-    let t = Shanghai
-        .with_ymd_and_hms(y, m, d, h, min, 0)
-        .single()
-        .expect("a Shanghai time");
-    u64::try_from(t.timestamp_millis()).expect("after the epoch")
-}
 
 /// A plugin answer: status, headers, body.
 struct Answer {
@@ -167,8 +156,11 @@ async fn campaign(p: &Arc<Platform>, id: &str) -> Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_campaign_is_delivered_over_its_days_and_settled_by_its_job_at_the_end() {
     // Monday 2026-03-09, 09:00 in Shanghai; the campaign runs 03-10 and 03-11 (local days).
-    let start = shanghai(2026, 3, 9, 9, 0);
-    let (starts, ends) = (shanghai(2026, 3, 10, 0, 0), shanghai(2026, 3, 12, 0, 0));
+    let start = common::shanghai(2026, 3, 9, 9, 0);
+    let (starts, ends) = (
+        common::shanghai(2026, 3, 10, 0, 0),
+        common::shanghai(2026, 3, 12, 0, 0),
+    );
     let clock = Arc::new(ManualClock::new(start));
     let (_dir, p) = common::platform(clock.clone(), |_| {});
     common::service_account(&p, ACCOUNT, Some("Asia/Shanghai"), start).await;
@@ -235,7 +227,7 @@ async fn a_campaign_is_delivered_over_its_days_and_settled_by_its_job_at_the_end
 
     // Day 1: served to two followers, both impressions billable, one click; a second hit of a
     // pixel is a duplicate, not billed.
-    clock.set(shanghai(2026, 3, 10, 10, 0));
+    clock.set(common::shanghai(2026, 3, 10, 10, 0));
     p.fire_due_jobs().await.expect("fire");
     let d1 = served_and_seen(&p, "f-1", "top").await;
     assert_eq!(
@@ -259,7 +251,7 @@ async fn a_campaign_is_delivered_over_its_days_and_settled_by_its_job_at_the_end
     assert_eq!(campaign(&p, &id).await["status"], "running");
 
     // Day 2: one more follower.
-    clock.set(shanghai(2026, 3, 11, 10, 0));
+    clock.set(common::shanghai(2026, 3, 11, 10, 0));
     p.fire_due_jobs().await.expect("fire");
     let d2 = served_and_seen(&p, "f-3", "top").await;
     assert_eq!(d2["ad"].as_str(), Some(id.as_str()), "{d2}");
@@ -361,7 +353,7 @@ async fn a_campaign_is_delivered_over_its_days_and_settled_by_its_job_at_the_end
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_ad_whose_daily_budget_is_spent_serves_again_after_local_midnight() {
-    let start = shanghai(2026, 3, 9, 9, 0);
+    let start = common::shanghai(2026, 3, 9, 9, 0);
     let clock = Arc::new(ManualClock::new(start));
     let (_dir, p) = common::platform(clock.clone(), |_| {});
     common::service_account(&p, ACCOUNT, Some("Asia/Shanghai"), start).await;
@@ -391,11 +383,11 @@ async fn an_ad_whose_daily_budget_is_spent_serves_again_after_local_midnight() {
     served_and_seen(&p, "f-2", "feed").await;
     assert_eq!(serve(&p, "f-3", "feed").await["ad"], Value::Null);
     // Still the same local day at 23:59 (15:59 UTC), whatever the hourly refresh does.
-    clock.set(shanghai(2026, 3, 9, 23, 59));
+    clock.set(common::shanghai(2026, 3, 9, 23, 59));
     p.fire_due_jobs().await.expect("fire");
     assert_eq!(serve(&p, "f-3", "feed").await["ad"], Value::Null);
     // Past midnight in Shanghai (16:00 UTC, the same UTC day) the new day's budget serves it.
-    clock.set(shanghai(2026, 3, 10, 0, 1));
+    clock.set(common::shanghai(2026, 3, 10, 0, 1));
     p.fire_due_jobs().await.expect("fire");
     let d = served_and_seen(&p, "f-3", "feed").await;
     assert_eq!(d["ad"], "house", "{d}");

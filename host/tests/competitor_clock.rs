@@ -10,8 +10,6 @@ mod common;
 
 use std::sync::Arc;
 
-use chrono::TimeZone;
-use chrono_tz::Asia::Shanghai;
 use plaza_host::accounts::followers::Touch;
 use plaza_host::harness::{self, Caller};
 use plaza_host::messaging::content::MessageContent;
@@ -23,15 +21,6 @@ use serde_json::{Value, json};
 const ACCOUNT: &str = "svc";
 const PLUGIN: &str = "competitor-analysis";
 const OPERATOR: &str = "op-lead";
-
-/// Milliseconds since the epoch of a wall-clock time in Asia/Shanghai (the account's timezone).
-fn shanghai(y: i32, m: u32, d: u32, h: u32, min: u32) -> u64 {
-    let t = Shanghai
-        .with_ymd_and_hms(y, m, d, h, min, 0)
-        .single()
-        .expect("a Shanghai time");
-    u64::try_from(t.timestamp_millis()).expect("after the epoch")
-}
 
 async fn operator(p: &Arc<Platform>, method: &str, path: &str, body: Value) -> (u16, Value) {
     harness::plugin_json(p, ACCOUNT, PLUGIN, Caller::Operator, method, path, &body)
@@ -120,7 +109,7 @@ fn assert_report_link(entry: &OutboxEntry, week: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_weekly_report_is_made_and_sent_each_monday_at_nine_local() {
     // Sunday 2026-03-15, 10:00 in Shanghai; the weeks reported are 2026-03-09..15 and 16..22.
-    let start = shanghai(2026, 3, 15, 10, 0);
+    let start = common::shanghai(2026, 3, 15, 10, 0);
     let clock = Arc::new(ManualClock::new(start));
     let (_dir, p) = common::platform(clock.clone(), |_| {});
     common::service_account(&p, ACCOUNT, Some("Asia/Shanghai"), start).await;
@@ -161,15 +150,15 @@ async fn the_weekly_report_is_made_and_sent_each_monday_at_nine_local() {
     assert_eq!(stored["stored"], 4, "{stored}");
 
     // The job waits for Monday 09:00 in Shanghai (01:00 UTC).
-    let first_run = shanghai(2026, 3, 16, 9, 0);
+    let first_run = common::shanghai(2026, 3, 16, 9, 0);
     let jobs = p.jobs.list(ACCOUNT, PLUGIN).expect("jobs");
     assert_eq!(jobs.len(), 1, "{jobs:?}");
     assert_eq!(jobs[0].payload, b"competitor.report");
     assert_eq!(jobs[0].next_run, Some(first_run));
 
     // Sunday evening, and Monday a minute before nine: the scheduler runs, nothing is due.
-    operator_writes(&p, shanghai(2026, 3, 15, 12, 0));
-    for at in [shanghai(2026, 3, 15, 20, 0), first_run - 60_000] {
+    operator_writes(&p, common::shanghai(2026, 3, 15, 12, 0));
+    for at in [common::shanghai(2026, 3, 15, 20, 0), first_run - 60_000] {
         clock.set(at);
         assert_eq!(p.fire_due_jobs().await.expect("fire"), 0);
         assert!(stored_weeks(&p).await.is_empty());
@@ -185,12 +174,12 @@ async fn the_weekly_report_is_made_and_sent_each_monday_at_nine_local() {
     assert_eq!(received.len(), 1, "{received:?}");
     assert_report_link(&received[0], "2026-03-09");
     assert_eq!(p.fire_due_jobs().await.expect("fire"), 0);
-    let second_run = shanghai(2026, 3, 23, 9, 0);
+    let second_run = common::shanghai(2026, 3, 23, 9, 0);
     let jobs = p.jobs.list(ACCOUNT, PLUGIN).expect("jobs");
     assert_eq!(jobs[0].next_run, Some(second_run), "{jobs:?}");
 
     // Through the week nothing more; the next Monday 09:00 the following week's report.
-    operator_writes(&p, shanghai(2026, 3, 22, 12, 0));
+    operator_writes(&p, common::shanghai(2026, 3, 22, 12, 0));
     clock.set(second_run - 60_000);
     assert_eq!(p.fire_due_jobs().await.expect("fire"), 0);
     assert_eq!(stored_weeks(&p).await, ["2026-03-09"]);

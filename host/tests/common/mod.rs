@@ -90,3 +90,14 @@ pub async fn install_probe(p: &Arc<Platform>, account: &str, grants: &[Capabilit
     .await
     .expect("install");
 }
+
+/// Milliseconds since the epoch of a wall-clock time in Asia/Shanghai (the clock tests' account
+/// timezone).
+pub fn shanghai(y: i32, m: u32, d: u32, h: u32, min: u32) -> u64 {
+    use chrono::TimeZone;
+    let t = chrono_tz::Asia::Shanghai
+        .with_ymd_and_hms(y, m, d, h, min, 0)
+        .single()
+        .expect("a Shanghai time");
+    u64::try_from(t.timestamp_millis()).expect("after the epoch")
+}
