@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod followers;
 pub mod ingress;
+pub mod linger;
 pub mod links;
 pub mod media;
 pub mod menus;
@@ -202,6 +203,11 @@ pub fn router(state: AppState) -> Router {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        // A refused large body is read to its end (within bounds) so the client reads the 413.
+        .layer(axum::middleware::from_fn_with_state(
+            linger::Linger::default(),
+            linger::drain_refused_bodies,
+        ))
         // Outermost, so it counts every answer, refusals by the layers above included.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
