@@ -1,13 +1,15 @@
 //! The bundled editor plugin's scheduled publication (定时发送) driven by an injected clock: an
 //! article published with `at` a day ahead waits as `scheduled` (and the history does not list
 //! it); when the clock reaches `at` the plugin's timer fires and the article becomes published
-//! at exactly `at`, in the history. (Everything else end to end through the real binary:
+//! at exactly `at`, in the history. A follower's reads count once per day of the account's
+//! timezone, not of UTC. (Everything else end to end through the real binary:
 //! `tests/tests/editor.rs`.)
 
 mod common;
 
 use std::sync::Arc;
 
+use plaza_host::events::query::EventFilter;
 use plaza_host::harness::{self, Caller};
 use plaza_host::platform::ManualClock;
 use plaza_host::{Platform, demo};
@@ -77,4 +79,51 @@ async fn a_scheduled_publication_is_published_when_its_time_comes() {
         "{article}"
     );
     assert_eq!(p.fire_due_jobs().await.expect("fire"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_followers_reads_count_once_per_local_day_of_the_account() {
+    // 23:50 and 00:10 in Shanghai are 15:50 and 16:10 UTC: one UTC day, two local days.
+    let evening = common::shanghai(2026, 3, 1, 23, 50);
+    let clock = Arc::new(ManualClock::new(evening));
+    let (_dir, p) = common::platform(clock.clone(), |_| {});
+    common::service_account(&p, ACCOUNT, Some("Asia/Shanghai"), evening).await;
+    demo::register_bundled(&p).await.expect("bundled");
+    // The welcome article is published on install.
+    let config = json!({ "welcome_article": true });
+    harness::install_bundled(&p, ACCOUNT, "editor", Some(config))
+        .await
+        .expect("install");
+    let read = |at: u64| {
+        clock.set(at);
+        let p = p.clone();
+        async move {
+            let (status, _) = harness::plugin_http(
+                &p,
+                ACCOUNT,
+                "editor",
+                Caller::Follower("fan"),
+                "GET",
+                "/a/welcome",
+                b"",
+            )
+            .await
+            .expect("editor answers");
+            assert_eq!(status, 200);
+            let kinds = ["editor.article.read".to_string()];
+            let filter = EventFilter::for_plugin(&kinds, Some("fan".into()), None, None, at + 1)
+                .expect("filter");
+            p.events
+                .list(ACCOUNT, &filter, None, 10)
+                .expect("events")
+                .events
+                .len()
+        }
+    };
+    assert_eq!(read(evening).await, 1);
+    // Again the same evening: still one read.
+    assert_eq!(read(evening + 4 * 60_000).await, 1);
+    // Past local midnight (UTC is still on March 1st): a new day, a new read.
+    assert_eq!(read(common::shanghai(2026, 3, 2, 0, 10)).await, 2);
+    assert_eq!(read(common::shanghai(2026, 3, 2, 7, 0)).await, 2);
 }

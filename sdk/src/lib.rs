@@ -9,7 +9,7 @@
 //! * the [`register!`] macro, which exports a `Plugin` type as the component's `handler` interface;
 //! * thin, plain-Rust wrappers over the host imports: [`storage`], [`messaging`], [`scheduling`],
 //!   [`followers`], [`tags`], [`accounts`], [`events`], [`media`], [`links`], [`plugins`],
-//!   [`config`] and [`log`]; [`signing`] for HMAC-signed links and tokens; outbound HTTP with [`http`] (the standard `wasi:http`, checked by
+//!   [`config`] and [`log`]; [`signing`] for HMAC-signed links and tokens; [`time`] for the account's local days; outbound HTTP with [`http`] (the standard `wasi:http`, checked by
 //!   the host against the operator's `http.outbound:<host>` grants); [`router`] for the plugin's
 //!   own HTTP routes (a route table where each route names who may call it) and [`html`] for the
 //!   pages it serves; [`storage::update_json`], [`storage::scan_prefix`],
@@ -73,6 +73,7 @@ pub mod scheduling;
 pub mod signing;
 pub mod storage;
 pub mod tags;
+pub mod time;
 
 pub use ext::ErrorDisplay;
 pub use plugin::Plugin;

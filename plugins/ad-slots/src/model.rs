@@ -1,8 +1,6 @@
 //! What the operator and brands define — slots, ads, campaigns — the installation's
 //! configuration, and their validation (plain Rust, unit-tested natively).
 
-use chrono::DateTime;
-use chrono_tz::Tz;
 use plaza_sdk::{Error, Result};
 use serde::{Deserialize, Serialize};
 
@@ -431,20 +429,7 @@ pub fn check_http_url(field: &str, url: &str) -> Result<()> {
     Ok(())
 }
 
-/// The account's timezone; an unknown name falls back to Asia/Shanghai (the platform default).
-pub fn timezone(name: &str) -> Tz {
-    name.parse().unwrap_or(chrono_tz::Asia::Shanghai)
-}
-
-/// `YYYY-MM-DD` of `at_ms` in `tz`.
-pub fn local_day(at_ms: u64, tz: Tz) -> String {
-    DateTime::from_timestamp_millis(at_ms as i64)
-        .unwrap_or_default()
-        .with_timezone(&tz)
-        .date_naive()
-        .format("%Y-%m-%d")
-        .to_string()
-}
+pub use plaza_sdk::time::{local_day, timezone};
 
 /// Every day from `from` to `to` inclusive (`YYYY-MM-DD`), at most `max` days.
 pub fn days_between(from: &str, to: &str, max: usize) -> Result<Vec<String>> {

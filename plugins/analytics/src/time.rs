@@ -26,9 +26,7 @@ pub fn local_hour(tz: Tz, ms: u64) -> u32 {
 }
 
 fn local(tz: Tz, ms: u64) -> DateTime<Tz> {
-    let utc = DateTime::from_timestamp_millis(i64::try_from(ms).unwrap_or(i64::MAX))
-        .unwrap_or(DateTime::UNIX_EPOCH);
-    utc.with_timezone(&tz)
+    plaza_sdk::time::local_time(ms, tz)
 }
 
 /// The first instant (ms) of local `date` in `tz`. Where a DST change skips midnight, the day

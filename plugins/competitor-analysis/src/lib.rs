@@ -103,12 +103,7 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// The local date of `ms` in the account's timezone (UTC if the name is unknown).
+/// The local date of `ms` in the account's timezone.
 pub fn local_date(timezone: &str, ms: u64) -> chrono::NaiveDate {
-    let utc = chrono::DateTime::from_timestamp_millis(i64::try_from(ms).unwrap_or(i64::MAX))
-        .unwrap_or(chrono::DateTime::UNIX_EPOCH);
-    match timezone.parse::<chrono_tz::Tz>() {
-        Ok(tz) => utc.with_timezone(&tz).date_naive(),
-        Err(_) => utc.date_naive(),
-    }
+    plaza_sdk::time::local_date(ms, plaza_sdk::time::timezone(timezone))
 }

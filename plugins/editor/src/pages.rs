@@ -3,6 +3,7 @@
 //! sanitised HTML ([`crate::sanitize`]) with its short codes rendered ([`crate::shortcode`]).
 
 use plaza_sdk::html::{document, escape};
+use plaza_sdk::time::{Tz, local_day};
 use plaza_sdk::{Header, HttpResponse};
 
 use crate::article::{Article, HistoryEntry};
@@ -33,6 +34,8 @@ if(b.hasAttribute('data-ed-share')&&navigator.share){navigator.share({title:docu
 /// What an article page shows besides the article.
 pub struct ArticleView<'a> {
     pub article: &'a Article,
+    /// The account's timezone, in which dates are shown.
+    pub timezone: Tz,
     /// The body with short codes rendered.
     pub body_html: &'a str,
     /// Absolute URL of the cover, if any.
@@ -46,26 +49,6 @@ pub struct ArticleView<'a> {
     pub preview: bool,
     /// Link back to the history page (keeps the follower's token).
     pub history_url: &'a str,
-}
-
-fn date(ms: u64) -> String {
-    // Civil date from days since the epoch (UTC), Howard Hinnant's algorithm.
-    let days = (ms / 86_400_000) as i64;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// `YYYY-MM-DD` (UTC) of `ms`: the day a read is de-duplicated on.
-pub fn day(ms: u64) -> String {
-    date(ms)
 }
 
 /// The article page.
@@ -85,7 +68,7 @@ pub fn article_page(v: &ArticleView<'_>) -> String {
         } else {
             format!("{} · ", escape(&a.author))
         },
-        date(when)
+        local_day(when, v.timezone)
     ));
     if let Some(cover) = v.cover_url {
         body.push_str(&format!(
@@ -119,6 +102,7 @@ pub fn article_page(v: &ArticleView<'_>) -> String {
 pub fn list_page(
     title: &str,
     entries: &[&HistoryEntry],
+    timezone: Tz,
     cover_url: &dyn Fn(&str) -> String,
     link: &dyn Fn(&str) -> String,
     other: (&str, &str),
@@ -134,7 +118,7 @@ pub fn list_page(
             escape(&link(&e.id)),
             escape(&e.title),
             if e.featured { " ⭐" } else { "" },
-            date(e.published_at),
+            local_day(e.published_at, timezone),
             if e.digest.is_empty() {
                 String::new()
             } else {
@@ -198,10 +182,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dates_are_civil_utc() {
-        assert_eq!(date(0), "1970-01-01");
-        assert_eq!(date(1_709_251_199_000), "2024-02-29");
-        assert_eq!(date(1_735_689_600_000), "2025-01-01");
+    fn dates_are_the_accounts_local_dates() {
+        // 2026-03-01 16:30 UTC is 00:30 on 03-02 in Shanghai.
+        let a = Article {
+            published_at: Some(1_772_382_600_000),
+            ..Article::default()
+        };
+        let view = |zone: &str| {
+            article_page(&ArticleView {
+                article: &a,
+                timezone: plaza_sdk::time::timezone(zone),
+                body_html: "",
+                cover_url: None,
+                end_ad: "",
+                actions: None,
+                likes: 0,
+                preview: false,
+                history_url: "/history",
+            })
+        };
+        assert!(view("Asia/Shanghai").contains("2026-03-02"));
+        assert!(view("Europe/London").contains("2026-03-01"));
     }
 
     #[test]
@@ -214,6 +215,7 @@ mod tests {
         };
         let html = article_page(&ArticleView {
             article: &a,
+            timezone: plaza_sdk::time::timezone("Asia/Shanghai"),
             body_html: "<p>ok</p>",
             cover_url: None,
             end_ad: "",

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use plaza_sdk::messaging::{self, Audience};
 use plaza_sdk::prelude::*;
 use plaza_sdk::router::{Access, Request, Router};
-use plaza_sdk::{Article as NewsArticle, events, http, links, log, media, plugins, scheduling};
+use plaza_sdk::{
+    Article as NewsArticle, events, http, links, log, media, plugins, scheduling, time,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -46,6 +48,11 @@ pub struct Env<'a> {
 impl Env<'_> {
     fn account(&self) -> &str {
         &self.ctx.account.id
+    }
+
+    /// The account's timezone: pages show local dates, and a read counts once per local day.
+    fn timezone(&self) -> time::Tz {
+        time::timezone(&self.ctx.account.timezone)
     }
 
     fn media_prefix(&self) -> String {
@@ -597,6 +604,7 @@ fn render_article(
     let likes = if preview { 0 } else { store::likes(&a.id)? };
     let html = pages::article_page(&ArticleView {
         article: a,
+        timezone: env.timezone(),
         body_html: &body_html,
         cover_url: cover.as_deref(),
         end_ad: &end_ad,
@@ -627,7 +635,7 @@ fn article_route(env: &Env<'_>, r: &Request<'_>) -> Result<HttpResponse> {
     };
     let openid = r.ctx.follower.as_deref();
     let count = match openid {
-        Some(o) => store::first_read(&a.id, &pages::day(now_ms()), o)?,
+        Some(o) => store::first_read(&a.id, &time::local_day(now_ms(), env.timezone()), o)?,
         None => true,
     };
     if count {
@@ -697,6 +705,7 @@ fn list_route_page(env: &Env<'_>, r: &Request<'_>, featured_only: bool) -> Resul
     let html = pages::list_page(
         title,
         &entries,
+        env.timezone(),
         &|c| format!("{prefix}{c}"),
         &|id| links.get(id).cloned().unwrap_or_default(),
         (&other.0, other.1),

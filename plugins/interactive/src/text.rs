@@ -1,6 +1,6 @@
 //! Small shared checks and conversions: ids, bounded text, the account's calendar day.
 
-use chrono::{DateTime, NaiveDate};
+use chrono::NaiveDate;
 use chrono_tz::Tz;
 use plaza_sdk::{Error, Result};
 
@@ -45,24 +45,11 @@ pub fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// The account's timezone; an unknown name falls back to Asia/Shanghai (the platform default).
-pub fn timezone(name: &str) -> Tz {
-    name.parse().unwrap_or(chrono_tz::Asia::Shanghai)
-}
-
-/// The calendar day of `at_ms` in `tz`.
-pub fn local_date(at_ms: u64, tz: Tz) -> NaiveDate {
-    DateTime::from_timestamp_millis(at_ms as i64)
-        .unwrap_or_default()
-        .with_timezone(&tz)
-        .date_naive()
-}
+pub use plaza_sdk::time::{local_date, timezone};
 
 /// `at_ms` as `YYYY-MM-DD HH:MM:SS` in `tz` (for exports and pages).
 pub fn local_time(at_ms: u64, tz: Tz) -> String {
-    DateTime::from_timestamp_millis(at_ms as i64)
-        .unwrap_or_default()
-        .with_timezone(&tz)
+    plaza_sdk::time::local_time(at_ms, tz)
         .format("%Y-%m-%d %H:%M:%S")
         .to_string()
 }

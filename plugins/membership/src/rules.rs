@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Datelike, Months, NaiveDate, TimeZone};
+use chrono::{Datelike, Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 /// The installation's configuration (see `plugin.toml` for the schema and the defaults).
@@ -217,12 +217,7 @@ pub fn month_start(month: &str) -> Option<NaiveDate> {
 
 /// The calendar day of `at_ms` in the IANA timezone `tz` (Asia/Shanghai if it is unknown).
 pub fn day_in(at_ms: u64, tz: &str) -> NaiveDate {
-    let tz: chrono_tz::Tz = tz.parse().unwrap_or(chrono_tz::Asia::Shanghai);
-    let secs = i64::try_from(at_ms / 1000).unwrap_or(i64::MAX);
-    tz.timestamp_opt(secs, 0)
-        .single()
-        .map(|t| t.date_naive())
-        .unwrap_or_default()
+    plaza_sdk::time::local_date(at_ms, plaza_sdk::time::timezone(tz))
 }
 
 /// Parses `YYYY-MM-DD`.
