@@ -477,6 +477,9 @@ pub fn probe_manifest(
     )
 }
 
+/// The deadline of a probe installed by [`install_probe`].
+pub const PROBE_TIMEOUT_MS: u64 = 5_000;
+
 /// Uploads the probe under `name` and installs it on `account` with all its capabilities granted.
 pub fn install_probe(server: &Server, account: &str, name: &str, grants: &[&str]) {
     install_probe_with(server, account, name, &[], grants);
@@ -498,7 +501,9 @@ pub fn install_probe_with(
         "http.routes",
     ];
     all.extend_from_slice(extra_capabilities);
-    let manifest = probe_manifest(name, &all, 32, 500);
+    // A deadline no ordinary probe call reaches even on a loaded 2-core CI machine (a debug host
+    // doing a durable write can take a while); the tests of deadlines set their own.
+    let manifest = probe_manifest(name, &all, 32, PROBE_TIMEOUT_MS);
     let mut up = server.upload(&manifest, &probe_wasm());
     let mut version = "0.1.0";
     if up.status == 409 {
