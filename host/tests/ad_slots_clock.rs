@@ -10,12 +10,11 @@ mod common;
 
 use std::sync::Arc;
 
+use plaza_host::Platform;
 use plaza_host::accounts::followers::Touch;
 use plaza_host::harness::{self, Caller};
-use plaza_host::platform::ManualClock;
 use plaza_host::plugin_api as api;
 use plaza_host::runtime::{Invocation, Outcome};
-use plaza_host::{Platform, demo};
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "mag";
@@ -161,16 +160,13 @@ async fn a_campaign_is_delivered_over_its_days_and_settled_by_its_job_at_the_end
         common::shanghai(2026, 3, 10, 0, 0),
         common::shanghai(2026, 3, 12, 0, 0),
     );
-    let clock = Arc::new(ManualClock::new(start));
-    let (_dir, p) = common::platform(clock.clone(), |_| {});
-    common::service_account(&p, ACCOUNT, Some("Asia/Shanghai"), start).await;
+    let (clock, _dir, p) = common::bundled_in_shanghai(ACCOUNT, start).await;
     for follower in ["f-1", "f-2", "f-3"] {
         p.followers
             .touch(ACCOUNT, follower, Touch::Subscribe { scene: None }, start)
             .expect("subscribe")
             .detach();
     }
-    demo::register_bundled(&p).await.expect("bundled");
     harness::install_bundled(&p, ACCOUNT, PLUGIN, None)
         .await
         .expect("install");
@@ -354,10 +350,7 @@ async fn a_campaign_is_delivered_over_its_days_and_settled_by_its_job_at_the_end
 #[tokio::test(flavor = "multi_thread")]
 async fn an_ad_whose_daily_budget_is_spent_serves_again_after_local_midnight() {
     let start = common::shanghai(2026, 3, 9, 9, 0);
-    let clock = Arc::new(ManualClock::new(start));
-    let (_dir, p) = common::platform(clock.clone(), |_| {});
-    common::service_account(&p, ACCOUNT, Some("Asia/Shanghai"), start).await;
-    demo::register_bundled(&p).await.expect("bundled");
+    let (clock, _dir, p) = common::bundled_in_shanghai(ACCOUNT, start).await;
     harness::install_bundled(&p, ACCOUNT, PLUGIN, None)
         .await
         .expect("install");

@@ -14,6 +14,7 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use plaza_host::Platform;
 use plaza_host::api::{AppState, auth, router};
 use plaza_host::channels::{Inbound, InboundKind};
 use plaza_host::events::{EventKind, LoggedEvent, event_id};
@@ -21,7 +22,6 @@ use plaza_host::platform::ManualClock;
 use plaza_host::plugin_api as api;
 use plaza_host::plugins::InstallRequest;
 use plaza_host::plugins::grants::Capability;
-use plaza_host::{Platform, demo};
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "acc";
@@ -68,10 +68,7 @@ struct Fixture {
 }
 
 async fn fixture(b: u64, config: Value) -> Fixture {
-    let clock = Arc::new(ManualClock::new(b - DAY));
-    let (dir, p) = common::platform(clock.clone(), |_| {});
-    common::service_account(&p, ACCOUNT, Some("Asia/Shanghai"), b - DAY).await;
-    demo::register_bundled(&p).await.expect("bundled plugins");
+    let (clock, dir, p) = common::bundled_in_shanghai(ACCOUNT, b - DAY).await;
     p.install_plugin(
         ACCOUNT,
         InstallRequest {

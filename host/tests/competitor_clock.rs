@@ -10,12 +10,11 @@ mod common;
 
 use std::sync::Arc;
 
+use plaza_host::Platform;
 use plaza_host::accounts::followers::Touch;
 use plaza_host::harness::{self, Caller};
 use plaza_host::messaging::content::MessageContent;
 use plaza_host::messaging::outbox::{Delivery, OutboxEntry};
-use plaza_host::platform::ManualClock;
-use plaza_host::{Platform, demo};
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "svc";
@@ -110,16 +109,13 @@ fn assert_report_link(entry: &OutboxEntry, week: &str) {
 async fn the_weekly_report_is_made_and_sent_each_monday_at_nine_local() {
     // Sunday 2026-03-15, 10:00 in Shanghai; the weeks reported are 2026-03-09..15 and 16..22.
     let start = common::shanghai(2026, 3, 15, 10, 0);
-    let clock = Arc::new(ManualClock::new(start));
-    let (_dir, p) = common::platform(clock.clone(), |_| {});
-    common::service_account(&p, ACCOUNT, Some("Asia/Shanghai"), start).await;
+    let (clock, _dir, p) = common::bundled_in_shanghai(ACCOUNT, start).await;
     p.followers
         .touch(ACCOUNT, OPERATOR, Touch::Subscribe { scene: None }, start)
         .expect("subscribe")
         .durable()
         .await
         .expect("subscribe");
-    demo::register_bundled(&p).await.expect("bundled");
     harness::install_bundled(
         &p,
         ACCOUNT,

@@ -9,10 +9,9 @@ mod common;
 
 use std::sync::Arc;
 
+use plaza_host::Platform;
 use plaza_host::events::query::EventFilter;
 use plaza_host::harness::{self, Caller};
-use plaza_host::platform::ManualClock;
-use plaza_host::{Platform, demo};
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "press";
@@ -32,10 +31,7 @@ async fn a_scheduled_publication_is_published_when_its_time_comes() {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
         .as_millis() as u64;
-    let clock = Arc::new(ManualClock::new(now));
-    let (_dir, p) = common::platform(clock.clone(), |_| {});
-    common::service_account(&p, ACCOUNT, Some("Asia/Shanghai"), now).await;
-    demo::register_bundled(&p).await.expect("bundled");
+    let (clock, _dir, p) = common::bundled_in_shanghai(ACCOUNT, now).await;
     let config = json!({ "welcome_article": false });
     harness::install_bundled(&p, ACCOUNT, "editor", Some(config))
         .await
@@ -85,10 +81,7 @@ async fn a_scheduled_publication_is_published_when_its_time_comes() {
 async fn a_followers_reads_count_once_per_local_day_of_the_account() {
     // 23:50 and 00:10 in Shanghai are 15:50 and 16:10 UTC: one UTC day, two local days.
     let evening = common::shanghai(2026, 3, 1, 23, 50);
-    let clock = Arc::new(ManualClock::new(evening));
-    let (_dir, p) = common::platform(clock.clone(), |_| {});
-    common::service_account(&p, ACCOUNT, Some("Asia/Shanghai"), evening).await;
-    demo::register_bundled(&p).await.expect("bundled");
+    let (clock, _dir, p) = common::bundled_in_shanghai(ACCOUNT, evening).await;
     // The welcome article is published on install.
     let config = json!({ "welcome_article": true });
     harness::install_bundled(&p, ACCOUNT, "editor", Some(config))

@@ -9,12 +9,11 @@ mod common;
 
 use std::sync::Arc;
 
+use plaza_host::Platform;
 use plaza_host::channels::{Inbound, InboundKind};
-use plaza_host::platform::ManualClock;
 use plaza_host::plugin_api as api;
 use plaza_host::plugins::InstallRequest;
 use plaza_host::runtime::{Invocation, Outcome};
-use plaza_host::{Platform, demo};
 use serde_json::{Value, json};
 
 const ACCOUNT: &str = "club";
@@ -57,10 +56,7 @@ async fn points(p: &Arc<Platform>) -> i64 {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_daily_job_fires_at_five_past_midnight_and_expires_points_by_month() {
-    let clock = Arc::new(ManualClock::new(JAN_10));
-    let (_dir, p) = common::platform(clock.clone(), |_| {});
-    common::service_account(&p, ACCOUNT, Some("Asia/Shanghai"), JAN_10).await;
-    demo::register_bundled(&p).await.expect("bundled");
+    let (clock, _dir, p) = common::bundled_in_shanghai(ACCOUNT, JAN_10).await;
     let grants = p
         .plugins
         .registry

@@ -10,10 +10,9 @@ mod common;
 use std::sync::Arc;
 
 use hmac::{Hmac, Mac};
+use plaza_host::Platform;
 use plaza_host::events::query::EventFilter;
 use plaza_host::harness::{self, Caller};
-use plaza_host::platform::ManualClock;
-use plaza_host::{Platform, demo};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
@@ -98,10 +97,7 @@ async fn unpaid_orders_expire_and_shipped_orders_complete_by_the_clock() {
         .duration_since(std::time::UNIX_EPOCH)
         .expect("time")
         .as_millis() as u64;
-    let clock = Arc::new(ManualClock::new(t0));
-    let (_dir, p) = common::platform(clock.clone(), |_| {});
-    common::service_account(&p, ACCOUNT, Some("Asia/Shanghai"), t0).await;
-    demo::register_bundled(&p).await.expect("bundled");
+    let (clock, _dir, p) = common::bundled_in_shanghai(ACCOUNT, t0).await;
     let config = json!({ "order_expire_minutes": 30, "auto_complete_days": 10,
                          "pay": { "appid": "wx8888888888888888", "mch_id": "1900000109" } });
     harness::install_bundled(&p, ACCOUNT, "shop", Some(config))

@@ -48,6 +48,22 @@ pub async fn service_account(p: &Platform, id: &str, timezone: Option<&str>, at:
         .expect("account");
 }
 
+/// The start of a feature plugin's clock test: a platform on a clock at `start`, the verified
+/// service account `account` in Asia/Shanghai, and every bundled plugin registered (none
+/// installed yet).
+pub async fn bundled_in_shanghai(
+    account: &str,
+    start: u64,
+) -> (Arc<ManualClock>, tempfile::TempDir, Arc<Platform>) {
+    let clock = Arc::new(ManualClock::new(start));
+    let (dir, p) = platform(clock.clone(), |_| {});
+    service_account(&p, account, Some("Asia/Shanghai"), start).await;
+    plaza_host::demo::register_bundled(&p)
+        .await
+        .expect("bundled plugins");
+    (clock, dir, p)
+}
+
 /// The probe component (`tests/fixtures/probe`), as the build bundles it.
 pub fn probe_wasm() -> Vec<u8> {
     std::fs::read(format!("{}/probe.wasm", plaza_host::bundled::WASM_DIR)).expect("probe component")
